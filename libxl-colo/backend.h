@@ -1,0 +1,170 @@
+/*
+ * backend.h - the one interface between the engine and a hypervisor.
+ *
+ * Like libvirt's hypervisor driver table: one struct of function pointers,
+ * filled with designated initializers. name, open and close are required;
+ * a NULL slot makes the wrapper in backend.c return -EOPNOTSUPP. Every op
+ * returns >= 0 on success or a negative errno, and takes flags that it
+ * checks (unknown bits: -EINVAL). Backends log at the point of failure
+ * through be->ctx.
+ *
+ * Two backends: "xen" (libxenctrl, libxenforeignmemory, xenstore, QMP) and
+ * "sim" (a colo-simguest process, see tools/simguest). The engine cannot
+ * tell them apart.
+ */
+#ifndef COLO_BACKEND_H
+#define COLO_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "libxlcolo.h"
+
+#define COLO_PAGE_SHIFT 12
+#define COLO_PAGE_SIZE (1u << COLO_PAGE_SHIFT)
+
+typedef struct colo_backend colo_backend;
+typedef struct colo_backend_ops colo_backend_ops;
+typedef struct colo_dom colo_dom;         /* a backend's handle on one domain */
+typedef struct colo_mapping colo_mapping; /* a backend's handle on one map() */
+
+typedef enum {
+    COLO_DOM_HVM = 1,
+    COLO_DOM_PVH = 2,
+    COLO_DOM_PV = 3, /* refused: no log-dirty without shadow paging */
+} colo_dom_type;
+
+struct colo_domain_info {
+    uint32_t domid;
+    char name[64];
+    colo_dom_type type;
+    uint64_t nr_pages;   /* pfns 0..nr_pages-1 may be populated (max_gpfn+1) */
+    uint64_t mem_bytes;  /* configured memory */
+    unsigned nr_vcpus;
+    bool paused;
+    bool shutdown;       /* shut down or dying: the guest is gone */
+    bool pv_drivers;     /* xen: stop by cooperative suspend */
+};
+
+/* What the secondary needs to build its domain; sent in the stream. */
+struct colo_domain_config {
+    char name[64];
+    colo_dom_type type;
+    uint64_t nr_pages;
+    uint64_t mem_bytes;
+    unsigned nr_vcpus;
+    /* Backend-specific opaque configuration (sim: workload, seed; xen:
+     * the libxl domain config) and its length. */
+    const void *extra;
+    size_t extra_len;
+};
+
+/* pause/unpause flags */
+#define COLO_PAUSE_CHECKPOINT (1u << 0) /* a checkpoint stop: xen may suspend */
+/* domain_create flags */
+#define COLO_CREATE_PAUSED (1u << 0)
+
+struct colo_backend_ops {
+    const char *name;
+
+    int (*open)(colo_backend *be, unsigned flags);
+    void (*close)(colo_backend *be);
+
+    /* Find a running domain by name or id. */
+    int (*domain_open)(colo_backend *be, const char *name_or_id,
+                       colo_dom **out, unsigned flags);
+    void (*domain_close)(colo_backend *be, colo_dom *d);
+    /* Build the secondary's domain from the primary's configuration. */
+    int (*domain_create)(colo_backend *be, const struct colo_domain_config *cfg,
+                         colo_dom **out, unsigned flags);
+    /* The opaque config a secondary needs (cfg->extra); caller frees. */
+    int (*domain_config)(colo_backend *be, colo_dom *d,
+                         struct colo_domain_config *cfg, void **extra_owned);
+    int (*domain_destroy)(colo_backend *be, colo_dom *d, unsigned flags);
+    int (*domain_info)(colo_backend *be, colo_dom *d,
+                       struct colo_domain_info *info);
+
+    /* Synchronous: when pause returns, no vCPU writes guest memory. */
+    int (*pause)(colo_backend *be, colo_dom *d, unsigned flags);
+    int (*unpause)(colo_backend *be, colo_dom *d, unsigned flags);
+
+    /* Xen's log-dirty semantics. bitmap holds nr_pages bits (unsigned long
+     * words, bit n = pfn n). PEEK copies the log and leaves it; CLEAN copies
+     * it and clears it. *dirty_count is the exact number of set bits. PEEK
+     * with a NULL bitmap is the cheap estimate: the count alone. */
+    int (*logdirty_enable)(colo_backend *be, colo_dom *d, unsigned flags);
+    int (*logdirty_off)(colo_backend *be, colo_dom *d, unsigned flags);
+    int (*logdirty_peek)(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                         uint64_t nr_pages, uint64_t *dirty_count, unsigned flags);
+    int (*logdirty_clean)(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                          uint64_t nr_pages, uint64_t *dirty_count, unsigned flags);
+
+    /* Map n frames, as xenforeignmemory_map does: pages[i] is the address
+     * of pfns[i], or NULL with err[i] = -errno for a frame that cannot be
+     * mapped (normal: count and skip it). prot is PROT_READ or
+     * PROT_READ|PROT_WRITE. Returns 0 if the batch was mapped at all. */
+    int (*map)(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n,
+               int prot, void **pages, int *err, colo_mapping **m);
+    void (*unmap)(colo_backend *be, colo_dom *d, colo_mapping *m);
+
+    /* vCPU/platform context (xen: HVM context). get allocates *buf. */
+    ssize_t (*context_get)(colo_backend *be, colo_dom *d, uint8_t **buf);
+    int (*context_set)(colo_backend *be, colo_dom *d, const uint8_t *buf,
+                       size_t len);
+    /* Device-model state (xen: QMP xen-save-devices-state). May be empty. */
+    ssize_t (*devstate_save)(colo_backend *be, colo_dom *d, uint8_t **buf);
+    int (*devstate_load)(colo_backend *be, colo_dom *d, const uint8_t *buf,
+                         size_t len);
+};
+
+/* The instance: ops plus the backend's private state. */
+struct colo_backend {
+    const colo_backend_ops *ops;
+    libxlcolo_ctx *ctx;
+    const char *run_dir;
+    void *priv;
+};
+
+extern const colo_backend_ops colo_backend_sim_ops;
+#ifdef HAVE_XEN_BACKEND
+extern const colo_backend_ops colo_backend_xen_ops;
+#endif
+
+/* backend.c: choose by name ("sim", "xen") or NULL for the default: xen
+ * when /dev/xen/privcmd exists, sim otherwise. */
+int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
+                      colo_backend **out);
+void colo_backend_close(colo_backend *be);
+const char *colo_backend_default_name(void);
+
+/* The checked wrappers the engine calls. */
+int colo_be_domain_open(colo_backend *be, const char *name, colo_dom **out);
+void colo_be_domain_close(colo_backend *be, colo_dom *d);
+int colo_be_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
+                          colo_dom **out, unsigned flags);
+int colo_be_domain_config(colo_backend *be, colo_dom *d,
+                          struct colo_domain_config *cfg, void **extra_owned);
+int colo_be_domain_destroy(colo_backend *be, colo_dom *d);
+int colo_be_domain_info(colo_backend *be, colo_dom *d,
+                        struct colo_domain_info *info);
+int colo_be_pause(colo_backend *be, colo_dom *d, unsigned flags);
+int colo_be_unpause(colo_backend *be, colo_dom *d, unsigned flags);
+int colo_be_logdirty_enable(colo_backend *be, colo_dom *d);
+int colo_be_logdirty_off(colo_backend *be, colo_dom *d);
+int colo_be_logdirty_peek(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                          uint64_t nr_pages, uint64_t *count);
+int colo_be_logdirty_clean(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                           uint64_t nr_pages, uint64_t *count);
+int colo_be_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n,
+                int prot, void **pages, int *err, colo_mapping **m);
+void colo_be_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
+ssize_t colo_be_context_get(colo_backend *be, colo_dom *d, uint8_t **buf);
+int colo_be_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf,
+                        size_t len);
+ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
+int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf,
+                          size_t len);
+
+#endif

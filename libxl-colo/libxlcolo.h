@@ -1,0 +1,183 @@
+/*
+ * libxlcolo.h - non-stop service (COLO and Remus) for Xen HVM/PVH guests.
+ *
+ * The API for libxl callers. Its shape follows libxl: a context carrying a
+ * xentoollog logger, every call taking the context first, and every call
+ * returning 0 (or a count) on success and a negative errno on failure. The
+ * library never prints: it logs through the caller's logger and reports
+ * state changes through an event callback.
+ *
+ * Threading: one protection (start or receive) runs per context, in the
+ * calling thread, until it ends. libxlcolo_request_checkpoint() may be called
+ * from any thread while it runs. The control-client calls (status,
+ * checkpoint, failover, stop) talk to a protection in another process
+ * through its per-domain control socket.
+ */
+#ifndef LIBXLCOLO_H
+#define LIBXLCOLO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xentoollog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LIBXLCOLO_VERSION 1
+
+/* Feature macros, in libxl's LIBXL_HAVE_ manner. */
+#define LIBXLCOLO_HAVE_REMUS 1
+#define LIBXLCOLO_HAVE_COLO 1
+#define LIBXLCOLO_HAVE_EVENT_CALLBACK 1
+
+typedef struct libxlcolo_ctx libxlcolo_ctx;
+
+typedef enum {
+    LIBXLCOLO_MODE_REMUS = 0, /* periodic checkpoints; output held until acked */
+    LIBXLCOLO_MODE_COLO = 1,  /* checkpoint on request, periodic fallback */
+} libxlcolo_mode;
+
+/* QEMU COLO's failover states (migration/colo.c), plus NONE. */
+typedef enum {
+    LIBXLCOLO_FAILOVER_NONE = 0,
+    LIBXLCOLO_FAILOVER_REQUIRE,
+    LIBXLCOLO_FAILOVER_ACTIVE,
+    LIBXLCOLO_FAILOVER_COMPLETED,
+    LIBXLCOLO_FAILOVER_RELAUNCH, /* requested while a checkpoint was loading */
+} libxlcolo_failover_state;
+
+typedef enum {
+    LIBXLCOLO_ROLE_PRIMARY = 0,
+    LIBXLCOLO_ROLE_SECONDARY,
+} libxlcolo_role;
+
+/* Where a protection is in its life. */
+typedef enum {
+    LIBXLCOLO_STATE_CONNECTING = 0,
+    LIBXLCOLO_STATE_PRECOPY,      /* initial live sync */
+    LIBXLCOLO_STATE_PROTECTED,    /* checkpointing */
+    LIBXLCOLO_STATE_UNPROTECTED,  /* primary going on alone: secondary lost */
+    LIBXLCOLO_STATE_FAILED_OVER,  /* secondary now runs the guest */
+    LIBXLCOLO_STATE_STOPPED,
+} libxlcolo_state;
+
+typedef enum {
+    LIBXLCOLO_EVENT_STATE = 0,     /* .state changed */
+    LIBXLCOLO_EVENT_PRECOPY_ROUND, /* .round, .pages, .estimate */
+    LIBXLCOLO_EVENT_CHECKPOINT,    /* epoch committed (primary: acked; secondary: applied) */
+    LIBXLCOLO_EVENT_FAILOVER,      /* .failover_from -> .failover_to */
+    LIBXLCOLO_EVENT_PEER_LOST,     /* .message says why */
+} libxlcolo_event_type;
+
+#define LIBXLCOLO_DIGEST_LEN 32
+
+typedef struct {
+    libxlcolo_event_type type;
+    libxlcolo_role role;
+    libxlcolo_state state;
+    uint64_t epoch;       /* checkpoint number; 0 is the end of the initial sync */
+    uint64_t pages;       /* pages in this checkpoint or pre-copy round */
+    uint64_t bytes;       /* bytes on the wire for it */
+    uint64_t pause_ns;    /* how long the guest was stopped */
+    uint64_t total_ns;    /* request to acknowledgement */
+    unsigned round;       /* pre-copy round */
+    uint64_t estimate;    /* pre-copy: the cheap pending estimate */
+    libxlcolo_failover_state failover_from, failover_to;
+    bool has_digest;      /* set when verification was asked for */
+    uint8_t digest[LIBXLCOLO_DIGEST_LEN]; /* guest memory+context digest at epoch */
+    const char *message;  /* valid during the callback only */
+} libxlcolo_event;
+
+typedef void libxlcolo_event_cb(void *opaque, const libxlcolo_event *ev);
+
+/* Everything a protection can be told. Fill with libxlcolo_options_init(). */
+typedef struct {
+    const char *backend;        /* "sim", "xen" or NULL for the default */
+    const char *run_dir;        /* control and sim sockets; NULL: default */
+    const char *key_file;       /* pre-shared key; required unless insecure */
+    bool insecure;              /* run without authentication (warned) */
+    libxlcolo_mode mode;
+    uint32_t interval_ms;       /* Remus period; COLO periodic fallback */
+    uint64_t precopy_threshold; /* pages: stop-and-copy below this */
+    unsigned precopy_max_rounds;
+    uint64_t dirty_bound;       /* checkpoint early above this many dirty pages; 0 = off */
+    uint32_t heartbeat_ms;      /* heartbeat period on the link */
+    uint32_t timeout_ms;        /* peer silent this long = lost */
+    bool verify;                /* digest the guest at each checkpoint (tests, demo) */
+    uint64_t max_checkpoints;   /* stop after this many; 0 = run until told */
+} libxlcolo_options;
+
+void libxlcolo_options_init(libxlcolo_options *opt);
+
+/* A snapshot of a running protection, as `xl-colo status` shows it. */
+typedef struct {
+    char domain[64];
+    libxlcolo_role role;
+    libxlcolo_state state;
+    libxlcolo_mode mode;
+    libxlcolo_failover_state failover;
+    char backend[16];
+    uint64_t epoch;           /* last committed checkpoint */
+    uint64_t checkpoints;
+    uint64_t last_pause_ns;
+    uint64_t last_pages;
+    char peer[80];
+    int pid;
+} libxlcolo_status;
+
+/* Allocate a context. version must be LIBXLCOLO_VERSION; flags must be 0.
+ * lg is borrowed and must outlive the context. */
+int libxlcolo_ctx_alloc(libxlcolo_ctx **pctx, int version, unsigned flags,
+                        xentoollog_logger *lg);
+void libxlcolo_ctx_free(libxlcolo_ctx *ctx);
+
+/* cb is called from the thread running the protection. */
+void libxlcolo_set_event_callback(libxlcolo_ctx *ctx, libxlcolo_event_cb *cb,
+                                  void *opaque);
+
+/* Protect DOMAIN (name or id), replicating to HOST:PORT. Runs until stopped,
+ * until max_checkpoints, or until the guest dies. Returns 0 on a clean stop. */
+int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
+                    uint16_t port, const libxlcolo_options *opt);
+
+/* Run the secondary side: accept one primary on ADDR:PORT, build the
+ * secondary domain and apply checkpoints until failover or stop. Returns 0
+ * after a failover or a clean stop by the primary. */
+int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
+                      const libxlcolo_options *opt);
+
+/* Ask the protection running in this context for a checkpoint now. Safe
+ * from any thread and from the event callback; the NIC comparison calls it. */
+int libxlcolo_request_checkpoint(libxlcolo_ctx *ctx);
+
+/* Control clients: reach the protection of DOMAIN through the control socket
+ * in run_dir (NULL: default). */
+int libxlcolo_status_get(libxlcolo_ctx *ctx, const char *run_dir,
+                         const char *domain, libxlcolo_status *st);
+/* Take a checkpoint and wait until it is committed; *epoch gets its number. */
+int libxlcolo_checkpoint(libxlcolo_ctx *ctx, const char *run_dir,
+                         const char *domain, uint64_t *epoch);
+int libxlcolo_failover(libxlcolo_ctx *ctx, const char *run_dir,
+                       const char *domain);
+int libxlcolo_stop(libxlcolo_ctx *ctx, const char *run_dir,
+                   const char *domain);
+
+/* The run directory used when none is given: $XLCOLO_RUNDIR, else
+ * /run/xen-colo. The string is static. */
+const char *libxlcolo_default_run_dir(void);
+
+const char *libxlcolo_state_name(libxlcolo_state s);
+const char *libxlcolo_failover_name(libxlcolo_failover_state s);
+const char *libxlcolo_mode_name(libxlcolo_mode m);
+const char *libxlcolo_role_name(libxlcolo_role r);
+
+/* The last error a control client received from the peer, for one clear
+ * line on the command line; valid until the next call on ctx. */
+const char *libxlcolo_last_error(libxlcolo_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIBXLCOLO_H */
