@@ -117,6 +117,11 @@ struct colo_backend_ops {
     ssize_t (*devstate_save)(colo_backend *be, colo_dom *d, uint8_t **buf);
     int (*devstate_load)(colo_backend *be, colo_dom *d, const uint8_t *buf,
                          size_t len);
+
+    /* Optional: the guest digest (digest.h) computed where it is cheapest.
+     * NULL: the engine computes it through map() and context_get(). The
+     * guest must be paused. */
+    int (*digest)(colo_backend *be, colo_dom *d, uint8_t out[32]);
 };
 
 /* The instance: ops plus the backend's private state. */
@@ -166,5 +171,7 @@ int colo_be_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf,
 ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
 int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf,
                           size_t len);
+/* The backend's digest op, or the generic one (digest.c) through map(). */
+int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
 
 #endif

@@ -1,0 +1,46 @@
+/*
+ * control.h - the per-domain control socket of a running protection.
+ *
+ * $run_dir/<domain>.ctl is a unix stream socket (mode 0600). A client sends
+ * one request line ("status\n", "checkpoint\n", "failover\n", "stop\n") and
+ * reads one reply line, a JSON object: {"ok":true,...} or
+ * {"ok":false,"error":"..."}. The engine polls the listening fd in its loop,
+ * accepts a request with colo_control_accept() and answers it - at once, or
+ * later (a checkpoint is answered when it is committed) - with one of the
+ * reply functions, which also close the client.
+ */
+#ifndef COLO_CONTROL_H
+#define COLO_CONTROL_H
+
+#include "colo-internal.h"
+
+typedef enum {
+    COLO_CTL_STATUS = 1,
+    COLO_CTL_CHECKPOINT,
+    COLO_CTL_FAILOVER,
+    COLO_CTL_STOP,
+} colo_ctl_cmd;
+
+typedef struct colo_control colo_control;
+
+/* Creates run_dir (0700) if missing. Refuses (-EADDRINUSE) when a live
+ * protection already answers on the socket; removes a stale one. */
+int colo_control_listen(libxlcolo_ctx *ctx, const char *run_dir,
+                        const char *domain, colo_control **out);
+/* Unlinks the socket. */
+void colo_control_free(colo_control *c);
+int colo_control_fd(const colo_control *c);
+
+/* Accept one client and read its request (bounded in size and time).
+ * Returns the client fd (>= 0) with *cmd set, or -errno; a malformed
+ * request is answered with an error and -EPROTO is returned. */
+int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd);
+
+/* Replies; each closes client_fd. */
+int colo_control_reply_status(colo_control *c, int client_fd,
+                              const libxlcolo_status *st);
+int colo_control_reply_ok(colo_control *c, int client_fd, uint64_t epoch);
+int colo_control_reply_error(colo_control *c, int client_fd, int err,
+                             const char *msg);
+
+#endif
