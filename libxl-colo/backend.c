@@ -8,6 +8,9 @@
 #include <sys/mman.h>
 
 #include "backend.h"
+#include "bitmap.h"
+#include "digest.h"
+#include "proto.h"
 #include "colo-internal.h"
 
 static const colo_backend_ops *const backends[] = {
@@ -175,4 +178,69 @@ ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
 int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
 {
     return CALL(be, devstate_load, d, buf, len);
+}
+
+int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                      uint64_t nr_pages)
+{
+    if (be->ops->populated)
+        return be->ops->populated(be, d, bitmap, nr_pages);
+    colo_bitmap_fill(bitmap, nr_pages);
+    return 0;
+}
+
+/* The generic digest: map every pfn read-only, in order, then the context. */
+static int digest_by_map(colo_backend *be, colo_dom *d, uint8_t out[32])
+{
+    struct colo_domain_info info;
+    uint64_t pfns[COLO_BATCH_PAGES];
+    void *addr[COLO_BATCH_PAGES];
+    int err[COLO_BATCH_PAGES];
+    colo_digest *dg = NULL;
+    _cleanup_free_ unsigned long *populated = NULL;
+    _cleanup_free_ uint8_t *context = NULL;
+
+    int r = colo_be_domain_info(be, d, &info);
+    if (r < 0)
+        return r;
+    populated = colo_bitmap_alloc(info.nr_pages);
+    if (!populated)
+        return -ENOMEM;
+    r = colo_be_populated(be, d, populated, info.nr_pages);
+    if (r < 0)
+        return r;
+    ssize_t len = colo_be_context_get(be, d, &context);
+    if (len < 0)
+        return (int)len;
+    r = colo_digest_new(&dg);
+    if (r < 0)
+        return r;
+
+    uint64_t cursor = 0;
+    unsigned n;
+    while ((n = colo_bitmap_take(populated, info.nr_pages, &cursor, pfns, COLO_BATCH_PAGES)) > 0) {
+        colo_mapping *m = NULL;
+        r = colo_be_map(be, d, pfns, n, PROT_READ, addr, err, &m);
+        if (r < 0)
+            break;
+        for (unsigned i = 0; i < n; i++)
+            if (addr[i])
+                colo_digest_page(dg, pfns[i], addr[i]);
+        colo_be_unmap(be, d, m);
+    }
+    if (r == 0) {
+        colo_digest_context(dg, context, (size_t)len);
+        colo_digest_final(dg, out);
+    }
+    colo_digest_free(dg);
+    return r;
+}
+
+int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
+{
+    if (!out)
+        return -EINVAL;
+    if (be->ops->digest)
+        return be->ops->digest(be, d, out);
+    return digest_by_map(be, d, out);
 }

@@ -122,6 +122,12 @@ struct colo_backend_ops {
      * NULL: the engine computes it through map() and context_get(). The
      * guest must be paused. */
     int (*digest)(colo_backend *be, colo_dom *d, uint8_t out[32]);
+
+    /* Optional: set the bits of pfns that hold memory (sim: the memfd's data
+     * ranges; xen: the populated ranges), so the first copy does not walk
+     * holes. NULL: every pfn below nr_pages. */
+    int (*populated)(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                     uint64_t nr_pages);
 };
 
 /* The instance: ops plus the backend's private state. */
@@ -173,5 +179,7 @@ int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf,
                           size_t len);
 /* The backend's digest op, or the generic one (digest.c) through map(). */
 int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
+int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                      uint64_t nr_pages);
 
 #endif

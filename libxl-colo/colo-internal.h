@@ -3,7 +3,9 @@
 #define COLO_INTERNAL_H
 
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "libxlcolo.h"

@@ -86,7 +86,9 @@ typedef struct {
     uint64_t estimate;    /* pre-copy: the cheap pending estimate */
     libxlcolo_failover_state failover_from, failover_to;
     bool has_digest;      /* set when verification was asked for */
-    uint8_t digest[LIBXLCOLO_DIGEST_LEN]; /* guest memory+context digest at epoch */
+    uint8_t digest[LIBXLCOLO_DIGEST_LEN]; /* this side's guest digest at epoch */
+    bool has_peer_digest; /* secondary: the primary's digest for epoch */
+    uint8_t peer_digest[LIBXLCOLO_DIGEST_LEN];
     const char *message;  /* valid during the callback only */
 } libxlcolo_event;
 

@@ -1,0 +1,394 @@
+/*
+ * primary.c - libxlcolo_start(): protect a running domain.
+ *
+ * One thread, one poll loop (Redis's ae in miniature): the link, the control
+ * socket and the checkpoint trigger. A checkpoint runs QEMU COLO's exchange:
+ * REQUEST -> REPLY, stop and capture, restart, VMSTATE_SEND ... SIZE ->
+ * RECEIVED (the epoch is committed: its output may go) -> LOADED.
+ */
+#include "config.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bitmap.h"
+#include "primary.h"
+
+void colo_primary_set_state(colo_primary *p, libxlcolo_state state)
+{
+    if (p->st.state == state)
+        return;
+    p->st.state = state;
+    libxlcolo_event ev = {
+        .type = LIBXLCOLO_EVENT_STATE,
+        .role = LIBXLCOLO_ROLE_PRIMARY,
+        .state = state,
+        .epoch = p->st.epoch,
+    };
+    colo_emit(p->ctx, &ev);
+}
+
+static int timeout_ms(const colo_primary *p)
+{
+    return (int)p->opt->timeout_ms;
+}
+
+int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
+{
+    uint64_t epoch = p->st.checkpoints == 0 && extra ? 0 : p->st.epoch + 1;
+    uint64_t t0 = colo_now_ns(), bytes = 0;
+    int r;
+
+    if (extra == NULL || epoch != 0) {
+        r = colo_link_send_epoch(p->s, COLO_REC_CHECKPOINT_REQUEST, epoch);
+        if (r < 0)
+            return r;
+        r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_CHECKPOINT_REPLY, epoch, timeout_ms(p));
+        if (r < 0)
+            return r;
+    }
+    r = colo_capture_checkpoint(p, extra);
+    if (r < 0)
+        return r;
+    r = colo_capture_send(p, epoch, &bytes);
+    if (r < 0)
+        return r;
+    r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_RECEIVED, epoch, timeout_ms(p));
+    if (r < 0)
+        return r;
+
+    /* Committed: the secondary holds the whole epoch. */
+    uint64_t total = colo_now_ns() - t0;
+    p->st.epoch = epoch;
+    p->st.checkpoints++;
+    p->st.last_pause_ns = p->cap.pause_ns;
+    p->st.last_pages = p->cap.count;
+    libxlcolo_event ev = {
+        .type = LIBXLCOLO_EVENT_CHECKPOINT,
+        .role = LIBXLCOLO_ROLE_PRIMARY,
+        .state = p->st.state,
+        .epoch = epoch,
+        .pages = p->cap.count,
+        .bytes = bytes,
+        .pause_ns = p->cap.pause_ns,
+        .total_ns = total,
+        .has_digest = p->cap.has_digest,
+    };
+    memcpy(ev.digest, p->cap.digest, sizeof(ev.digest));
+    colo_emit(p->ctx, &ev);
+    if (p->waiting_client >= 0) {
+        colo_control_reply_ok(p->ctl, p->waiting_client, epoch);
+        p->waiting_client = -1;
+    }
+    r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_LOADED, epoch, timeout_ms(p));
+    if (r < 0)
+        return r;
+    p->last_rx_ns = colo_now_ns();
+    return 0;
+}
+
+/* The secondary is gone: go on alone, and say so. */
+static void primary_go_alone(colo_primary *p, const char *why)
+{
+    colo_failover_request(&p->fo, false);
+    colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_REQUIRE, LIBXLCOLO_FAILOVER_ACTIVE);
+    LOG(p->ctx, WARN, "secondary lost (%s): %s continues unprotected", why, p->info.name);
+    libxlcolo_event ev = {
+        .type = LIBXLCOLO_EVENT_PEER_LOST,
+        .role = LIBXLCOLO_ROLE_PRIMARY,
+        .epoch = p->st.epoch,
+        .message = why,
+    };
+    colo_emit(p->ctx, &ev);
+    colo_stream_free(p->s);
+    p->s = NULL;
+    colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
+    colo_primary_set_state(p, LIBXLCOLO_STATE_UNPROTECTED);
+}
+
+static void primary_fill_status(colo_primary *p)
+{
+    p->st.failover = colo_failover_get(&p->fo);
+}
+
+/* Returns 1 when the loop should run a checkpoint now. */
+static int primary_control(colo_primary *p, int *want_ckpt, bool *manual_failover)
+{
+    colo_ctl_cmd cmd;
+    int cfd = colo_control_accept(p->ctl, &cmd);
+    if (cfd < 0)
+        return 0;
+    switch (cmd) {
+    case COLO_CTL_STATUS:
+        primary_fill_status(p);
+        colo_control_reply_status(p->ctl, cfd, &p->st);
+        break;
+    case COLO_CTL_CHECKPOINT:
+        if (p->waiting_client >= 0) {
+            colo_control_reply_error(p->ctl, cfd, EBUSY, "a checkpoint request is already waiting");
+            break;
+        }
+        p->waiting_client = cfd;
+        *want_ckpt = 1;
+        break;
+    case COLO_CTL_FAILOVER:
+        *manual_failover = true;
+        colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
+        break;
+    case COLO_CTL_STOP:
+        p->stop = true;
+        colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
+        break;
+    }
+    return 0;
+}
+
+/* Between checkpoints: wait for the next one, answer control requests,
+ * keep the heartbeat. Returns 1 for "checkpoint now", 0 to stop, -errno
+ * when the link failed. */
+static int primary_wait(colo_primary *p, bool *manual_failover)
+{
+    int want = 0;
+
+    while (!want && !p->stop && !*manual_failover) {
+        uint64_t now = colo_now_ns();
+        if (now >= p->next_ckpt_ns)
+            return 1;
+        if (now - p->last_rx_ns > (uint64_t)p->opt->timeout_ms * 1000000ull)
+            return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
+        if (now >= p->next_hb_ns) {
+            int r = colo_stream_send_buf(p->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
+            if (r < 0)
+                return r;
+            p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+        }
+        uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
+        int wait_ms = (int)DIV_ROUND_UP(until > now ? until - now : 0, 1000000ull);
+
+        struct pollfd fds[3] = {
+            { .fd = colo_stream_fd(p->s), .events = POLLIN },
+            { .fd = colo_control_fd(p->ctl), .events = POLLIN },
+            { .fd = p->ctx->trigger_fd, .events = POLLIN },
+        };
+        int n = poll(fds, 3, wait_ms);
+        if (n < 0 && errno != EINTR)
+            return LOG_ERRNO(p->ctx, negative_errno(), "poll");
+        if (n <= 0)
+            continue;
+        if (fds[0].revents) {
+            struct colo_rec_hdr h;
+            int r = colo_stream_recv(p->s, &h, NULL, 0, timeout_ms(p));
+            if (r < 0)
+                return r;
+            if (h.type != COLO_REC_HEARTBEAT)
+                return LOG_ERRNO(p->ctx, -EPROTO, "unexpected %s from the secondary between checkpoints",
+                                 colo_rec_type_name(h.type));
+            p->last_rx_ns = colo_now_ns();
+        }
+        if (fds[1].revents)
+            primary_control(p, &want, manual_failover);
+        if (fds[2].revents) {
+            uint64_t v;
+            if (read(p->ctx->trigger_fd, &v, sizeof(v)) == sizeof(v))
+                want = 1;
+        }
+        if (p->opt->dirty_bound && !want) {
+            uint64_t count = 0;
+            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count) == 0 &&
+                count >= p->opt->dirty_bound)
+                want = 1;
+        }
+    }
+    return want;
+}
+
+static int primary_run(colo_primary *p)
+{
+    bool manual_failover = false;
+
+    for (;;) {
+        if (p->opt->max_checkpoints && p->st.checkpoints > p->opt->max_checkpoints)
+            p->stop = true;
+        int r = primary_wait(p, &manual_failover);
+        if (r < 0)
+            return r;
+        if (manual_failover) {
+            primary_go_alone(p, "failover requested");
+            return 0;
+        }
+        if (r == 0 || p->stop)
+            return 0;
+
+        struct colo_domain_info info;
+        r = colo_be_domain_info(p->be, p->dom, &info);
+        if (r < 0)
+            return r;
+        if (info.shutdown) {
+            LOG(p->ctx, NOTICE, "domain %s has shut down: protection ends", p->info.name);
+            p->stop = true;
+            return 0;
+        }
+        r = colo_primary_checkpoint(p, NULL);
+        if (r < 0)
+            return r;
+        uint64_t now = colo_now_ns();
+        p->next_ckpt_ns = now + (uint64_t)p->opt->interval_ms * 1000000ull;
+        p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+    }
+}
+
+static int primary_send_config(colo_primary *p)
+{
+    struct colo_domain_config cfg = { 0 };
+    _cleanup_free_ void *extra = NULL;
+    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra);
+    if (r < 0)
+        return r;
+
+    struct colo_wire_domain_config w = {
+        .type = cfg.type,
+        .nr_vcpus = cfg.nr_vcpus,
+        .nr_pages = cfg.nr_pages,
+        .mem_bytes = cfg.mem_bytes,
+        .mode = p->opt->mode,
+        .interval_ms = p->opt->interval_ms,
+        .heartbeat_ms = p->opt->heartbeat_ms,
+        .timeout_ms = p->opt->timeout_ms,
+        .extra_len = (uint32_t)cfg.extra_len,
+    };
+    snprintf(w.name, sizeof(w.name), "%s", p->info.name);
+    snprintf(w.backend, sizeof(w.backend), "%s", p->be->ops->name);
+    struct iovec iov[2] = {
+        { &w, sizeof(w) },
+        { (void *)cfg.extra, cfg.extra_len },
+    };
+    return colo_stream_send(p->s, COLO_REC_DOMAIN_CONFIG, 0, iov, cfg.extra_len ? 2 : 1);
+}
+
+static int primary_open_domain(colo_primary *p, const char *domain)
+{
+    int r = colo_be_domain_open(p->be, domain, &p->dom);
+    if (r < 0)
+        return r;
+    r = colo_be_domain_info(p->be, p->dom, &p->info);
+    if (r < 0)
+        return r;
+    if (p->info.type == COLO_DOM_PV)
+        return LOG_ERRNO(p->ctx, -EOPNOTSUPP, "domain %s is PV: xen-colo needs HVM or PVH "
+                         "(no log-dirty without shadow paging)", p->info.name);
+    if (p->info.shutdown)
+        return LOG_ERRNO(p->ctx, -ESRCH, "domain %s is shut down", p->info.name);
+    if (p->info.nr_pages == 0 || p->info.nr_pages > COLO_MAX_NR_PAGES)
+        return LOG_ERRNO(p->ctx, -EFBIG, "domain %s has %" PRIu64 " pages: xen-colo handles up to %llu",
+                         p->info.name, p->info.nr_pages, COLO_MAX_NR_PAGES);
+    p->dirty = colo_bitmap_alloc(p->info.nr_pages);
+    p->queue = colo_bitmap_alloc(p->info.nr_pages);
+    if (!p->dirty || !p->queue)
+        return -ENOMEM;
+    return 0;
+}
+
+static int primary_setup(colo_primary *p, const char *domain, const char *host,
+                         uint16_t port)
+{
+    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, &p->be);
+    if (r < 0)
+        return r;
+    r = primary_open_domain(p, domain);
+    if (r < 0)
+        return r;
+    r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
+    if (r < 0)
+        return r;
+    snprintf(p->st.domain, sizeof(p->st.domain), "%s", p->info.name);
+    snprintf(p->st.backend, sizeof(p->st.backend), "%s", p->be->ops->name);
+    snprintf(p->st.peer, sizeof(p->st.peer), "%s:%u", host, port);
+    p->st.role = LIBXLCOLO_ROLE_PRIMARY;
+    p->st.mode = p->opt->mode;
+    p->st.pid = (int)getpid();
+
+    r = colo_link_connect(p->ctx, host, port, p->opt, &p->s);
+    if (r < 0)
+        return r;
+    r = primary_send_config(p);
+    if (r < 0)
+        return r;
+    r = colo_be_logdirty_enable(p->be, p->dom);
+    if (r < 0)
+        return r;
+    p->logdirty_on = true;
+    return 0;
+}
+
+static void primary_teardown(colo_primary *p, bool clean)
+{
+    if (p->waiting_client >= 0)
+        colo_control_reply_error(p->ctl, p->waiting_client, ECANCELED, "protection ended");
+    if (p->s && clean) {
+        colo_stream_send_buf(p->s, COLO_REC_STOP, 0, NULL, 0);
+        /* Wait (bounded) for the secondary to close, so it has read STOP. */
+        struct colo_rec_hdr h;
+        while (colo_stream_recv(p->s, &h, NULL, 0, timeout_ms(p)) == 0)
+            ;
+    }
+    colo_stream_free(p->s);
+    if (p->dom) {
+        if (p->paused_by_us)
+            colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
+        if (p->logdirty_on)
+            colo_be_logdirty_off(p->be, p->dom);
+        colo_be_domain_close(p->be, p->dom);
+    }
+    colo_control_free(p->ctl);
+    colo_backend_close(p->be);
+    colo_capture_free(&p->cap);
+    free(p->dirty);
+    free(p->queue);
+}
+
+int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
+                    uint16_t port, const libxlcolo_options *opt)
+{
+    if (!ctx || !domain || !host || !opt || port == 0)
+        return -EINVAL;
+    if (!opt->key_file && !opt->insecure)
+        return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
+    if (opt->interval_ms == 0 || opt->heartbeat_ms == 0 || opt->timeout_ms <= opt->heartbeat_ms)
+        return LOG_ERRNO(ctx, -EINVAL, "interval and heartbeat must be > 0 and timeout > heartbeat");
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&ctx->running, &expected, 1))
+        return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
+
+    colo_primary p = { .ctx = ctx, .opt = opt, .waiting_client = -1 };
+    colo_failover_init(&p.fo, ctx, LIBXLCOLO_ROLE_PRIMARY);
+    p.st.state = LIBXLCOLO_STATE_CONNECTING;
+
+    int r = primary_setup(&p, domain, host, port);
+    if (r == 0) {
+        p.last_rx_ns = colo_now_ns();
+        r = colo_primary_initial_sync(&p);
+    }
+    if (r == 0) {
+        r = colo_link_expect_epoch(ctx, p.s, COLO_REC_CHECKPOINT_READY, 0, timeout_ms(&p));
+    }
+    if (r == 0) {
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);
+        uint64_t now = colo_now_ns();
+        p.last_rx_ns = now;
+        p.next_ckpt_ns = now + (uint64_t)opt->interval_ms * 1000000ull;
+        p.next_hb_ns = now + (uint64_t)opt->heartbeat_ms * 1000000ull;
+        r = primary_run(&p);
+    }
+    bool clean = r == 0 && p.s;
+    if (r < 0 && p.s && p.st.state != LIBXLCOLO_STATE_CONNECTING) {
+        /* The link failed under a running guest: it goes on alone. */
+        primary_go_alone(&p, strerror(-r));
+        r = -ENOTCONN;
+    }
+    if (clean)
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
+    primary_teardown(&p, clean);
+    atomic_store(&ctx->running, 0);
+    return r;
+}

@@ -1,0 +1,97 @@
+/* test_pages.c - PAGES bodies are checked before anything is written, and a
+ * checkpoint is staged within a bound fixed by the guest's size. */
+#include "config.h"
+
+#include <stdint.h>
+
+#include "pages.h"
+#include "staging.h"
+#include "unit-util.h"
+
+static struct unit_logger lg;
+
+/* Build a body: count pfns, data for the non-zero ones. */
+static size_t make_body(uint8_t *buf, const uint64_t *pfns, uint32_t count)
+{
+    struct colo_wire_pages_hdr h = { .count = count };
+    memcpy(buf, &h, sizeof(h));
+    memcpy(buf + sizeof(h), pfns, count * 8);
+    size_t len = sizeof(h) + count * 8;
+    for (uint32_t i = 0; i < count; i++)
+        if (!(pfns[i] & COLO_PFN_ZERO)) {
+            memset(buf + len, (int)(i + 1), COLO_PAGE_SIZE);
+            len += COLO_PAGE_SIZE;
+        }
+    return len;
+}
+
+static void test_parse_good(void)
+{
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    static uint8_t body[8 + 3 * 8 + 2 * 4096];
+    uint64_t pfns[3] = { 1, 7 | COLO_PFN_ZERO, 9 };
+    size_t len = make_body(body, pfns, 3);
+    struct colo_pages_view v;
+    CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len, 16, &v), 0);
+    CU_ASSERT_EQUAL(v.count, 3);
+    CU_ASSERT_EQUAL(v.data_pages, 2);
+    CU_ASSERT_EQUAL(v.data[4096], 3); /* the third pfn's page */
+    unit_ctx_free(ctx);
+}
+
+static void test_parse_bad(void)
+{
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    static uint8_t body[8 + 2 * 8 + 2 * 4096];
+    uint64_t pfns[2] = { 1, 2 };
+    size_t len = make_body(body, pfns, 2);
+    struct colo_pages_view v;
+
+    CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, 4, 16, &v), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record of 4 bytes is shorter than its header");
+    CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len - 1, 16, &v), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record length 8207 does not match its 2 data pages");
+    /* A pfn beyond the guest. */
+    CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len, 2, &v), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record names pfn 0x2 beyond the guest's 2 pages");
+    /* A count over the batch size. */
+    struct colo_wire_pages_hdr h = { .count = COLO_BATCH_PAGES + 1 };
+    memcpy(body, &h, sizeof(h));
+    CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len, 16, &v), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record with a bad page count 1025 (1..1024)");
+    unit_ctx_free(ctx);
+}
+
+static void test_staging_bound(void)
+{
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    colo_staging st;
+    int err = 0;
+    colo_staging_init(&st, ctx, 4);
+    colo_staging_begin(&st, 3);
+    CU_ASSERT_PTR_NULL(colo_staging_reserve(&st, 1ull << 40, &err));
+    CU_ASSERT_EQUAL(err, -EMSGSIZE);
+    CU_ASSERT_EQUAL(st.cap, 0); /* nothing was allocated */
+
+    /* Five pages for a four-page guest: refused at commit. */
+    static uint8_t body[8 + 5 * 8 + 5 * 4096];
+    uint64_t pfns[5] = { 0, 1, 2, 3, 0 };
+    size_t len = make_body(body, pfns, 5);
+    uint8_t *dst = colo_staging_reserve(&st, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    memcpy(dst, body, len);
+    CU_ASSERT_EQUAL(colo_staging_commit(&st, COLO_REC_PAGES, len), -EMSGSIZE);
+    CU_ASSERT_STRING_EQUAL(lg.last, "checkpoint 3 carries more pages than the guest has");
+    colo_staging_free(&st);
+    unit_ctx_free(ctx);
+}
+
+int main(void)
+{
+    return unit_run("pages", (const struct unit_test[]){
+        { "parse a good body", test_parse_good },
+        { "parse refuses bad bodies with one line", test_parse_bad },
+        { "staging is bounded by the guest size", test_staging_bound },
+        { NULL, NULL },
+    });
+}
