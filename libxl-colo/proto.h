@@ -110,8 +110,11 @@ struct colo_wire_vmstate_size {
 #define COLO_MAX_ERROR_BODY 1024u
 #define COLO_MAX_NR_PAGES (1ull << 22) /* 16 GiB of 4 KiB pages */
 
-/* Bound for a type, 0 for an unknown type. */
+/* Bound for a type, 0 for an unknown type (every known type has one > 0). */
 uint64_t colo_rec_max_length(uint16_t type);
+/* Flag bits valid on a type (a subset of COLO_REC_F_KNOWN), 0 if unknown. */
+uint16_t colo_rec_valid_flags(uint16_t type);
+/* "PAGES", ...; "UNKNOWN" for an unknown type. */
 const char *colo_rec_type_name(uint16_t type);
 
 #endif

@@ -284,6 +284,9 @@ static int sec_loop(colo_secondary *s)
 /* Take over: the guest runs from the last applied checkpoint. */
 static int sec_failover(colo_secondary *s, const char *why)
 {
+    if (s->stg.open)
+        LOG(s->ctx, WARN, "checkpoint %" PRIu64 " was incomplete when the primary was lost: "
+            "discarded, running from checkpoint %" PRIu64, s->stg.epoch, s->st.epoch);
     colo_staging_discard(&s->stg);
     if (colo_failover_get(&s->fo) == LIBXLCOLO_FAILOVER_NONE)
         colo_failover_request(&s->fo, false);

@@ -1,0 +1,104 @@
+#!/bin/sh
+# dom0-test.sh - the harness's steps, run inside the test dom0 by /init.
+# Steps come from the kernel command line: xsteps=step1:step2:...
+# Every result is one line on the serial console with the fixed prefix
+# "XCOLO: " (see run.sh, which reads them back):
+#   XCOLO: PASS name [detail]     XCOLO: FAIL name reason
+#   XCOLO: SKIP name reason       XCOLO: FIGURE name value unit
+#   XCOLO: INFO text
+CFG=/usr/local/share/xen-colo
+CHECK=/usr/local/bin/xen-backend-check
+up() { cut -d' ' -f1 /proc/uptime; }
+info() { echo "XCOLO: INFO [dom0 $(up)] $*"; }
+pass() { n=$1; shift; echo "XCOLO: PASS $n $*"; }
+fail() { n=$1; shift; echo "XCOLO: FAIL $n $*"; }
+skip() { n=$1; shift; echo "XCOLO: SKIP $n $*"; }
+arg() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+conlog() { echo /var/log/xen/console/guest-$1.log; }
+# waitlog FILE PATTERN SECONDS
+waitlog() {
+    i=0
+    while [ $i -lt $3 ]; do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 1; i=$((i+1))
+    done
+    return 1
+}
+# domstate NAME: the state column of xl list (r, b, p, s, c, d or -)
+domstate() { xl list "$1" 2>/dev/null | awk 'NR==2{print $5}'; }
+running() { case "$(domstate "$1")" in *r*|*b*) return 0;; *) return 1;; esac; }
+cleanup() { for d in $(xl list | awk 'NR>2{print $1}'); do xl destroy "$d" 2>/dev/null; done; }
+newlog() { rm -f /var/log/xen/console/guest-$1*.log; }
+
+step_smoke_pvh() {
+    newlog tinypvh
+    xl create $CFG/tinypvh.cfg >/dev/null 2>&1 || { fail smoke-pvh "xl create tinypvh failed"; return; }
+    sleep 2
+    if running tinypvh; then pass smoke-pvh "state $(domstate tinypvh)"; else fail smoke-pvh "state '$(domstate tinypvh)'"; fi
+    if [ -x $CHECK ]; then
+        a=$($CHECK counter tinypvh); sleep 1; b=$($CHECK counter tinypvh)
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]; then pass smoke-pvh-counter "$a -> $b"
+        else fail smoke-pvh-counter "counter did not move: '$a' -> '$b'"; fi
+    fi
+    xl destroy tinypvh
+}
+
+step_smoke_linux() {
+    newlog linpvh
+    t0=$(up)
+    xl create $CFG/linpvh.cfg >/dev/null 2>&1 || { fail smoke-linux "xl create linpvh failed"; return; }
+    if waitlog $(conlog linpvh) "KTICK 3 " 300; then
+        pass smoke-linux "KTICK 3 after $(echo "$(up) $t0" | awk '{printf "%.1f", $1-$2}') s"
+    else
+        fail smoke-linux "no KTICK 3 within 300 s"; tail -5 $(conlog linpvh)
+    fi
+    xl destroy linpvh
+}
+
+step_smoke_hvm() {
+    cp $CFG/hvmdisk.img /var/lib/xen-colo/hvmdisk.img
+    t0=$(up)
+    xl create $CFG/tinyhvm.cfg >/dev/null 2>&1 || { fail smoke-hvm "xl create tinyhvm failed"; tail -20 /var/log/xen/qemu-dm-tinyhvm.log; return; }
+    sleep 5
+    if running tinyhvm; then pass smoke-hvm "state $(domstate tinyhvm) after $(echo "$(up) $t0" | awk '{printf "%.1f", $1-$2}') s"
+    else fail smoke-hvm "state '$(domstate tinyhvm)'"; fi
+    if [ -x $CHECK ]; then
+        a=$($CHECK counter tinyhvm 0x90); sleep 1; b=$($CHECK counter tinyhvm 0x90)
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]; then pass smoke-hvm-counter "$a -> $b"
+        else fail smoke-hvm-counter "counter did not move: '$a' -> '$b'"; fi
+    fi
+    xl destroy tinyhvm
+}
+
+# backend NAME CFG: xen-backend-check drives colo_backend_xen_ops on a guest
+step_backend() {
+    name=$1; cfgf=$2; shift 2
+    [ -x $CHECK ] || { skip backend-$name "no $CHECK in this image"; return; }
+    newlog $name
+    xl create $cfgf >/dev/null 2>&1 || { fail backend-$name "xl create $name failed"; return; }
+    "$@"
+    $CHECK run $name ${XN:-20} ${XINT:-300} 2>&1
+    rc=$?
+    [ $rc = 0 ] || fail backend-$name "xen-backend-check exit $rc"
+    xl list
+    cleanup
+}
+
+XN=$(arg xn); XINT=$(arg xint)
+info "xl info: $(xl info | awk '/^xen_version|^free_memory/{printf "%s=%s ", $1, $3}')"
+for step in $(arg xsteps | tr ':' ' '); do
+    info "=== step $step"
+    case $step in
+        smoke-pvh)   step_smoke_pvh ;;
+        smoke-linux) step_smoke_linux ;;
+        smoke-hvm)   step_smoke_hvm ;;
+        backend-pvh) step_backend tinypvh $CFG/tinypvh.cfg sleep 1 ;;
+        backend-hvm) cp $CFG/hvmdisk.img /var/lib/xen-colo/hvmdisk.img
+                     step_backend tinyhvm $CFG/tinyhvm.cfg sleep 3 ;;
+        backend-linux) step_backend linpvh $CFG/linpvh.cfg waitlog $(conlog linpvh) "KTICK 3 " 300 ;;
+        shell)       info "commands: $(arg xcmd | tr '+' ' ')"; sh -c "$(arg xcmd | tr '+' ' ')" 2>&1 ;;
+        *)           fail step-$step "unknown step" ;;
+    esac
+done
+cleanup
+info "xl dmesg tail:"; xl dmesg | grep -vE '\(d[0-9]+\) \.+$' | tail -8

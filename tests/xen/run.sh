@@ -1,0 +1,45 @@
+#!/bin/bash
+# run.sh - the real-Xen harness (`make check-xen`): Xen 4.17 with a Debian
+# dom0, booted inside QEMU under TCG, running xen-colo's freshly built
+# programs against real guests.
+#
+# usage: tests/xen/run.sh [BUILD_DIR]     (default: the current folder)
+# env:
+#   XEN_COLO_CACHE  downloaded and extracted packages (default /var/tmp/xen-colo-cache)
+#   XSTEPS          steps run in dom0, ':'-separated (see dom0-test.sh)
+#   XN, XINT        checkpoints per backend step and their interval in ms (20, 300)
+#   BOOT_TIMEOUT    seconds until dom0 is ready (default 300)
+#   RUN_TIMEOUT     seconds for the whole QEMU run (default 1500)
+#   XEN_COLO_OUT    images and logs (default BUILD_DIR/tests/xen/out)
+#
+# Needs on the host: apt-get, dpkg-deb, gcc, binutils, cpio, qemu-system-x86.
+# The Xen, kernel, toolstack and device-model packages are only downloaded and
+# unpacked into the cache, never installed. Prints one line per result, then
+# "N passed, N failed"; exit status 0 only when every result passed.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:-.}" && pwd)
+OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:backend-pvh}
+mkdir -p "$OUT"
+LOG=$OUT/serial.log
+
+ROOT=$("$HERE/fetch.sh" | tail -1) || { echo "check-xen: fetching the Debian packages failed" >&2; exit 1; }
+"$HERE/mkimages.sh" "$ROOT" "$BUILD" "$OUT" || { echo "check-xen: building the images failed" >&2; exit 1; }
+echo "check-xen: booting Xen (steps $XSTEPS); serial log: $LOG" >&2
+"$HERE/boot.sh" "$ROOT" "$OUT/dom0-initrd.gz" "$LOG" "$XSTEPS" "xn=${XN:-20} xint=${XINT:-300} ${XEN_COLO_DOM0_ARGS:-}"
+brc=$?
+
+# The results: lines "XCOLO: KIND ..." on the serial console.
+tr -d '\r' < "$LOG" | grep -a -o 'XCOLO: .*' > "$OUT/results.txt" || true
+grep -E '^XCOLO: (PASS|FAIL|SKIP|FIGURE)' "$OUT/results.txt" | sed 's/^XCOLO: //'
+[ -s "$LOG.times" ] && sed 's/^/check-xen: time /' "$LOG.times"
+npass=$(grep -c '^XCOLO: PASS' "$OUT/results.txt")
+nfail=$(grep -c '^XCOLO: FAIL' "$OUT/results.txt")
+nskip=$(grep -c '^XCOLO: SKIP' "$OUT/results.txt")
+if [ $brc != 0 ]; then
+    echo "FAIL xen-boot boot.sh exit $brc (see $LOG)"
+    nfail=$((nfail + 1))
+fi
+echo "$npass passed, $nfail failed, $nskip skipped"
+[ $nfail = 0 ] && [ $npass -gt 0 ]

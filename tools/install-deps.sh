@@ -1,0 +1,23 @@
+#!/bin/bash
+# Install what xen-colo needs to build and test, from Debian 12 packages.
+# Idempotent: apt-get is only called when something is missing.
+set -euo pipefail
+
+PKGS=(build-essential autoconf automake libtool pkg-config
+      libxen-dev libyajl-dev libxml2-dev libcunit1-dev libssl-dev
+      python3 iproute2 procps psmisc valgrind)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

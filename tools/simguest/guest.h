@@ -1,0 +1,128 @@
+/*
+ * guest.h - a simulated guest: memory in a memfd, vCPU threads running a
+ * workload, Xen's log-dirty semantics, a context blob and a small device.
+ *
+ * Threading: the vCPU threads only touch memory, their own struct vcpu, the
+ * log-dirty bitmap and the tick counter. Everything else - pause, context,
+ * devstate, hash, log-dirty control - is called from one control thread.
+ * A vCPU checks pause_req before each touch and parks under g->lock; a
+ * paused guest writes nothing, and the state of every parked vCPU may be
+ * read and changed by the control thread.
+ */
+#ifndef SIMGUEST_GUEST_H
+#define SIMGUEST_GUEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim-proto.h"
+
+#define SIM_PAGE_SIZE 4096u
+#define SIM_BITS_PER_LONG (sizeof(unsigned long) * 8)
+
+struct sim_params {
+    const char *name;
+    const char *rundir;
+    uint64_t mem_bytes;
+    unsigned nr_vcpus;
+    unsigned workload;
+    uint64_t rate;        /* touches/s per vCPU, 0 = unlimited */
+    bool rate_set;        /* --rate given: overrides the workload's */
+    uint64_t hot_set;     /* pages */
+    bool hot_set_set;
+    uint64_t seed;
+    bool paused;
+    bool incoming;        /* a secondary being built: zero, paused, no context */
+    bool daemon;
+};
+
+struct guest;
+
+struct vcpu {
+    struct guest *g;
+    unsigned idx;
+    pthread_t tid;
+    bool started;
+    _Atomic uint64_t counter; /* relaxed: read by INFO while running */
+    uint64_t prng;
+    uint64_t regs[SIM_NR_REGS];
+};
+
+struct guest {
+    char name[SIM_NAME_MAX + 1];
+    uint64_t nr_pages;
+    uint64_t mem_bytes;
+    int memfd;
+    uint8_t *mem;
+
+    /* the workload, resolved */
+    unsigned workload;
+    uint64_t rate, hot_set, seed;
+
+    unsigned nr_vcpus;
+    struct vcpu *vcpus;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;     /* to vCPUs: unpause, stop, or a pause to see */
+    pthread_cond_t parked_cv; /* to the pauser: one more vCPU parked */
+    unsigned parked;
+    atomic_bool pause_req;
+    atomic_bool stop;
+    bool incoming;
+    bool ctx_valid;
+
+    /* log-dirty */
+    _Atomic unsigned long *dirty;
+    size_t dirty_words;
+    atomic_bool ld_on;
+    _Atomic int64_t ld_count; /* may dip below 0 for an instant: see logdirty.c */
+
+    /* the device */
+    _Atomic uint64_t ticks;
+};
+
+/* guest.c */
+int guest_new(const struct sim_params *p, struct guest **out);
+/* Stops and joins the vCPUs, frees everything. */
+void guest_free(struct guest *g);
+/* Returns once every vCPU is parked. Idempotent. */
+void guest_pause(struct guest *g);
+/* -EINVAL (with why) when the context was never set on an incoming guest. */
+int guest_unpause(struct guest *g, char *why, size_t whylen);
+bool guest_paused(struct guest *g);
+
+/* workload.c */
+/* Fill g->workload/rate/hot_set from p and the workload table; -EINVAL with
+ * why if --hot-set exceeds the guest. */
+int workload_resolve(struct guest *g, const struct sim_params *p, char *why, size_t whylen);
+int workload_parse(const char *s, unsigned *out);
+uint64_t sim_prng_next(uint64_t *state);
+void vcpu_seed(struct vcpu *v, uint64_t seed);
+/* One touch: write 16-64 bytes into a page, update the registers, mark dirty. */
+void workload_touch(struct guest *g, struct vcpu *v);
+
+/* logdirty.c */
+int logdirty_init(struct guest *g);
+void logdirty_mark(struct guest *g, uint64_t pfn);
+int logdirty_enable(struct guest *g);
+void logdirty_off(struct guest *g);
+/* PEEK (clean=false) or CLEAN; copies the log into dst (dirty_words words)
+ * when dst is not NULL and returns the number of bits copied or cleared.
+ * PEEK without dst is the cheap estimate: the counter, no scan. */
+uint64_t logdirty_copy(struct guest *g, unsigned long *dst, bool clean);
+uint64_t logdirty_count(struct guest *g);
+
+/* state.c: every call here wants the guest paused, except info */
+size_t guest_context_size(const struct guest *g);
+int guest_context_get(struct guest *g, uint8_t *buf, size_t cap, char *why, size_t whylen);
+int guest_context_set(struct guest *g, const uint8_t *buf, size_t len, char *why, size_t whylen);
+size_t guest_devstate_get(struct guest *g, uint8_t *buf, size_t cap);
+int guest_devstate_set(struct guest *g, const uint8_t *buf, size_t len, char *why, size_t whylen);
+void guest_info(struct guest *g, struct sim_info *info);
+
+/* hash.c */
+int guest_hash(struct guest *g, uint8_t out[32], char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,69 @@
+/* cmd_simple.c - `xl-colo checkpoint|failover|stop DOMAIN`: one request
+ * to the protection's control socket each. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "xl_colo.h"
+
+static void print_done(const struct xlcolo *xc, const char *domain,
+                       const char *human)
+{
+    if (xc->json) {
+        struct json_line *j = json_begin();
+        json_str(j, "domain", domain);
+        json_bool(j, "ok", true);
+        json_end(j);
+    } else {
+        printf("%s of %s requested\n", human, domain);
+    }
+}
+
+int cmd_checkpoint(struct xlcolo *xc, int argc, char **argv)
+{
+    uint64_t epoch = 0;
+    int status = EXIT_SUCCESS;
+
+    if (parse_plain(xc, "checkpoint", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
+        return status;
+    const char *domain = argv[optind];
+    int r = libxlcolo_checkpoint(xc->ctx, xc->run_dir, domain, &epoch);
+    if (r < 0)
+        return fail_errno(xc, "checkpoint", r);
+    if (xc->json) {
+        struct json_line *j = json_begin();
+        json_str(j, "domain", domain);
+        json_u64(j, "epoch", epoch);
+        json_end(j);
+    } else {
+        printf("checkpoint %" PRIu64 " committed\n", epoch);
+    }
+    return EXIT_SUCCESS;
+}
+
+int cmd_failover(struct xlcolo *xc, int argc, char **argv)
+{
+    int status = EXIT_SUCCESS;
+
+    if (parse_plain(xc, "failover", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
+        return status;
+    int r = libxlcolo_failover(xc->ctx, xc->run_dir, argv[optind]);
+    if (r < 0)
+        return fail_errno(xc, "failover", r);
+    print_done(xc, argv[optind], "failover");
+    return EXIT_SUCCESS;
+}
+
+int cmd_stop(struct xlcolo *xc, int argc, char **argv)
+{
+    int status = EXIT_SUCCESS;
+
+    if (parse_plain(xc, "stop", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
+        return status;
+    int r = libxlcolo_stop(xc->ctx, xc->run_dir, argv[optind]);
+    if (r < 0)
+        return fail_errno(xc, "stop", r);
+    print_done(xc, argv[optind], "stop");
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,233 @@
+/*
+ * xl_colo.c - xl-colo: global options, the logger, the context, dispatch.
+ *
+ *   xl-colo [--backend sim|xen] [--rundir DIR] [-v]... [-j] COMMAND [ARGS]
+ *
+ * Exit status: 0 success, 1 runtime failure (one line on stderr),
+ * 2 bad usage (one line and the usage line on stderr).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xl_colo.h"
+
+static void print_help(FILE *f)
+{
+    fputs("usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] "
+          "COMMAND [ARGS]\n\ncommands:\n", f);
+    for (size_t i = 0; i < xlcolo_cmdtable_len; i++)
+        fprintf(f, "  %-12s %s\n", xlcolo_cmdtable[i].name,
+                xlcolo_cmdtable[i].summary);
+    fprintf(f, "\nglobal options:\n"
+            "  --backend sim|xen  default: xen if /dev/xen/privcmd exists, else sim\n"
+            "  --rundir DIR       control sockets, default $XLCOLO_RUNDIR or %s\n"
+            "  -v, --verbose      more logging on stderr (repeatable)\n"
+            "  -j, --json         machine output: one JSON object per line\n"
+            "\nSee 'xl-colo help COMMAND' for the options of a command.\n",
+            "/run/xen-colo");
+}
+
+static void print_cmd_help(const struct cmd_spec *spec)
+{
+    printf("usage: xl-colo %s %s\n\n%s\n", spec->name, spec->usage,
+           spec->summary);
+    if (*spec->options) {
+        printf("\noptions:\n");
+        for (const char *s = spec->options; *s;) {
+            size_t n = strcspn(s, "\n");
+            printf("  %.*s\n", (int)n, s);
+            s += n + (s[n] == '\n');
+        }
+    }
+}
+
+int cmd_help(struct xlcolo *xc, int argc, char **argv)
+{
+    if (argc > 2)
+        return usage_error("help", "unexpected argument '%s'", argv[2]);
+    if (argc == 1) {
+        print_help(stdout);
+        return EXIT_SUCCESS;
+    }
+    const struct cmd_spec *spec = xlcolo_cmd_lookup(argv[1]);
+    if (!spec) {
+        fprintf(stderr, "xl-colo: unknown command '%s' (see 'xl-colo help')\n",
+                argv[1]);
+        return XLCOLO_EXIT_USAGE;
+    }
+    print_cmd_help(spec);
+    return EXIT_SUCCESS;
+}
+
+/* The stdiostream logger on stderr, wrapped to count ERROR lines: a
+ * failure the library logged needs no second line from us. */
+struct counting_logger {
+    xentoollog_logger vtable;       /* first: we are cast to it */
+    xentoollog_logger *inner;
+    struct xlcolo *xc;
+};
+
+static void counting_vmessage(xentoollog_logger *lg, xentoollog_level level,
+                              int errnoval, const char *context,
+                              const char *format, va_list al)
+{
+    struct counting_logger *cl = (struct counting_logger *)lg;
+    if (level >= XTL_ERROR)
+        atomic_fetch_add(&cl->xc->errors_logged, 1);
+    cl->inner->vmessage(cl->inner, level, errnoval, context, format, al);
+}
+
+static void counting_progress(xentoollog_logger *lg, const char *context,
+                              const char *doing_what, int percent,
+                              unsigned long done, unsigned long total)
+{
+    struct counting_logger *cl = (struct counting_logger *)lg;
+    if (cl->inner->progress)
+        cl->inner->progress(cl->inner, context, doing_what, percent, done, total);
+}
+
+static void counting_destroy(xentoollog_logger *lg)
+{
+    struct counting_logger *cl = (struct counting_logger *)lg;
+    xtl_logger_destroy(cl->inner);
+}
+
+static void logger_freep(struct counting_logger **cl)
+{
+    if (*cl) {
+        xtl_logger_destroy(&(*cl)->vtable);
+        free(*cl);
+    }
+}
+
+/* WARN by default; each -v one level lower, down to DEBUG. */
+static struct counting_logger *logger_new(struct xlcolo *xc)
+{
+    int level = XTL_WARN - xc->verbose;
+    struct counting_logger *cl = calloc(1, sizeof(*cl));
+    if (!cl)
+        return NULL;
+    cl->inner = (xentoollog_logger *)xtl_createlogger_stdiostream(stderr,
+                    level < XTL_DEBUG ? XTL_DEBUG : level,
+                    XTL_STDIOSTREAM_HIDE_PROGRESS);
+    if (!cl->inner) {
+        free(cl);
+        return NULL;
+    }
+    cl->vtable.vmessage = counting_vmessage;
+    cl->vtable.progress = counting_progress;
+    cl->vtable.destroy = counting_destroy;
+    cl->xc = xc;
+    return cl;
+}
+
+static void ctx_freep(libxlcolo_ctx **ctx)
+{
+    libxlcolo_ctx_free(*ctx);
+}
+
+enum { OPT_BACKEND = 256, OPT_RUNDIR };
+
+/* As systemd's parse_argv: 1 to go on with the command, 0 to exit with
+ * *status (help printed, or a usage error reported). */
+static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
+{
+    static const struct option opts[] = {
+        { "backend", required_argument, NULL, OPT_BACKEND },
+        { "rundir", required_argument, NULL, OPT_RUNDIR },
+        { "verbose", no_argument, NULL, 'v' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        {}
+    };
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:vjh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BACKEND:
+            if (strcmp(optarg, "sim") != 0 && strcmp(optarg, "xen") != 0) {
+                *status = usage_error(NULL, "--backend: '%s' is not one of "
+                                      "sim, xen", optarg);
+                return 0;
+            }
+            xc->backend = optarg;
+            break;
+        case OPT_RUNDIR:
+            if (!*optarg) {
+                *status = usage_error(NULL, "--rundir: empty directory name");
+                return 0;
+            }
+            xc->run_dir = optarg;
+            break;
+        case 'v':
+            xc->verbose++;
+            break;
+        case 'j':
+            xc->json = true;
+            break;
+        case 'h':
+            print_help(stdout);
+            *status = EXIT_SUCCESS;
+            return 0;
+        default:
+            *status = bad_option(NULL, c, argv);
+            return 0;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "xl-colo: no command given (see 'xl-colo help')\n");
+        *status = XLCOLO_EXIT_USAGE;
+        return 0;
+    }
+    if (!xc->backend) {
+        xc->backend_auto = true;
+        xc->backend = access("/dev/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
+    }
+    if (!xc->run_dir)
+        xc->run_dir = libxlcolo_default_run_dir();
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct xlcolo xc = {};
+    _cleanup_(logger_freep) struct counting_logger *lg = NULL;
+    _cleanup_(ctx_freep) libxlcolo_ctx *ctx = NULL;
+
+    int r = EXIT_SUCCESS;
+    if (parse_global(&xc, argc, argv, &r) <= 0)
+        return r;
+
+    char **cargv = argv + optind;
+    int cargc = argc - optind;
+    const struct cmd_spec *spec = xlcolo_cmd_lookup(cargv[0]);
+    if (!spec) {
+        fprintf(stderr, "xl-colo: unknown command '%s' (see 'xl-colo help')\n",
+                cargv[0]);
+        return XLCOLO_EXIT_USAGE;
+    }
+
+    lg = logger_new(&xc);
+    if (!lg)
+        return fail(NULL, "cannot create a logger: %s", strerror(errno));
+    r = libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, &lg->vtable);
+    if (r < 0)
+        return fail(NULL, "cannot create the libxlcolo context: %s", strerror(-r));
+    xc.lg = &lg->vtable;
+    xc.ctx = ctx;
+
+    optind = 0; /* glibc: a full getopt reset for the command's options */
+    r = spec->fn(&xc, cargc, cargv);
+
+    /* As git's run_builtin: output lost on a full disk is a failure too. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fail(NULL, "write error on standard output: %s", strerror(errno));
+        return EXIT_FAILURE;
+    }
+    return r;
+}
