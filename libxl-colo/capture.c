@@ -82,9 +82,13 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     c->devstate_len = (size_t)len;
 
     c->has_digest = p->opt->verify;
-    if (c->has_digest)
-        return colo_be_digest(p->be, p->dom, c->digest);
-    return 0;
+    c->verify_ns = 0;
+    if (c->has_digest) {
+        uint64_t t0 = colo_now_ns();
+        r = colo_be_digest(p->be, p->dom, c->digest);
+        c->verify_ns = colo_now_ns() - t0;
+    }
+    return r;
 }
 
 int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)

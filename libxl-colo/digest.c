@@ -1,16 +1,16 @@
-/* digest.c - the guest digest of digest.h (SHA-256 through OpenSSL EVP),
- * and the generic colo_be_digest() that computes it through a backend's
- * map() and context_get() when the backend has no digest op of its own. */
+/* digest.c - the guest digest of digest.h: SHA-256 through OpenSSL's EVP
+ * interface. Standalone (no context, no logging): colo-simguest builds it
+ * in too, so that the guest's own HASH is this very code. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <openssl/evp.h>
 
 #include "backend.h"
-#include "colo-internal.h"
 #include "digest.h"
 
 struct colo_digest {
@@ -38,8 +38,6 @@ void colo_digest_free(colo_digest *d)
     EVP_MD_CTX_free(d->md);
     free(d);
 }
-
-static void colo_digest_freep(colo_digest **d) { colo_digest_free(*d); }
 
 static void put_le64(uint8_t b[8], uint64_t v)
 {
@@ -100,55 +98,4 @@ void colo_digest_hex(const uint8_t digest[COLO_DIGEST_LEN], char *out)
         out[2 * i + 1] = hex[digest[i] & 0xf];
     }
     out[2 * COLO_DIGEST_LEN] = '\0';
-}
-
-#define DIGEST_BATCH 1024
-
-/* The generic path: every pfn through map(), frames that cannot be mapped
- * skipped (as zero pages are), then the context. */
-static int digest_generic(colo_backend *be, colo_dom *d, uint8_t out[COLO_DIGEST_LEN])
-{
-    _cleanup_(colo_digest_freep) colo_digest *dg = NULL;
-    _cleanup_free_ uint8_t *ctxbuf = NULL;
-    struct colo_domain_info info;
-    uint64_t pfns[DIGEST_BATCH];
-    void *pages[DIGEST_BATCH];
-    int err[DIGEST_BATCH];
-    int r;
-
-    r = colo_be_domain_info(be, d, &info);
-    if (r < 0)
-        return r;
-    r = colo_digest_new(&dg);
-    if (r < 0)
-        return LOG_ERRNO(be->ctx, r, "digest: cannot set up SHA-256");
-    for (uint64_t base = 0; base < info.nr_pages; base += DIGEST_BATCH) {
-        unsigned n = (unsigned)MIN((uint64_t)DIGEST_BATCH, info.nr_pages - base);
-        colo_mapping *m = NULL;
-
-        for (unsigned i = 0; i < n; i++)
-            pfns[i] = base + i;
-        r = colo_be_map(be, d, pfns, n, PROT_READ, pages, err, &m);
-        if (r < 0)
-            return r;
-        for (unsigned i = 0; i < n; i++)
-            if (err[i] == 0 && pages[i])
-                colo_digest_page(dg, pfns[i], pages[i]);
-        colo_be_unmap(be, d, m);
-    }
-    ssize_t len = colo_be_context_get(be, d, &ctxbuf);
-    if (len < 0)
-        return (int)len;
-    colo_digest_context(dg, ctxbuf, (size_t)len);
-    colo_digest_final(dg, out);
-    return 0;
-}
-
-int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
-{
-    if (!d || !out)
-        return -EINVAL;
-    if (be->ops->digest)
-        return be->ops->digest(be, d, out);
-    return digest_generic(be, d, out);
 }

@@ -81,6 +81,7 @@ typedef struct {
     uint64_t pages;       /* pages in this checkpoint or pre-copy round */
     uint64_t bytes;       /* bytes on the wire for it */
     uint64_t pause_ns;    /* how long the guest was stopped */
+    uint64_t verify_ns;   /* of pause_ns, the time --verify spent hashing */
     uint64_t total_ns;    /* request to acknowledgement */
     unsigned round;       /* pre-copy round */
     uint64_t estimate;    /* pre-copy: the cheap pending estimate */

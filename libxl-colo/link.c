@@ -7,6 +7,7 @@
 #include "net.h"
 
 #define HANDSHAKE_TIMEOUT_MS 10000
+#define CONNECT_WINDOW_MS 10000
 
 static int link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt,
                     uint8_t **key, size_t *keylen)
@@ -33,10 +34,9 @@ static int link_finish(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
         close(fd);
         return r;
     }
-    r = colo_stream_new(ctx, fd, &s);
-    if (r < 0) {
-        close(fd);
-    } else {
+    r = colo_stream_new(ctx, fd, &s); /* owns fd, even on failure */
+    if (r == 0) {
+        colo_stream_set_send_timeout(s, (int)opt->timeout_ms);
         r = server ? colo_stream_handshake_server(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version)
                    : colo_stream_handshake_client(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version);
     }
@@ -53,7 +53,7 @@ static int link_finish(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
 int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
                       const libxlcolo_options *opt, colo_stream **out)
 {
-    int fd = colo_net_connect(ctx, host, port, (int)opt->timeout_ms * 5);
+    int fd = colo_net_connect(ctx, host, port, CONNECT_WINDOW_MS);
     if (fd < 0)
         return fd;
     return link_finish(ctx, fd, opt, false, out);

@@ -19,7 +19,7 @@
 
 #define COLO_NET_DEFAULT_PORT 7878 /* as xl-colo's XLCOLO_DEFAULT_PORT */
 /* Socket buffers asked for (SO_SNDBUFFORCE/SO_RCVBUFFORCE). */
-#define COLO_NET_SOCKBUF (16u << 20)
+#define COLO_NET_SOCKBUF (8u << 20)
 
 /* Parse "HOST", "HOST:PORT", "[V6]", "[V6]:PORT", or a bare IPv6 address
  * (two colons or more: no port). *host is malloc()ed. Port 1..65535. */

@@ -72,6 +72,7 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
         .pages = p->cap.count,
         .bytes = bytes,
         .pause_ns = p->cap.pause_ns,
+        .verify_ns = p->cap.verify_ns,
         .total_ns = total,
         .has_digest = p->cap.has_digest,
     };

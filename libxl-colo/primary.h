@@ -21,6 +21,7 @@ struct colo_capture {
     bool has_digest;
     uint8_t digest[LIBXLCOLO_DIGEST_LEN];
     uint64_t pause_ns;
+    uint64_t verify_ns;
     uint64_t skipped;   /* frames the backend could not map */
 };
 

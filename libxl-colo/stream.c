@@ -19,8 +19,10 @@
 #include "crc32c.h"
 #include "stream-private.h"
 
-/* How much of a body is taken in before checking it. */
-#define VERIFY_CHUNK (256u << 10)
+/* Long bodies are hashed in slices of this size, each just before it is
+ * written or just after it is read, so that the two ends hash at the same
+ * time and the data is still in cache. */
+#define CHUNK (256u << 10)
 
 /* Log, and mark a direction dead: its framing or integrity is lost. */
 #define RX_FAIL(s, r, ...) ((s)->rx_err = LOG_ERRNO((s)->ctx, (r), __VA_ARGS__))
@@ -197,6 +199,46 @@ static int tx_write(colo_stream *s, struct iovec *iov, int iovcnt, const char *n
     return 0;
 }
 
+/* A tagged record with a long body: the header, then slices of the body,
+ * each hashed just before it is written, then the tag. */
+static int tx_sliced(colo_stream *s, uint8_t *raw, const struct iovec *iov, int iovcnt,
+                     const char *name)
+{
+    struct iovec win[64];
+    uint8_t tag[COLO_TAG_LEN];
+    size_t off = 0;
+    int i = 0, r = tag_begin(s->tx_mac, s->tx_seq, raw);
+
+    if (r < 0)
+        return LOG_ERRNO(s->ctx, r, "record %s: cannot compute its tag", name);
+    win[0] = (struct iovec){ raw, COLO_REC_HDR_LEN }; /* already hashed */
+    for (int first = 1; i < iovcnt; first = 0) {
+        int n = first;
+        size_t bytes = 0;
+        while (i < iovcnt && n < (int)ARRAY_SIZE(win) && bytes < CHUNK) {
+            size_t take = MIN(iov[i].iov_len - off, CHUNK - bytes);
+            if (take)
+                win[n++] = (struct iovec){ (uint8_t *)iov[i].iov_base + off, take };
+            bytes += take;
+            off += take;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+        r = colo_hmac_updatev(s->tx_mac, win + first, n - first);
+        if (r < 0)
+            return TX_FAIL(s, r, "record %s: cannot compute its tag", name);
+        r = tx_write(s, win, n, name); /* consumes win */
+        if (r < 0)
+            return r;
+    }
+    r = colo_hmac_final(s->tx_mac, tag);
+    if (r < 0)
+        return TX_FAIL(s, r, "record %s: cannot compute its tag", name);
+    return tx_write(s, &(struct iovec){ tag, sizeof(tag) }, 1, name);
+}
+
 int colo_stream_send_raw(colo_stream *s, uint16_t type, uint16_t flags,
                          const struct iovec *iov, int iovcnt)
 {
@@ -219,14 +261,6 @@ int colo_stream_send_raw(colo_stream *s, uint16_t type, uint16_t flags,
         return LOG_ERRNO(s->ctx, -EMSGSIZE, "record %s length %" PRIu64 " exceeds bound %" PRIu64,
                          name, len, max);
 
-    if (s->tx_iov_cap < iovcnt + 2) {
-        struct iovec *n = reallocarray(s->tx_iov, (size_t)iovcnt + 2, sizeof(*n));
-        if (!n)
-            return LOG_ERRNO(s->ctx, -ENOMEM, "record %s: cannot allocate its iovec", name);
-        s->tx_iov = n;
-        s->tx_iov_cap = iovcnt + 2;
-    }
-
     struct colo_rec_hdr h = { .type = type, .flags = flags, .length = len };
     hdr_pack(raw, &h);
     h.crc = colo_crc32c(0, raw, sizeof(raw));
@@ -234,23 +268,34 @@ int colo_stream_send_raw(colo_stream *s, uint16_t type, uint16_t flags,
         h.crc = colo_crc32c(h.crc, iov[i].iov_base, iov[i].iov_len);
     hdr_pack(raw, &h);
 
-    int n = 0;
-    s->tx_iov[n++] = (struct iovec){ raw, sizeof(raw) };
-    if (iovcnt)
-        memcpy(&s->tx_iov[n], iov, (size_t)iovcnt * sizeof(*iov));
-    n += iovcnt;
-    if (s->tx_tagged) {
-        r = tag_begin(s->tx_mac, s->tx_seq, raw);
-        if (r >= 0)
-            r = colo_hmac_updatev(s->tx_mac, iov, iovcnt);
-        if (r >= 0)
-            r = colo_hmac_final(s->tx_mac, tag);
-        if (r < 0)
-            return LOG_ERRNO(s->ctx, r, "record %s: cannot compute its tag", name);
-        s->tx_iov[n++] = (struct iovec){ tag, sizeof(tag) };
+    if (s->tx_tagged && len > CHUNK) {
+        r = tx_sliced(s, raw, iov, iovcnt, name);
+    } else {
+        /* One sendmsg: header, the caller's iovecs, tag. */
+        if (s->tx_iov_cap < iovcnt + 2) {
+            struct iovec *v = reallocarray(s->tx_iov, (size_t)iovcnt + 2, sizeof(*v));
+            if (!v)
+                return LOG_ERRNO(s->ctx, -ENOMEM, "record %s: cannot allocate its iovec", name);
+            s->tx_iov = v;
+            s->tx_iov_cap = iovcnt + 2;
+        }
+        int n = 0;
+        s->tx_iov[n++] = (struct iovec){ raw, sizeof(raw) };
+        if (iovcnt)
+            memcpy(&s->tx_iov[n], iov, (size_t)iovcnt * sizeof(*iov));
+        n += iovcnt;
+        if (s->tx_tagged) {
+            r = tag_begin(s->tx_mac, s->tx_seq, raw);
+            if (r >= 0)
+                r = colo_hmac_updatev(s->tx_mac, iov, iovcnt);
+            if (r >= 0)
+                r = colo_hmac_final(s->tx_mac, tag);
+            if (r < 0)
+                return LOG_ERRNO(s->ctx, r, "record %s: cannot compute its tag", name);
+            s->tx_iov[n++] = (struct iovec){ tag, sizeof(tag) };
+        }
+        r = tx_write(s, s->tx_iov, n, name);
     }
-
-    r = tx_write(s, s->tx_iov, n, name);
     if (r < 0)
         return r;
     if (s->tx_tagged)
@@ -329,7 +374,7 @@ static int rx_header(colo_stream *s, struct colo_rec_hdr *h, int timeout_ms)
             colo_log(s->ctx, XTL_NOTICE, -1, "peer closed the connection");
             return s->rx_err = -EPIPE;
         } else if (n == 0) {
-            return RX_FAIL(s, -EBADMSG, "truncated record");
+            return RX_FAIL(s, -EPIPE, "truncated record");
         } else if (n == -ETIMEDOUT && got == 0) {
             /* Nothing consumed: the stream is still in step. */
             return LOG_ERRNO(s->ctx, -ETIMEDOUT, "no record from the peer within %d ms", timeout_ms);
@@ -383,7 +428,7 @@ static int rx_body(colo_stream *s, uint8_t *dst, int timeout_ms)
             iov[n++] = (struct iovec){ tag + tgot, taglen - tgot };
         ssize_t k = rx_some(s, iov, n, timeout_ms);
         if (k == 0) {
-            r = RX_FAIL(s, -EBADMSG, "truncated record %s (%" PRIu64 " of %" PRIu64 " bytes)",
+            r = RX_FAIL(s, -EPIPE, "truncated record %s (%" PRIu64 " of %" PRIu64 " bytes)",
                         name, got + tgot, h->length + taglen);
             goto fail;
         }
@@ -394,7 +439,7 @@ static int rx_body(colo_stream *s, uint8_t *dst, int timeout_ms)
         uint64_t b = MIN((uint64_t)k, h->length - got);
         got += b;
         tgot += (size_t)k - b;
-        if (got > done && (got - done >= VERIFY_CHUNK || got == h->length)) {
+        if (got > done && (got - done >= CHUNK || got == h->length)) {
             crc = colo_crc32c(crc, dst + done, got - done);
             if (s->rx_tagged && (r = colo_hmac_update(s->rx_mac, dst + done, got - done)) < 0) {
                 RX_FAIL(s, r, "record %s: cannot compute its tag", name);

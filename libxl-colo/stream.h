@@ -1,8 +1,10 @@
 /*
  * stream.h - one authenticated record stream over a connected socket.
  *
- * Sending gathers the body from iovecs and writes header, body and tag in
- * one writev. Receiving is two steps so that a large body can land where
+ * Sending takes the body straight from the caller's iovecs (no copy) and
+ * writes header, body and tag with one sendmsg; a long tagged body goes in
+ * slices of 256 KiB, each hashed just before it is written, so that both
+ * ends hash at once. Receiving is two steps so that a large body can land where
  * it is needed (the secondary's checkpoint buffer) with one copy:
  * colo_stream_recv_hdr() reads and checks the header (known type, known
  * flags, length within the type's bound), then colo_stream_recv_body()
@@ -16,16 +18,20 @@
  * receives; two threads must not use the same direction at once.
  *
  * Errors, each logged once with the cause:
- *   -EPIPE        peer closed (EOF at a record boundary; logged as a notice)
+ *   -EPIPE        peer closed: at a record boundary (a notice), or inside
+ *                 a record ("truncated record", an error: a dead peer
+ *                 looks like this; the partial record is never handed out)
  *   -ETIMEDOUT    no data within timeout_ms
  *   -EBADMSG      CRC or HMAC mismatch (replayed, reordered or dropped
- *                 records fail the HMAC), truncated record
+ *                 records fail the HMAC)
  *   -EMSGSIZE     length above the type's bound or the caller's buffer
  *   -EPROTO       unknown type, bad flags, bad handshake, wrong version
  *   -EACCES       authentication refused
  *   -ECONNABORTED the peer sent an ERROR record (logged as "peer reported:
  *                 TEXT"; see colo_stream_peer_error)
  *   -ENOTCONN     used before the handshake
+ *   -EINVAL       (send) a record a receiver would refuse: unknown type,
+ *                 bad flags; HELLO or AUTH after the handshake
  * After an error other than -ETIMEDOUT at a record boundary, the direction
  * is dead: later calls return the same error without logging again.
  * A timeout bounds each wait for data (or, when sending, for room): a peer

@@ -95,9 +95,23 @@ static void ms3(char *out, size_t size, uint64_t ns)
              (ns / 1000u) % 1000u);
 }
 
-static void print_event_json(const libxlcolo_event *ev)
+/* "digest" (this side's) and "peer_digest" (the primary's, on a
+ * secondary), each only when the event has it. */
+static void json_digests(struct json_line *j, const libxlcolo_event *ev)
 {
     char digest[2 * LIBXLCOLO_DIGEST_LEN + 1];
+    if (ev->has_digest) {
+        hex(digest, ev->digest, LIBXLCOLO_DIGEST_LEN);
+        json_str(j, "digest", digest);
+    }
+    if (ev->has_peer_digest) {
+        hex(digest, ev->peer_digest, LIBXLCOLO_DIGEST_LEN);
+        json_str(j, "peer_digest", digest);
+    }
+}
+
+static void print_event_json(const libxlcolo_event *ev)
+{
     struct json_line *j = json_begin();
 
     switch (ev->type) {
@@ -114,16 +128,17 @@ static void print_event_json(const libxlcolo_event *ev)
         json_u64(j, "pages", ev->pages);
         json_u64(j, "bytes", ev->bytes);
         json_u64(j, "pause_ns", ev->pause_ns);
+        if (ev->verify_ns)
+            json_u64(j, "verify_ns", ev->verify_ns);
         json_u64(j, "total_ns", ev->total_ns);
-        if (ev->has_digest) {
-            hex(digest, ev->digest, LIBXLCOLO_DIGEST_LEN);
-            json_str(j, "digest", digest);
-        }
+        json_digests(j, ev);
         break;
     case LIBXLCOLO_EVENT_STATE:
         json_str(j, "event", "state");
         json_str(j, "role", libxlcolo_role_name(ev->role));
         json_str(j, "state", libxlcolo_state_name(ev->state));
+        json_u64(j, "epoch", ev->epoch);
+        json_digests(j, ev);
         break;
     case LIBXLCOLO_EVENT_FAILOVER:
         json_str(j, "event", "failover");
@@ -161,8 +176,14 @@ void print_event(void *opaque, const libxlcolo_event *ev)
         if (ev->has_digest)
             hex(digest, ev->digest, LIBXLCOLO_DIGEST_LEN);
         if (ev->role == LIBXLCOLO_ROLE_SECONDARY) {
-            printf("applied checkpoint %" PRIu64 ": %" PRIu64 " pages%s%s\n",
-                   ev->epoch, ev->pages, *digest ? ", digest " : "", digest);
+            char peer[2 * LIBXLCOLO_DIGEST_LEN + 1] = "";
+            /* The primary's digest is shown only when it differs. */
+            if (ev->has_digest && ev->has_peer_digest &&
+                memcmp(ev->digest, ev->peer_digest, LIBXLCOLO_DIGEST_LEN) != 0)
+                hex(peer, ev->peer_digest, LIBXLCOLO_DIGEST_LEN);
+            printf("applied checkpoint %" PRIu64 ": %" PRIu64 " pages%s%s%s%s\n",
+                   ev->epoch, ev->pages, *digest ? ", digest " : "", digest,
+                   *peer ? " != primary's " : "", peer);
             break;
         }
         ms3(pause, sizeof(pause), ev->pause_ns);

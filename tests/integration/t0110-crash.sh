@@ -10,11 +10,11 @@ key=$(new_key key)
 mid=0
 for i in $(seq 1 "$runs"); do
     A=$(new_host "a$i"); B=$(new_host "b$i"); port=$(free_port)
-    gpid=$(start_guest "$A" g --mem 64M --vcpus 2 --workload memstress --seed "$i")
-    xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify \
+    gpid=$(start_guest "$A" g --mem 64M --vcpus 1 --workload custom --rate 100000 --hot-set 8192 --seed "$i")
+    xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 \
         > "$T/sec$i.json" 2> "$T/sec$i.err" &
     sec=$!; track $sec
-    xl-colo --rundir "$A" -j start -i 20 --key "$key" --verify g "127.0.0.1:$port" \
+    xl-colo --rundir "$A" -j start -i 20 --timeout 10000 --key "$key" --verify g "127.0.0.1:$port" \
         > "$T/pri$i.json" 2> "$T/pri$i.err" &
     pri=$!; track $pri
     want=$((1 + RANDOM % 4))

@@ -320,6 +320,30 @@ static void test_silent_client(void)
     libxlcolo_ctx_free(ctx);
 }
 
+/* A client that left before its answer costs an error return, no SIGPIPE. */
+static void test_departed_client(void)
+{
+    libxlcolo_ctx *ctx = new_ctx();
+    colo_control *c = NULL;
+    colo_ctl_cmd cmd = 0;
+    libxlcolo_status st;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/gone.ctl", run_dir);
+
+    CU_ASSERT_FATAL(colo_control_listen(ctx, run_dir, "gone", &c) == 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CU_ASSERT_EQUAL(send(fd, "status\n", 7, 0), 7);
+    close(fd);
+    int cfd = colo_control_accept(c, &cmd);
+    CU_ASSERT(cfd >= 0);
+    CU_ASSERT_EQUAL(cmd, COLO_CTL_STATUS);
+    fill_status(&st, "gone");
+    CU_ASSERT_EQUAL(colo_control_reply_status(c, cfd, &st), -EPIPE);
+    colo_control_free(c);
+    libxlcolo_ctx_free(ctx);
+}
+
 static void test_invalid_names(void)
 {
     libxlcolo_ctx *ctx = new_ctx();
@@ -408,6 +432,7 @@ int main(void)
         { "stale socket", test_stale_socket },
         { "live socket", test_live_socket },
         { "silent client", test_silent_client },
+        { "departed client", test_departed_client },
         { "invalid names, mkdir -p", test_invalid_names },
         { "bad replies", test_bad_replies },
     };

@@ -50,7 +50,7 @@ static void test_parse_bad(void)
     CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, 4, 16, &v), -EBADMSG);
     CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record of 4 bytes is shorter than its header");
     CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len - 1, 16, &v), -EBADMSG);
-    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record length 8207 does not match its 2 data pages");
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record length 8215 does not match its 2 data pages");
     /* A pfn beyond the guest. */
     CU_ASSERT_EQUAL(colo_pages_parse(ctx, body, len, 2, &v), -EBADMSG);
     CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record names pfn 0x2 beyond the guest's 2 pages");

@@ -81,6 +81,24 @@ step_backend() {
     rc=$?
     [ $rc = 0 ] || fail backend-$name "xen-backend-check exit $rc"
     xl list
+    if [ "$name" = linpvh ]; then # the secondary's console goes on ticking
+        f=$(conlog $name--colo); [ -e "$f" ] || f=$(conlog $name)
+        k1=$(grep -a KTICK "$f" | tail -1 | awk '{print $2}'); sleep 10
+        k2=$(grep -a KTICK "$f" | tail -1 | awk '{print $2}')
+        if [ -n "$k1" ] && [ -n "$k2" ] && [ "$k2" -gt "$k1" ]; then
+            pass backend-$name-ticks "the secondary's KTICK goes on after failover: $k1 -> $k2"
+        else
+            fail backend-$name-ticks "no new KTICK on the secondary after failover: '$k1' -> '$k2'"; tail -5 "$f"
+        fi
+    fi
+    # osstest's guest_check_remus_ok, on one host: one copy runs, none crashed
+    copies=$(xl list | awk -v n="$name" 'NR>1 && ($1 == n || $1 == n"--colo")' | wc -l)
+    crashed=$(xl list | awk -v n="$name" 'NR>1 && ($1 == n || $1 == n"--colo") && $5 ~ /c/' | wc -l)
+    if [ "$copies" = 1 ] && [ "$crashed" = 0 ] && running $name; then
+        pass backend-$name-one-copy "one copy of $name runs, none crashed"
+    else
+        fail backend-$name-one-copy "$copies copies, $crashed crashed, state '$(domstate $name)'"
+    fi
     cleanup
 }
 
@@ -93,8 +111,7 @@ for step in $(arg xsteps | tr ':' ' '); do
         smoke-linux) step_smoke_linux ;;
         smoke-hvm)   step_smoke_hvm ;;
         backend-pvh) step_backend tinypvh $CFG/tinypvh.cfg sleep 1 ;;
-        backend-hvm) cp $CFG/hvmdisk.img /var/lib/xen-colo/hvmdisk.img
-                     step_backend tinyhvm $CFG/tinyhvm.cfg sleep 3 ;;
+        backend-hvm) step_backend tinyhvm $CFG/tinyhvm-mb.cfg sleep 5 ;;
         backend-linux) step_backend linpvh $CFG/linpvh.cfg waitlog $(conlog linpvh) "KTICK 3 " 300 ;;
         shell)       info "commands: $(arg xcmd | tr '+' ' ')"; sh -c "$(arg xcmd | tr '+' ' ')" 2>&1 ;;
         *)           fail step-$step "unknown step" ;;

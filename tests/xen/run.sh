@@ -20,7 +20,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-.}" && pwd)
 OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
-XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:backend-pvh}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:backend-pvh:backend-hvm:backend-linux}
 mkdir -p "$OUT"
 LOG=$OUT/serial.log
 
@@ -40,6 +40,11 @@ nskip=$(grep -c '^XCOLO: SKIP' "$OUT/results.txt")
 if [ $brc != 0 ]; then
     echo "FAIL xen-boot boot.sh exit $brc (see $LOG)"
     nfail=$((nfail + 1))
+fi
+if [ $brc != 0 ]; then echo "XCOLO: FAIL xen-boot boot.sh exit $brc" >> "$OUT/results.txt"; fi
+if [ -x "$BUILD/tests/xen/xcolo-junit" ]; then
+    "$BUILD/tests/xen/xcolo-junit" "$OUT/results.txt" "$OUT/check-xen.xml" check-xen &&
+        echo "check-xen: JUnit XML: $OUT/check-xen.xml" >&2
 fi
 echo "$npass passed, $nfail failed, $nskip skipped"
 [ $nfail = 0 ] && [ $npass -gt 0 ]

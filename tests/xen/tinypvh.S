@@ -11,6 +11,10 @@
  *   +0  u32 magic 0x56505843 ("CXPV" little-endian, i.e. bytes 'C','X','P','V')
  *   +8  u64 pass counter, starting at 1 after the first pass
  * A tool in dom0 maps pfn 0x300 to read how far the guest has got.
+ *
+ * The same ELF also boots as an HVM guest without a disk: it carries a
+ * multiboot header, so qemu-xen's direct kernel boot (xl's kernel= for an
+ * HVM guest) loads it and enters _start in 32-bit protected mode, as PVH does.
  */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 #define COUNTER_PA  0x300000
@@ -27,6 +31,12 @@
         .align 4
         .long _start
         .align 4
+
+        .section .multiboot, "a"
+        .align 4
+        .long 0x1BADB002             /* multiboot magic */
+        .long 0                      /* flags: load the ELF by its headers */
+        .long -0x1BADB002            /* checksum */
 
         .text
         .code32

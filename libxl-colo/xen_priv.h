@@ -1,0 +1,92 @@
+/*
+ * xen_priv.h - the xen backend's private state, shared by its files:
+ *   backend_xen.c  handles, domain info, stop/restart, log-dirty, map, context
+ *   xen_domain.c   the secondary's domain: config, create, activate, destroy
+ *   xen_qmp.c      a small QMP client for the qemu-xen device model
+ */
+#ifndef COLO_XEN_PRIV_H
+#define COLO_XEN_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xenctrl.h>
+#include <xenforeignmemory.h>
+#include <xenstore.h>
+#include <libxl.h>
+#include <libxl_utils.h>
+
+#include "backend.h"
+#include "colo-internal.h"
+
+struct xen_be {
+    xc_interface *xch;
+    xenforeignmemory_handle *fmem;
+    struct xs_handle *xsh;
+    libxl_ctx *lctx;         /* opened on first use: domain config/create/destroy */
+    uint32_t suspend_timeout_ms;
+};
+
+/* How the guest is stopped at a checkpoint. */
+typedef enum {
+    XEN_STOP_AUTO = 0,       /* suspend when the guest has PV drivers */
+    XEN_STOP_PAUSE,
+    XEN_STOP_SUSPEND,
+} xen_stop_mode;
+
+/* What the domain is stopped by, right now, because of us. */
+typedef enum {
+    XEN_RUNNING = 0,
+    XEN_PAUSED,              /* xc_domain_pause */
+    XEN_SUSPENDED,           /* cooperative suspend: shut down with SHUTDOWN_suspend */
+} xen_stop_state;
+
+struct colo_dom {
+    uint32_t domid;
+    char name[64];
+    colo_dom_type type;
+    bool pv_drivers;         /* control/feature-suspend seen */
+    bool has_dm;             /* HVM: a qemu-xen device model with QMP */
+    bool created;            /* made by domain_create: a secondary */
+    bool activated;          /* a created domain that was unpaused (failover) */
+    bool gone;               /* destroyed through us */
+    xen_stop_state stop;
+    bool dm_stopped;         /* QMP "stop" sent by us */
+    bool logdirty;           /* enabled by us */
+    char want_name[64];      /* a secondary's name to take at activation */
+    uint64_t store_pfn, console_pfn; /* skipped by map(): each side's own rings */
+    /* log-dirty bitmap in hypercall-safe memory */
+    xc_hypercall_buffer_t bm;
+    int bm_pages;            /* pages of bm */
+    /* The last context got (primary) or set (secondary): what the digest
+     * covers, since two reads of a stopped guest's timers differ. */
+    uint8_t *last_ctx;
+    size_t last_ctx_len;
+};
+
+struct colo_mapping {
+    void *addr;              /* xenforeignmemory_map of the frames that exist */
+    unsigned n;
+};
+
+static inline struct xen_be *xen_be(colo_backend *be) { return be->priv; }
+
+/* xen_domain.c */
+int xen_libxl(colo_backend *be, libxl_ctx **out);
+int xen_domain_config(colo_backend *be, colo_dom *d,
+                      struct colo_domain_config *cfg, void **extra_owned);
+int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
+                      colo_dom **out, unsigned flags);
+int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags);
+int xen_domain_activate(colo_backend *be, colo_dom *d);
+
+/* backend_xen.c: fill a colo_dom for a domain id (refuses PV). */
+int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out);
+void xen_dom_free(colo_backend *be, colo_dom *d);
+
+/* xen_qmp.c: one command on /var/run/xen/qmp-libxl-DOMID, connecting for it.
+ * args is a JSON object text or NULL. Returns 0, or -errno with one log line
+ * (a QMP error reply is -EIO, its desc in the line). */
+int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args);
+
+#endif

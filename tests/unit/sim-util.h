@@ -1,0 +1,220 @@
+/* sim-util.h - for test_sim: a fixture of real colo-simguest processes.
+ *
+ * fx holds a mkdtemp run directory, a sim backend on it, and a logger that
+ * keeps the last line and counts errors. This process becomes a child
+ * subreaper, so the guests' daemons are its children: reap() proves one
+ * exited, and sim_fixture_fini() SIGKILLs (by PID) any tracked guest left,
+ * then removes the directory. */
+#ifndef TEST_SIM_UTIL_H
+#define TEST_SIM_UTIL_H
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "backend.h"
+#include "colo-internal.h"
+#include "sim-proto.h"
+
+#ifndef SIMGUEST_BIN
+#define SIMGUEST_BIN "colo-simguest"
+#endif
+#define MAX_PIDS 32
+#define WAIT_MS 10000
+#define BPL (sizeof(unsigned long) * 8)
+
+extern char **environ;
+
+/* A logger that keeps the last line and counts errors. */
+struct cap_logger {
+    xentoollog_logger base;
+    int errors;
+    char last[512];
+};
+
+static struct {
+    char dir[64];
+    pid_t pids[MAX_PIDS];
+    int npids;
+    struct cap_logger lg;
+    libxlcolo_ctx *ctx;
+    colo_backend *be;
+} fx;
+
+_printf_(5, 0) static inline void cap_vmessage(xentoollog_logger *l, xentoollog_level lvl,
+                                              int errnoval, const char *context,
+                                              const char *fmt, va_list ap)
+{
+    struct cap_logger *c = (struct cap_logger *)l;
+    vsnprintf(c->last, sizeof(c->last), fmt, ap);
+    if (lvl >= XTL_ERROR)
+        c->errors++;
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "  [log] %s\n", c->last);
+}
+
+static inline void cap_destroy(xentoollog_logger *l) {}
+
+static inline void track(pid_t pid)
+{
+    if (pid > 0 && fx.npids < MAX_PIDS)
+        fx.pids[fx.npids++] = pid;
+}
+
+/* Wait (bounded) for a child to exit and reap it: its status, or -1. */
+static inline int reap(pid_t pid, int timeout_ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0), st;
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+
+    if (fd < 0)
+        return -1;
+    int r = poll(&p, 1, timeout_ms);
+    close(fd);
+    if (r != 1 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    for (int i = 0; i < fx.npids; i++)
+        if (fx.pids[i] == pid)
+            fx.pids[i] = 0;
+    return st;
+}
+
+/* Run colo-simguest ARGS... (NULL-terminated); stdout and stderr into out.
+ * Returns the exit status, or -1. */
+static inline int sg(char *out, size_t cap, ...)
+{
+    const char *argv[32] = { SIMGUEST_BIN };
+    posix_spawn_file_actions_t fa;
+    int n = 1, pfd[2], st;
+    size_t have = 0;
+    va_list ap;
+    pid_t pid;
+
+    va_start(ap, cap);
+    while (n < 31 && (argv[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    argv[n] = NULL;
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return -1;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+    int r = posix_spawn(&pid, SIMGUEST_BIN, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pfd[1]);
+    if (r) {
+        close(pfd[0]);
+        return -1;
+    }
+    for (;;) {
+        struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+        if (poll(&p, 1, WAIT_MS) != 1)
+            break;
+        ssize_t k = read(pfd[0], out + have, cap - 1 - have);
+        if (k <= 0)
+            break;
+        have += (size_t)k;
+        if (have == cap - 1)
+            break;
+    }
+    out[have] = '\0';
+    close(pfd[0]);
+    st = reap(pid, WAIT_MS);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* colo-simguest run --daemon --rundir DIR --name NAME ARGS...: the pid. */
+#define start_guest(name, ...) start_guest_(name, __VA_ARGS__, NULL)
+static inline pid_t start_guest_(const char *name, ...)
+{
+    char out[256];
+    const char *a[12] = { NULL };
+    va_list ap;
+    int n = 0;
+
+    va_start(ap, name);
+    while (n < 11 && (a[n] = va_arg(ap, const char *)))
+        n++;
+    va_end(ap);
+    int r = sg(out, sizeof(out), "run", "--daemon", "--rundir", fx.dir, "--name", name,
+               a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], NULL);
+    pid_t pid = r == 0 ? (pid_t)atoi(out) : -1;
+    if (pid <= 0)
+        fprintf(stderr, "start_guest %s: status %d: %s\n", name, r, out);
+    track(pid);
+    return pid;
+}
+
+/* The guest's own INFO, through the protocol directly. */
+static inline int raw_info(const char *name, struct sim_info *in)
+{
+    static struct sim_req req;
+    static struct sim_rsp rsp;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    uint32_t seq = 0;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r = -1;
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sim/%s.sock", fx.dir, name);
+    memset(&req, 0, SIM_REQ_HDR);
+    req.op = SIM_OP_INFO;
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        sim_call(s, &seq, &req, &rsp, NULL, WAIT_MS) == 0 && rsp.len == sizeof(*in)) {
+        memcpy(in, rsp.data, sizeof(*in));
+        r = 0;
+    }
+    close(s);
+    return r;
+}
+
+static inline void window_ms(long ms) /* a measurement window, not a synchronisation */
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0)
+        ;
+}
+
+static inline int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(p);
+}
+
+static inline int sim_fixture_init(void)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return -1;
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_sim.XXXXXX");
+    if (!mkdtemp(fx.dir))
+        return -1;
+    setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
+    signal(SIGPIPE, SIG_IGN);
+    fx.lg.base.vmessage = cap_vmessage;
+    fx.lg.base.destroy = cap_destroy;
+    if (libxlcolo_ctx_alloc(&fx.ctx, LIBXLCOLO_VERSION, 0, &fx.lg.base) < 0)
+        return -1;
+    return colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
+}
+
+static inline void sim_fixture_fini(void)
+{
+    for (int i = 0; i < fx.npids; i++)
+        if (fx.pids[i] > 0 && kill(fx.pids[i], SIGKILL) == 0)
+            reap(fx.pids[i], WAIT_MS);
+    colo_backend_close(fx.be);
+    libxlcolo_ctx_free(fx.ctx);
+    if (fx.dir[0])
+        nftw(fx.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+#endif

@@ -1,0 +1,528 @@
+/* test_sim.c - the sim backend against real colo-simguest processes.
+ *
+ * Guests start with `colo-simguest run --daemon` or the backend's
+ * domain_create, in a mkdtemp run directory. This process is a child
+ * subreaper, so the daemons become its children: it reaps them, proving
+ * that each exited, and kills (by PID) any it started that is left. Waits
+ * poll a condition under a deadline; the only fixed pauses are measurement
+ * windows in which nothing may change. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <CUnit/Basic.h>
+
+#include "backend.h"
+#include "digest.h"
+#include "sim-util.h"
+
+static colo_dom *open_dom(const char *name)
+{
+    colo_dom *d = NULL;
+    CU_ASSERT_EQUAL(colo_be_domain_open(fx.be, name, &d), 0);
+    return d;
+}
+
+static uint64_t peek_count(colo_dom *d)
+{
+    uint64_t n = UINT64_MAX;
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, d, NULL, 0, &n), 0);
+    return n;
+}
+
+/* Poll until the dirty count reaches at least n (bounded). */
+static bool wait_dirty(colo_dom *d, uint64_t n)
+{
+    int64_t end = sim_now_ms() + WAIT_MS;
+    uint64_t c;
+    do {
+        if (colo_be_logdirty_peek(fx.be, d, NULL, 0, &c) == 0 && c >= n)
+            return true;
+        window_ms(2);
+    } while (sim_now_ms() < end);
+    return false;
+}
+
+static uint64_t popcount(const unsigned long *b, uint64_t nbits)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < DIV_ROUND_UP(nbits, BPL); i++)
+        n += (uint64_t)__builtin_popcountl(b[i]);
+    return n;
+}
+
+static bool sock_exists(const char *name, const char *ext)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/sim/%s.%s", fx.dir, name, ext);
+    return access(p, F_OK) == 0;
+}
+
+/* --- tests; they share guests A (web, 2 vCPUs) and B (A's secondary) --- */
+
+static colo_dom *dA, *dB;
+static pid_t pidA;
+
+static void test_pause_stops_dirtying(void)
+{
+    struct sim_info i1, i2;
+    struct colo_domain_info di;
+
+    pidA = start_guest("A", "--mem", "32M", "--vcpus", "2", "--workload", "web", "--seed", "3");
+    CU_ASSERT_FATAL(pidA > 0);
+    dA = open_dom("A");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di), 0);
+    CU_ASSERT_EQUAL(di.domid, (uint32_t)pidA);
+    CU_ASSERT_EQUAL(di.nr_pages, 8192);
+    CU_ASSERT_EQUAL(di.nr_vcpus, 2);
+    CU_ASSERT_EQUAL(di.type, COLO_DOM_PVH);
+    CU_ASSERT_FALSE(di.paused);
+    CU_ASSERT_FALSE(di.shutdown);
+
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), 0);
+    CU_ASSERT_TRUE(wait_dirty(dA, 20));
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, COLO_PAUSE_CHECKPOINT), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di), 0);
+    CU_ASSERT_TRUE(di.paused);
+    uint64_t c1 = peek_count(dA);
+    CU_ASSERT_EQUAL_FATAL(raw_info("A", &i1), 0);
+    window_ms(150); /* web: ~1500 touches if anything ran */
+    uint64_t c2 = peek_count(dA);
+    CU_ASSERT_EQUAL_FATAL(raw_info("A", &i2), 0);
+    CU_ASSERT_EQUAL(c1, c2);
+    CU_ASSERT_EQUAL(i1.counters[0], i2.counters[0]);
+    CU_ASSERT_EQUAL(i1.counters[1], i2.counters[1]);
+    CU_ASSERT_EQUAL(i1.ticks, i2.ticks);
+
+    /* Cleaned while paused, it stays empty; unpaused, it fills again. */
+    unsigned long *bm = calloc(DIV_ROUND_UP(8192, BPL), sizeof(long));
+    uint64_t n;
+    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, bm, 8192, &n), 0);
+    window_ms(50);
+    CU_ASSERT_EQUAL(peek_count(dA), 0);
+    CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dA, 0), 0);
+    CU_ASSERT_TRUE(wait_dirty(dA, 1));
+    CU_ASSERT_EQUAL_FATAL(raw_info("A", &i2), 0);
+    CU_ASSERT_TRUE(i2.counters[0] > i1.counters[0] || i2.counters[1] > i1.counters[1]);
+    free(bm);
+}
+
+static void test_peek_leaves_clean_clears(void)
+{
+    size_t words = DIV_ROUND_UP(8192, BPL);
+    unsigned long *b1 = calloc(words, sizeof(long)), *b2 = calloc(words, sizeof(long));
+    unsigned long *b3 = calloc(words, sizeof(long));
+    uint64_t c1, c2, c3;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    CU_ASSERT_TRUE(wait_dirty(dA, 10));
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b1, 8192, &c1), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2), 0);
+    CU_ASSERT(c1 >= 10);
+    CU_ASSERT_EQUAL(c1, popcount(b1, 8192));
+    CU_ASSERT_EQUAL(c1, c2);
+    CU_ASSERT_EQUAL(memcmp(b1, b2, words * sizeof(long)), 0);
+    /* web: the dirty pages lie in its hot set, 2% of the guest */
+    for (uint64_t pfn = 163; pfn < 8192; pfn++)
+        CU_ASSERT_FALSE_FATAL(b1[pfn / BPL] & (1ul << (pfn % BPL)));
+
+    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, b3, 8192, &c3), 0);
+    CU_ASSERT_EQUAL(c3, c1);
+    CU_ASSERT_EQUAL(memcmp(b1, b3, words * sizeof(long)), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2), 0);
+    CU_ASSERT_EQUAL(c2, 0);
+    CU_ASSERT_EQUAL(popcount(b2, 8192), 0);
+    CU_ASSERT_EQUAL(peek_count(dA), 0);
+
+    /* A shorter bitmap gets nr_pages bits and not one more. */
+    memset(b2, 0xff, words * sizeof(long));
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 100, &c2), 0);
+    CU_ASSERT_EQUAL(b2[1] >> (100 - BPL), 0);
+    CU_ASSERT_EQUAL(b2[2], ~0ul); /* beyond the caller's words: untouched */
+
+    /* Enabling twice is EINVAL, as Xen; off then on again works. */
+    fx.lg.errors = 0;
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), -EINVAL);
+    CU_ASSERT_EQUAL(fx.lg.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "A"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "already enabled"));
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), 0);
+    CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dA, 0), 0);
+    free(b1);
+    free(b2);
+    free(b3);
+}
+
+static void test_count_is_popcount(void)
+{
+    unsigned long *b = calloc(DIV_ROUND_UP(8192, BPL), sizeof(long));
+    uint64_t c, total = 0;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    for (int i = 0; i < 50; i++) { /* running: CLEANs racing the vCPUs */
+        CU_ASSERT_EQUAL_FATAL(colo_be_logdirty_clean(fx.be, dA, b, 8192, &c), 0);
+        CU_ASSERT_EQUAL(c, popcount(b, 8192));
+        total += c;
+        window_ms(1);
+    }
+    CU_ASSERT(total > 0);
+    free(b);
+}
+
+static void test_context_continues(void)
+{
+    struct colo_domain_config cfg;
+    struct colo_domain_info di;
+    struct sim_info ia, ib;
+    void *extra = NULL;
+    uint8_t *ctx = NULL, *ctx2 = NULL, *dev = NULL;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
+    ssize_t len = colo_be_context_get(fx.be, dA, &ctx);
+    CU_ASSERT_EQUAL_FATAL(len, (ssize_t)SIM_CTX_SIZE(2));
+    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev);
+    CU_ASSERT_EQUAL(dlen, (ssize_t)sizeof(struct sim_devstate));
+
+    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra), 0);
+    snprintf(cfg.name, sizeof(cfg.name), "B");
+    CU_ASSERT_EQUAL_FATAL(colo_be_domain_create(fx.be, &cfg, &dB, COLO_CREATE_PAUSED), 0);
+    free(extra);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dB, &di), 0);
+    track((pid_t)di.domid);
+    CU_ASSERT_TRUE(di.paused);
+    CU_ASSERT_EQUAL(di.nr_pages, 8192);
+    CU_ASSERT_EQUAL(di.nr_vcpus, 2);
+
+    /* No context yet: it cannot run, and has none to give. */
+    fx.lg.errors = 0;
+    CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dB, 0), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &ctx2), -ENODATA);
+    CU_ASSERT_EQUAL(fx.lg.errors, 2);
+
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len), 0);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen), 0);
+    CU_ASSERT_EQUAL_FATAL(raw_info("A", &ia), 0);
+    CU_ASSERT_EQUAL_FATAL(raw_info("B", &ib), 0);
+    CU_ASSERT_EQUAL(ib.counters[0], ia.counters[0]);
+    CU_ASSERT_EQUAL(ib.counters[1], ia.counters[1]);
+    CU_ASSERT_EQUAL(ib.ticks, ia.ticks);
+    CU_ASSERT_EQUAL(ib.workload, SIM_WL_WEB);
+    CU_ASSERT_EQUAL(ib.seed, 3);
+    CU_ASSERT_EQUAL_FATAL(colo_be_context_get(fx.be, dB, &ctx2), len);
+    CU_ASSERT_EQUAL(memcmp(ctx, ctx2, (size_t)len), 0);
+
+    /* Unpaused, B's counters move on from A's. */
+    CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dB, 0), 0);
+    int64_t end = sim_now_ms() + WAIT_MS;
+    do {
+        CU_ASSERT_EQUAL_FATAL(raw_info("B", &ib), 0);
+        if (ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1])
+            break;
+        window_ms(2);
+    } while (sim_now_ms() < end);
+    CU_ASSERT(ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1]);
+    CU_ASSERT(ib.counters[0] < ia.counters[0] + 1000000); /* from there, not from 0 */
+    CU_ASSERT(ib.ticks > ia.ticks);
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, dB, 0), 0);
+    free(ctx);
+    free(ctx2);
+    free(dev);
+}
+
+static void test_map(void)
+{
+    uint64_t pfns[] = { 0, 8191, 8192, 9000, UINT64_MAX };
+    void *pages[5];
+    int err[5];
+    colo_mapping *m = NULL;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    CU_ASSERT_EQUAL(colo_be_map(fx.be, dA, pfns, 5, PROT_READ, pages, err, &m), 0);
+    CU_ASSERT_PTR_NOT_NULL(pages[0]);
+    CU_ASSERT_PTR_NOT_NULL(pages[1]);
+    CU_ASSERT_EQUAL(err[0], 0);
+    CU_ASSERT_EQUAL(err[1], 0);
+    for (int i = 2; i < 5; i++) {
+        CU_ASSERT_PTR_NULL(pages[i]);
+        CU_ASSERT_EQUAL(err[i], -EINVAL);
+    }
+    volatile uint8_t x = *(uint8_t *)pages[0]; /* readable (in the hot set: no new page) */
+    (void)x;
+    /* A read map is read-only: a stray write faults. */
+    pid_t c = fork();
+    if (c == 0) {
+        signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would exit instead */
+        *(volatile uint8_t *)pages[0] = 1;
+        _exit(0);
+    }
+    int st = reap(c, WAIT_MS);
+    CU_ASSERT_TRUE(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    colo_be_unmap(fx.be, dA, m);
+}
+
+static void test_copy_gives_equal_digests(void)
+{
+    uint64_t nr = 8192, c, pfns[1024], pfn = 0;
+    unsigned long *bm = calloc(DIV_ROUND_UP(nr, BPL), sizeof(long));
+    unsigned long *bmb = calloc(DIV_ROUND_UP(nr, BPL), sizeof(long));
+    uint8_t da[32], db[32], ga[32], gb[32], *ctx = NULL, *dev = NULL;
+    colo_backend_ops generic_ops;
+    colo_backend generic;
+    char hex[65], out[256], want[80];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dB);
+    /* A paused, B paused: every page A dirtied since enable goes across. */
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA), 0);
+    /* A full copy: every page either guest holds (B ran on its own for a
+     * while: its writes must go too). */
+    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dA, bm, nr), 0);
+    c = popcount(bm, nr);
+    CU_ASSERT(c > 0 && c <= 163); /* web: its hot set only */
+    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dB, bmb, nr), 0);
+    CU_ASSERT(popcount(bmb, nr) > 0);
+    for (size_t i = 0; i < DIV_ROUND_UP(nr, BPL); i++)
+        bm[i] |= bmb[i];
+    while (pfn < nr) {
+        void *src[1024], *dst[1024];
+        int es[1024], ed[1024];
+        unsigned n = 0;
+        colo_mapping *ms = NULL, *md = NULL;
+        for (; pfn < nr && n < 1024; pfn++)
+            if (bm[pfn / BPL] & (1ul << (pfn % BPL)))
+                pfns[n++] = pfn;
+        if (!n)
+            break;
+        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dA, pfns, n, PROT_READ, src, es, &ms), 0);
+        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dB, pfns, n, PROT_READ | PROT_WRITE, dst, ed, &md), 0);
+        for (unsigned i = 0; i < n; i++)
+            memcpy(dst[i], src[i], COLO_PAGE_SIZE);
+        colo_be_unmap(fx.be, dA, ms);
+        colo_be_unmap(fx.be, dB, md);
+    }
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db), 0); /* B still has its old context */
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(da, db, 32), 0);
+    ssize_t len = colo_be_context_get(fx.be, dA, &ctx);
+    CU_ASSERT_FATAL(len > 0);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len), 0);
+    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen), 0);
+
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db), 0);
+    CU_ASSERT_EQUAL(memcmp(da, db, 32), 0);
+    /* The generic path (map + context_get) agrees with the guest's own. */
+    generic_ops = colo_backend_sim_ops;
+    generic_ops.digest = NULL;
+    generic = *fx.be;
+    generic.ops = &generic_ops;
+    CU_ASSERT_EQUAL(colo_be_digest(&generic, dA, ga), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(&generic, dB, gb), 0);
+    CU_ASSERT_EQUAL(memcmp(da, ga, 32), 0);
+    CU_ASSERT_EQUAL(memcmp(db, gb, 32), 0);
+    /* ...and so does `colo-simguest hash`. */
+    colo_digest_hex(da, hex);
+    snprintf(want, sizeof(want), "digest %s\n", hex);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "hash", "--rundir", fx.dir, "--name", "B", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(out, want);
+    free(bm);
+    free(bmb);
+    free(ctx);
+    free(dev);
+}
+
+static void test_bad_context_refused(void)
+{
+    uint8_t *ctx = NULL, *after = NULL;
+    uint8_t bad[SIM_CTX_SIZE(3) + 8];
+    struct sim_ctx_hdr h;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dB);
+    ssize_t len = colo_be_context_get(fx.be, dB, &ctx);
+    CU_ASSERT_FATAL(len == (ssize_t)SIM_CTX_SIZE(2));
+    fx.lg.errors = 0;
+
+    memcpy(bad, ctx, (size_t)len);
+    bad[0] ^= 1; /* magic */
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "magic"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "sim B: context set"));
+    memcpy(&h, ctx, sizeof(h));
+    h.nr_vcpus = htole32(3); /* the vCPU count */
+    memcpy(bad, &h, sizeof(h));
+    memset(bad + sizeof(h), 0, sizeof(bad) - sizeof(h));
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, SIM_CTX_SIZE(3)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "3 vCPUs"));
+    memcpy(&h, ctx, sizeof(h));
+    h.version = htole32(99);
+    memcpy(bad, &h, sizeof(h));
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len - 8), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, 4), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, SIM_DATA_MAX + 1), -E2BIG);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, ctx, 16), -EINVAL);
+    CU_ASSERT_EQUAL(fx.lg.errors, 7);
+
+    /* Refused means untouched, and the guest is fine. */
+    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &after), len);
+    CU_ASSERT_EQUAL(memcmp(ctx, after, (size_t)len), 0);
+    free(ctx);
+    free(after);
+}
+
+static void test_guest_death_is_esrch(void)
+{
+    struct colo_domain_info di;
+    uint64_t pfn = 0;
+    void *page;
+    int err;
+    colo_mapping *m;
+
+    pid_t pid = start_guest("E", "--mem", "16M", "--workload", "memstress");
+    CU_ASSERT_FATAL(pid > 0);
+    colo_dom *d = open_dom("E");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    kill(pid, SIGKILL);
+    CU_ASSERT(reap(pid, WAIT_MS) >= 0);
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, d, 0), -ESRCH);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, d, &di), 0);
+    CU_ASSERT_TRUE(di.shutdown);
+    CU_ASSERT_EQUAL(colo_be_map(fx.be, d, &pfn, 1, PROT_READ, &page, &err, &m), -ESRCH);
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    colo_be_domain_close(fx.be, d);
+    /* A SIGKILLed guest leaves its files; the next of that name takes over. */
+    pid = start_guest("E", "--mem", "16M");
+    CU_ASSERT_FATAL(pid > 0);
+    d = open_dom("E");
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
+    colo_be_domain_close(fx.be, d);
+}
+
+static void test_create_existing_name(void)
+{
+    struct colo_domain_config cfg;
+    void *extra = NULL;
+    colo_dom *d = NULL;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EEXIST);
+    cfg.extra_len--; /* a torn configuration is refused before anything runs */
+    snprintf(cfg.name, sizeof(cfg.name), "F");
+    CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
+    CU_ASSERT_FALSE(sock_exists("F", "sock"));
+    free(extra);
+}
+
+static void test_destroy_leaves_nothing(void)
+{
+    struct colo_domain_info di;
+    const char *names[] = { "A", "B" };
+    colo_dom *doms[] = { dA, dB };
+
+    for (int i = 0; i < 2; i++) {
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doms[i]);
+        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di), 0);
+        CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, doms[i]), 0);
+        CU_ASSERT_EQUAL(reap((pid_t)di.domid, WAIT_MS), 0); /* exited, status 0 */
+        CU_ASSERT_FALSE(sock_exists(names[i], "sock"));
+        CU_ASSERT_FALSE(sock_exists(names[i], "pid"));
+        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di), 0);
+        CU_ASSERT_TRUE(di.shutdown);
+        colo_be_domain_close(fx.be, doms[i]);
+    }
+    dA = dB = NULL;
+}
+
+static void test_cli(void)
+{
+    char out[2048];
+
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--name", "x", "--mem", "8M", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "16M..16G"));
+    CU_ASSERT_EQUAL(strchr(out, '\n'), out + strlen(out) - 1); /* one line */
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--name", "x", "--mem", "17G", NULL), 1);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--name", "x", "--bogus", NULL), 2);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--mem", "64M", NULL), 2);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "frobnicate", NULL), 2);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "info", "--rundir", fx.dir, "--name", "nobody", NULL), 1);
+    CU_ASSERT_EQUAL(strchr(out, '\n'), out + strlen(out) - 1);
+
+    pid_t pid = start_guest("G", "--mem", "16M", "--vcpus", "3", "--paused");
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--daemon", "--rundir", fx.dir, "--name", "G", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "already running"));
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "info", "--rundir", fx.dir, "--name", "G", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "paused: yes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "pages: 4096"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "vcpu2 counter: 0"));
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "unpause", "--rundir", fx.dir, "--name", "G", NULL), 0);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "info", "--rundir", fx.dir, "--name", "G", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "paused: no"));
+    /* SIGTERM: a clean exit, files removed */
+    kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
+    CU_ASSERT_FALSE(sock_exists("G", "sock"));
+    CU_ASSERT_FALSE(sock_exists("G", "pid"));
+
+    pid = start_guest("H", "--mem", "16M", "--incoming");
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "unpause", "--rundir", fx.dir, "--name", "H", NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "no context"));
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "destroy", "--rundir", fx.dir, "--name", "H", NULL), 0);
+    CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
+    CU_ASSERT_FALSE(sock_exists("H", "sock"));
+    CU_ASSERT_FALSE(sock_exists("H", "pid"));
+}
+
+/* --- fixture --- */
+
+static int suite_init(void)
+{
+    return sim_fixture_init() < 0;
+}
+
+static int suite_clean(void)
+{
+    if (dA)
+        colo_be_domain_close(fx.be, dA);
+    if (dB)
+        colo_be_domain_close(fx.be, dB);
+    sim_fixture_fini();
+    return 0;
+}
+
+int main(void)
+{
+    CU_pSuite s;
+    unsigned failed;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("sim", suite_init, suite_clean);
+    CU_add_test(s, "pause stops dirtying", test_pause_stops_dirtying);
+    CU_add_test(s, "PEEK leaves the log, CLEAN clears it", test_peek_leaves_clean_clears);
+    CU_add_test(s, "dirty count is the bitmap's popcount", test_count_is_popcount);
+    CU_add_test(s, "context set: the secondary continues", test_context_continues);
+    CU_add_test(s, "map: out of range is -EINVAL, read-only faults", test_map);
+    CU_add_test(s, "copy pages + context: digests equal", test_copy_gives_equal_digests);
+    CU_add_test(s, "a malformed context is refused", test_bad_context_refused);
+    CU_add_test(s, "a dead guest gives -ESRCH", test_guest_death_is_esrch);
+    CU_add_test(s, "create: existing name, torn config", test_create_existing_name);
+    CU_add_test(s, "destroy leaves nothing behind", test_destroy_leaves_nothing);
+    CU_add_test(s, "command line", test_cli);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,539 @@
+/*
+ * xen-backend-check - drive colo_backend_xen_ops directly, inside the test
+ * dom0 of the real-Xen harness (tests/xen/run.sh). Not an engine: it plays
+ * the engine's part on one host, with the secondary domain built by the
+ * backend itself, to prove the backend on a real hypervisor.
+ *
+ *   xen-backend-check run DOMAIN [ROUNDS [INTERVAL_MS]]
+ *       domain_config + domain_create (the secondary, paused); stop the
+ *       primary, log-dirty on, copy every frame, context and device state;
+ *       then ROUNDS checkpoints: stop, CLEAN, copy the dirty frames, context,
+ *       device state, compare the two digests (digest.h), restart. Then fail
+ *       over (destroy the primary, run the secondary) and check the guest's
+ *       counter moves on; then the log-dirty-left-on recovery.
+ *   xen-backend-check counter DOMAIN [PFN]
+ *       print the guest's counter: tinypvh's u64 at pfn 0x300 (after its
+ *       magic), or the u32 at offset 0 of PFN.
+ *   xen-backend-check refuse DOMAIN
+ *       exit 0 when the backend refuses the domain (a PV guest).
+ *
+ * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <xentoollog.h>
+
+#include "backend.h"
+#include "colo-internal.h"
+#include "digest.h"
+
+#define BATCH 1024
+#define TINYPVH_COUNTER_PFN 0x300
+#define TINYPVH_MAGIC 0x56505843u
+#define TINYPVH_DIRTY_FIRST 0x400
+#define TINYPVH_DIRTY_END 0xc00
+
+static const char *tname = "backend";
+static int failures;
+
+#define RESULT(kind, ...)                                   \
+    do {                                                    \
+        printf("XCOLO: " kind " %s ", tname);               \
+        printf(__VA_ARGS__);                                \
+        printf("\n");                                       \
+    } while (0)
+#define PASS(...) RESULT("PASS", __VA_ARGS__)
+#define FAIL(...) do { failures++; RESULT("FAIL", __VA_ARGS__); } while (0)
+#define INFO(...) do { printf("XCOLO: INFO "); printf(__VA_ARGS__); printf("\n"); } while (0)
+#define FIGURE(name, fmt, val, unit) \
+    printf("XCOLO: FIGURE %s.%s " fmt " %s\n", tname, name, val, unit)
+
+static double now_ms(void) { return colo_now_ns() / 1e6; }
+
+struct side {
+    colo_backend *be;
+    colo_dom *d;
+};
+
+static int open_backend(libxlcolo_ctx **ctx, colo_backend **be)
+{
+    static xentoollog_logger_stdiostream *lg;
+    if (!lg)
+        lg = xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
+    int r = libxlcolo_ctx_alloc(ctx, LIBXLCOLO_VERSION, 0, (xentoollog_logger *)lg);
+    if (r < 0)
+        return r;
+    return colo_backend_open(*ctx, "xen", "/run", be);
+}
+
+/* ------------------------------------------------------------ bitmaps */
+
+#define WORD_BITS (8 * sizeof(unsigned long))
+static bool test_bit(const unsigned long *b, uint64_t n) { return b[n / WORD_BITS] >> (n % WORD_BITS) & 1; }
+static void set_bit(unsigned long *b, uint64_t n) { b[n / WORD_BITS] |= 1UL << (n % WORD_BITS); }
+
+/* ------------------------------------------------------------ copying */
+
+struct copy_stats {
+    uint64_t copied, fail_src, fail_dst;
+};
+
+/* Copy the listed frames primary -> secondary; mark the copied in present. */
+static int copy_frames(colo_backend *be, colo_dom *src, colo_dom *dst, const uint64_t *pfns,
+                       uint64_t n, unsigned long *present, struct copy_stats *cs)
+{
+    void *sp[BATCH], *dp[BATCH];
+    int se[BATCH], de[BATCH];
+    uint64_t ok[BATCH];
+    for (uint64_t off = 0; off < n; off += BATCH) {
+        unsigned cnt = (unsigned)MIN((uint64_t)BATCH, n - off), k = 0;
+        colo_mapping *sm = NULL, *dm = NULL;
+        int r = colo_be_map(be, src, pfns + off, cnt, PROT_READ, sp, se, &sm);
+        if (r < 0)
+            return r;
+        for (unsigned i = 0; i < cnt; i++) {
+            if (sp[i])
+                ok[k++] = pfns[off + i];
+            else if (se[i] != -ENOENT && se[i] != -EPERM)
+                cs->fail_src++;
+        }
+        if (k) {
+            r = colo_be_map(be, dst, ok, k, PROT_READ | PROT_WRITE, dp, de, &dm);
+            if (r < 0) {
+                colo_be_unmap(be, src, sm);
+                return r;
+            }
+            for (unsigned i = 0, j = 0; i < cnt; i++) {
+                if (!sp[i])
+                    continue;
+                if (dp[j]) {
+                    memcpy(dp[j], sp[i], COLO_PAGE_SIZE);
+                    cs->copied++;
+                    if (present)
+                        set_bit(present, ok[j]);
+                } else {
+                    cs->fail_dst++;
+                }
+                j++;
+            }
+            colo_be_unmap(be, dst, dm);
+        }
+        colo_be_unmap(be, src, sm);
+    }
+    return 0;
+}
+
+static int copy_context(colo_backend *be, colo_dom *src, colo_dom *dst, size_t *ctx_len,
+                        size_t *dev_len)
+{
+    _cleanup_free_ uint8_t *c = NULL, *dv = NULL;
+    ssize_t n = colo_be_context_get(be, src, &c);
+    if (n < 0)
+        return (int)n;
+    int r = colo_be_context_set(be, dst, c, (size_t)n);
+    if (r < 0)
+        return r;
+    *ctx_len = (size_t)n;
+    ssize_t m = colo_be_devstate_save(be, src, &dv);
+    if (m < 0)
+        return (int)m;
+    r = colo_be_devstate_load(be, dst, dv, (size_t)m);
+    *dev_len = (size_t)m;
+    return r;
+}
+
+/* Pages that differ between the two (both stopped), for a failed digest. */
+static uint64_t count_differing(colo_backend *be, colo_dom *a, colo_dom *b, uint64_t nr)
+{
+    uint64_t pfns[BATCH], diff = 0;
+    void *pa[BATCH], *pb[BATCH];
+    int ea[BATCH], eb[BATCH];
+    for (uint64_t base = 0; base < nr; base += BATCH) {
+        unsigned cnt = (unsigned)MIN((uint64_t)BATCH, nr - base);
+        colo_mapping *ma = NULL, *mb = NULL;
+        for (unsigned i = 0; i < cnt; i++)
+            pfns[i] = base + i;
+        if (colo_be_map(be, a, pfns, cnt, PROT_READ, pa, ea, &ma) < 0)
+            continue;
+        if (colo_be_map(be, b, pfns, cnt, PROT_READ, pb, eb, &mb) < 0) {
+            colo_be_unmap(be, a, ma);
+            continue;
+        }
+        for (unsigned i = 0; i < cnt; i++) {
+            bool za = !pa[i] || colo_page_is_zero(pa[i]), zb = !pb[i] || colo_page_is_zero(pb[i]);
+            bool same = (za && zb) || (pa[i] && pb[i] && memcmp(pa[i], pb[i], COLO_PAGE_SIZE) == 0);
+            if (!same && ++diff <= 8)
+                INFO("  pfn %#" PRIx64 " differs (primary %s, secondary %s)", pfns[i],
+                     pa[i] ? "mapped" : "absent", pb[i] ? "mapped" : "absent");
+        }
+        colo_be_unmap(be, b, mb);
+        colo_be_unmap(be, a, ma);
+    }
+    return diff;
+}
+
+/* ------------------------------------------------------------ counter */
+
+/* tinypvh's counter, or the u32 at offset 0 of pfn (pfn != 0). */
+static int read_counter(colo_backend *be, colo_dom *d, uint64_t pfn, uint64_t *val)
+{
+    uint64_t p = pfn ? pfn : TINYPVH_COUNTER_PFN;
+    void *page;
+    int err;
+    colo_mapping *m = NULL;
+    int r = colo_be_map(be, d, &p, 1, PROT_READ, &page, &err, &m);
+    if (r < 0)
+        return r;
+    if (!page) {
+        colo_be_unmap(be, d, m);
+        return err ? err : -EIO;
+    }
+    const volatile uint32_t *w = page;
+    if (pfn)
+        *val = w[0];
+    else if (w[0] != TINYPVH_MAGIC)
+        r = -ENOMSG;
+    else
+        *val = (uint64_t)w[2] | (uint64_t)w[3] << 32;
+    colo_be_unmap(be, d, m);
+    return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, unsigned n, double p)
+{
+    if (!n)
+        return 0;
+    qsort(v, n, sizeof(*v), cmp_double);
+    unsigned i = (unsigned)(p * n + 0.999999);
+    return v[i ? i - 1 : 0];
+}
+
+/* ------------------------------------------------ log-dirty left on */
+
+/* A toolstack killed with log-dirty on: a child enables it and dies by
+ * SIGKILL; the next enable must recover. */
+static void check_left_on(colo_backend *be, colo_dom *d, const char *name, uint64_t nr,
+                          unsigned interval_ms, bool tinypvh)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        libxlcolo_ctx *ctx;
+        colo_backend *cbe;
+        colo_dom *cd;
+        if (open_backend(&ctx, &cbe) < 0 || colo_be_domain_open(cbe, name, &cd) < 0 ||
+            colo_be_logdirty_enable(cbe, cd) < 0)
+            _exit(1);
+        raise(SIGKILL);
+        _exit(2);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFSIGNALED(st)) {
+        FAIL("left-on: the child could not enable log-dirty (status %#x)", st);
+        return;
+    }
+    int r = colo_be_logdirty_enable(be, d);
+    if (r < 0) {
+        FAIL("left-on: enable after a killed toolstack: %s", strerror(-r));
+        return;
+    }
+    _cleanup_free_ unsigned long *bm = calloc(DIV_ROUND_UP(nr, WORD_BITS), sizeof(unsigned long));
+    uint64_t c1 = 0, c2 = 0;
+    if (!bm)
+        return;
+    colo_be_logdirty_clean(be, d, bm, nr, &c1);
+    usleep(interval_ms * 1000);
+    r = colo_be_logdirty_clean(be, d, bm, nr, &c2);
+    colo_be_logdirty_off(be, d);
+    if (r < 0)
+        FAIL("left-on: clean after recovery: %s", strerror(-r));
+    else if (tinypvh && c2 < TINYPVH_DIRTY_END - TINYPVH_DIRTY_FIRST + 1)
+        FAIL("left-on: %" PRIu64 " dirty pages after recovery, expected >= 2049", c2);
+    else
+        PASS("left-on: log-dirty left on by a killed toolstack recovered (%" PRIu64
+             " dirty pages in %u ms)", c2, interval_ms);
+}
+
+/* ------------------------------------------------------------ run */
+
+#define CHECK(expr, what)                                                  \
+    do {                                                                   \
+        int _r = (expr);                                                   \
+        if (_r < 0) {                                                      \
+            FAIL("%s: %s", what, strerror(-_r));                           \
+            goto out;                                                      \
+        }                                                                  \
+    } while (0)
+
+static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *prim = NULL, *sec = NULL;
+    struct colo_domain_info pi, si;
+    struct colo_domain_config cfg;
+    void *extra = NULL;
+    _cleanup_free_ unsigned long *bm = NULL, *present = NULL;
+    _cleanup_free_ uint64_t *list = NULL;
+    _cleanup_free_ double *pause_ms = NULL, *copy_ms = NULL, *stop_ms = NULL, *down_ms = NULL;
+    bool tinypvh = false, prim_stopped = false;
+    uint64_t ctr = 0, nr;
+    size_t ctx_len = 0, dev_len = 0;
+    unsigned matches = 0, npause = 0;
+    double t0, t1;
+
+    CHECK(open_backend(&ctx, &be), "open the xen backend");
+    CHECK(colo_be_domain_open(be, name, &prim), "open the primary");
+    CHECK(colo_be_domain_info(be, prim, &pi), "primary info");
+    tinypvh = read_counter(be, prim, 0, &ctr) == 0;
+    INFO("primary %s: domid %u type %s nr_pages %#" PRIx64 " mem %" PRIu64 " MiB vcpus %u "
+         "pv_drivers %d%s", pi.name, pi.domid, pi.type == COLO_DOM_PVH ? "pvh" : "hvm",
+         pi.nr_pages, pi.mem_bytes >> 20, pi.nr_vcpus, pi.pv_drivers,
+         tinypvh ? " (tinypvh counter found)" : "");
+
+    t0 = now_ms();
+    CHECK(colo_be_domain_config(be, prim, &cfg, &extra), "domain_config on the primary");
+    CHECK(colo_be_domain_create(be, &cfg, &sec, COLO_CREATE_PAUSED), "domain_create of the secondary");
+    CHECK(colo_be_domain_info(be, sec, &si), "secondary info");
+    INFO("secondary %s: domid %u nr_pages %#" PRIx64 " (config %zu bytes of JSON), made in %.0f ms",
+         si.name, si.domid, si.nr_pages, cfg.extra_len, now_ms() - t0);
+    PASS("create: secondary %s (domid %u) built from the primary's configuration, paused=%d",
+         si.name, si.domid, si.paused);
+
+    nr = pi.nr_pages;
+    bm = calloc(DIV_ROUND_UP(nr, WORD_BITS), sizeof(unsigned long));
+    present = calloc(DIV_ROUND_UP(nr, WORD_BITS), sizeof(unsigned long));
+    list = malloc(nr * sizeof(*list));
+    pause_ms = calloc(rounds + 1, sizeof(double));
+    copy_ms = calloc(rounds + 1, sizeof(double));
+    stop_ms = calloc(rounds + 1, sizeof(double));
+    down_ms = calloc(rounds + 1, sizeof(double));
+    if (!bm || !present || !list || !pause_ms || !copy_ms || !stop_ms || !down_ms) {
+        FAIL("out of memory");
+        goto out;
+    }
+
+    /* The initial sync, stopped (the engine does it live, then stops). */
+    t0 = now_ms();
+    CHECK(colo_be_pause(be, prim, COLO_PAUSE_CHECKPOINT), "stop the primary");
+    prim_stopped = true;
+    CHECK(colo_be_logdirty_enable(be, prim), "log-dirty enable");
+    for (uint64_t p = 0; p < nr; p++)
+        list[p] = p;
+    struct copy_stats cs0 = { 0 };
+    CHECK(copy_frames(be, prim, sec, list, nr, present, &cs0), "full copy");
+    CHECK(copy_context(be, prim, sec, &ctx_len, &dev_len), "context + device state");
+    t1 = now_ms();
+    uint8_t dp[32], ds[32];
+    CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
+    CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
+    double tdig = now_ms() - t1;
+    CHECK(colo_be_unpause(be, prim, COLO_PAUSE_CHECKPOINT), "restart the primary");
+    prim_stopped = false;
+    INFO("initial copy: %" PRIu64 " frames copied of %#" PRIx64 ", %" PRIu64 " failed on the "
+         "primary, %" PRIu64 " on the secondary; context %zu B, device state %zu B; %.0f ms "
+         "(digests %.0f ms)", cs0.copied, nr, cs0.fail_src, cs0.fail_dst, ctx_len, dev_len,
+         now_ms() - t0, tdig);
+    if (memcmp(dp, ds, 32) == 0)
+        PASS("initial: digests match over %" PRIu64 " frames", cs0.copied);
+    else
+        FAIL("initial: digests differ (%" PRIu64 " pages differ)", count_differing(be, prim, sec, nr));
+
+    /* tinypvh: a round in which the guest made a whole pass must report all
+     * 2049 known pages; any round must report nothing else. */
+    uint64_t dirty_min = UINT64_MAX, dirty_max = 0, missing_known = 0, extras = 0;
+    uint64_t prev_ctr = 0, full_rounds = 0;
+    if (tinypvh)
+        read_counter(be, prim, 0, &prev_ctr);
+    for (unsigned k = 1; k <= rounds; k++) {
+        uint64_t ndirty = 0, n = 0, before = 0;
+        struct copy_stats cs = { 0 };
+        usleep(interval_ms * 1000);
+        t0 = now_ms();
+        CHECK(colo_be_pause(be, prim, COLO_PAUSE_CHECKPOINT), "stop the primary");
+        prim_stopped = true;
+        double ta = now_ms();
+        CHECK(colo_be_logdirty_clean(be, prim, bm, nr, &ndirty), "log-dirty clean");
+        double tb = now_ms();
+        for (uint64_t p = 0; p < nr; p++)
+            if (test_bit(bm, p))
+                list[n++] = p;
+        CHECK(copy_frames(be, prim, sec, list, n, present, &cs), "copy dirty frames");
+        double tc = now_ms();
+        CHECK(copy_context(be, prim, sec, &ctx_len, &dev_len), "context + device state");
+        double td = now_ms();
+        if (tinypvh) {
+            uint64_t miss = !test_bit(bm, TINYPVH_COUNTER_PFN), known = 1;
+            for (uint64_t p = TINYPVH_DIRTY_FIRST; p < TINYPVH_DIRTY_END; p++, known++)
+                miss += !test_bit(bm, p);
+            extras += ndirty - (known - miss);
+            read_counter(be, prim, 0, &before);
+            if (before >= prev_ctr + 2) { /* a whole pass since the last stop */
+                full_rounds++;
+                missing_known += miss;
+            }
+            prev_ctr = before;
+        }
+        CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
+        CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
+        bool match = memcmp(dp, ds, 32) == 0;
+        uint64_t ndiff = match ? 0 : count_differing(be, prim, sec, nr);
+        double tf = now_ms();
+        CHECK(colo_be_unpause(be, prim, COLO_PAUSE_CHECKPOINT), "restart the primary");
+        prim_stopped = false;
+        double tg = now_ms();
+        /* From the stop request to the restart, less the digests this check
+         * adds; "stopped" below leaves out the stop request too (the
+         * cooperative suspend's wait, while the guest still runs). */
+        double stopped = (tg - t0) - (tf - td);
+        pause_ms[npause] = stopped;
+        stop_ms[npause] = ta - t0;
+        down_ms[npause] = stopped - (ta - t0);
+        copy_ms[npause++] = tc - tb;
+        dirty_min = MIN(dirty_min, ndirty);
+        dirty_max = MAX(dirty_max, ndirty);
+        matches += match;
+        char hex[65];
+        colo_digest_hex(dp, hex);
+        INFO("checkpoint %u: dirty %" PRIu64 " copied %" PRIu64 " | stop %.1f ms, clean %.1f, "
+             "copy %.1f, context+dm %.1f, restart %.1f | stopped %.1f ms | digest %.16s %s",
+             k, ndirty, cs.copied, ta - t0, tb - ta, tc - tb, td - tc, tg - tf, stopped, hex,
+             match ? "MATCH" : "DIFFER");
+        if (!match)
+            FAIL("checkpoint %u: digests differ (%" PRIu64 " pages differ)", k, ndiff);
+        if (tinypvh)
+            INFO("checkpoint %u: guest counter %" PRIu64, k, before);
+    }
+    if (matches == rounds)
+        PASS("checkpoints: %u of %u digests match (primary at the stop vs secondary after the copy)",
+             matches, rounds);
+    if (tinypvh) {
+        if (missing_known || extras)
+            FAIL("dirty set: %" PRIu64 " known pages missing, %" PRIu64 " pages outside the "
+                 "guest's known set reported", missing_known, extras);
+        else
+            PASS("dirty set: exactly the guest's known pages, all 2049 in each of the %" PRIu64
+                 " rounds with a whole pass", full_rounds);
+    }
+    FIGURE("checkpoints", "%u", rounds, "count");
+    FIGURE("pause_p50", "%.1f", percentile(pause_ms, npause, 0.50), "ms");
+    FIGURE("pause_p99", "%.1f", percentile(pause_ms, npause, 0.99), "ms");
+    FIGURE("stop_request_p50", "%.1f", percentile(stop_ms, npause, 0.50), "ms");
+    FIGURE("stopped_p50", "%.1f", percentile(down_ms, npause, 0.50), "ms");
+    FIGURE("stopped_p99", "%.1f", percentile(down_ms, npause, 0.99), "ms");
+    FIGURE("copy_p50", "%.1f", percentile(copy_ms, npause, 0.50), "ms");
+    FIGURE("dirty_min", "%" PRIu64, dirty_min, "pages");
+    FIGURE("dirty_max", "%" PRIu64, dirty_max, "pages");
+    FIGURE("context", "%zu", ctx_len, "bytes");
+    FIGURE("devstate", "%zu", dev_len, "bytes");
+
+    /* Failover: the secondary holds the last checkpoint. */
+    uint64_t at_ckpt = 0, after = 0;
+    if (tinypvh)
+        read_counter(be, sec, 0, &at_ckpt);
+    t0 = now_ms();
+    CHECK(colo_be_pause(be, prim, 0), "pause the primary for failover");
+    CHECK(colo_be_domain_destroy(be, prim), "destroy the primary");
+    colo_be_domain_close(be, prim);
+    prim = NULL;
+    CHECK(colo_be_unpause(be, sec, 0), "run the secondary");
+    FIGURE("failover", "%.0f", now_ms() - t0, "ms");
+    sleep(2);
+    CHECK(colo_be_domain_info(be, sec, &si), "secondary info after failover");
+    if (si.paused || si.shutdown)
+        FAIL("failover: the secondary is %s", si.shutdown ? "shut down" : "paused");
+    else
+        PASS("failover: the secondary %s (domid %u) runs", si.name, si.domid);
+    if (tinypvh) {
+        CHECK(read_counter(be, sec, 0, &after), "read the counter after failover");
+        if (after > at_ckpt)
+            PASS("failover: the counter moves on from the checkpoint: %" PRIu64 " -> %" PRIu64,
+                 at_ckpt, after);
+        else
+            FAIL("failover: the counter did not move: %" PRIu64 " -> %" PRIu64, at_ckpt, after);
+    }
+
+    check_left_on(be, sec, si.name, si.nr_pages, interval_ms, tinypvh);
+
+out:
+    if (prim && prim_stopped)
+        colo_be_unpause(be, prim, COLO_PAUSE_CHECKPOINT);
+    if (prim)
+        colo_be_domain_close(be, prim);
+    if (sec)
+        colo_be_domain_close(be, sec);
+    free(extra);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    fflush(stdout);
+    return failures ? 1 : 0;
+}
+
+static int cmd_counter(const char *name, uint64_t pfn)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    uint64_t v = 0;
+    int r = open_backend(&ctx, &be);
+    if (r >= 0)
+        r = colo_be_domain_open(be, name, &d);
+    if (r >= 0)
+        r = read_counter(be, d, pfn, &v);
+    if (r >= 0)
+        printf("%" PRIu64 "\n", v);
+    else
+        fprintf(stderr, "xen-backend-check: counter of %s: %s\n", name, strerror(-r));
+    colo_be_domain_close(be, d);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    return r < 0;
+}
+
+static int cmd_refuse(const char *name)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    int r = open_backend(&ctx, &be);
+    if (r < 0)
+        return 2;
+    r = colo_be_domain_open(be, name, &d);
+    colo_be_domain_close(be, d);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    return r == -EOPNOTSUPP ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 3 && strcmp(argv[1], "run") == 0) {
+        static char t[80];
+        snprintf(t, sizeof(t), "backend-%s", argv[2]);
+        tname = t;
+        return cmd_run(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 20,
+                       argc > 4 ? (unsigned)atoi(argv[4]) : 300);
+    }
+    if (argc >= 3 && strcmp(argv[1], "counter") == 0)
+        return cmd_counter(argv[2], argc > 3 ? strtoull(argv[3], NULL, 0) : 0);
+    if (argc >= 3 && strcmp(argv[1], "refuse") == 0)
+        return cmd_refuse(argv[2]);
+    fprintf(stderr, "usage: xen-backend-check run DOMAIN [ROUNDS [INTERVAL_MS]]\n"
+                    "       xen-backend-check counter DOMAIN [PFN]\n"
+                    "       xen-backend-check refuse DOMAIN\n");
+    return 2;
+}
