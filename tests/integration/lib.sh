@@ -75,3 +75,10 @@ finish() {
     if [ $_fail -ne 0 ]; then exit 1; fi
     exit 0
 }
+
+# alive PID: running, and not a zombie left unreaped by a foreign init.
+alive() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$state" ] && [ "$state" != Z ]
+}

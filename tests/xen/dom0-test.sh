@@ -63,6 +63,10 @@ step_smoke_hvm() {
     if running tinyhvm; then pass smoke-hvm "state $(domstate tinyhvm) after $(echo "$(up) $t0" | awk '{printf "%.1f", $1-$2}') s"
     else fail smoke-hvm "state '$(domstate tinyhvm)'"; fi
     if [ -x $CHECK ]; then
+        i=0  # hvmloader and SeaBIOS come first: wait for the boot sector to run
+        while [ $i -lt 60 ] && [ "$($CHECK counter tinyhvm 0x90 2>/dev/null || echo 0)" = 0 ]; do
+            sleep 1; i=$((i+1))
+        done
         a=$($CHECK counter tinyhvm 0x90); sleep 1; b=$($CHECK counter tinyhvm 0x90)
         if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]; then pass smoke-hvm-counter "$a -> $b"
         else fail smoke-hvm-counter "counter did not move: '$a' -> '$b'"; fi

@@ -1,0 +1,77 @@
+#!/bin/bash
+# Bad input reaching the secondary: each case gets one clear error line and
+# a non-zero exit; the secondary stays within a memory bound, never applies
+# anything torn, and its guest is left exactly at the last good checkpoint
+# (or never built, when the stream is refused at the handshake).
+. "$(dirname "$0")/lib.sh"
+
+key=$(new_key key); other=$(new_key other)
+bound_kb=$((200 * 1024))
+[ -n "${ASAN_OPTIONS:-}" ] && bound_kb=$((1024 * 1024))
+n=0
+
+# run_case NAME EXPECT MITM_MODE PRIMARY_AUTH SECONDARY_AUTH
+#   MITM_MODE "-" for a direct connection; AUTH is "--key FILE" or "--insecure".
+run_case() {
+    local name=$1 expect=$2 mode=$3 pauth=$4 sauth=$5
+    n=$((n + 1))
+    local A B port mport
+    A=$(new_host "a$n"); B=$(new_host "b$n"); port=$(free_port)
+    start_guest "$A" g --mem 32M --vcpus 1 --workload kernel-build --seed "$n" >/dev/null
+    python3 -c 'import resource,subprocess,sys; r=subprocess.call(sys.argv[2:]); open(sys.argv[1],"w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(r)' \
+        "$T/rss$n" xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" $sauth --verify --timeout 5000 \
+        > "$T/sec$n.json" 2> "$T/sec$n.err" &
+    local sec=$!; track $sec
+    local target=$port
+    if [ "$mode" != "-" ]; then
+        mport=$(free_port)
+        local auth_flag=""
+        case "$pauth" in --key*) auth_flag=--auth ;; esac
+        python3 "$(dirname "$0")/mitm.py" "$mport" "$port" $mode $auth_flag &
+        track $!
+        target=$mport
+    fi
+    xl-colo --rundir "$A" -j start -i 30 --timeout 5000 $pauth --verify g "127.0.0.1:$target" \
+        > "$T/pri$n.json" 2> "$T/pri$n.err" &
+    local pri=$!; track $pri
+    local rc=0
+    wait_pid $sec 60 || rc=$?
+    kill -9 $pri 2>/dev/null || true
+    wait $pri 2>/dev/null || true
+    colo-simguest destroy --rundir "$A" --name g >/dev/null 2>&1 || true
+
+    [ $rc -ne 0 ] && [ $rc -ne 124 ] || { fail "$name: secondary exit status $rc"; return; }
+    grep -q -F -- "$expect" "$T/sec$n.err" || { fail "$name: no line '$expect' in: $(cat "$T/sec$n.err")"; return; }
+    local errors
+    errors=$(grep -c "error" "$T/sec$n.err" || true)
+    [ "$errors" -eq 1 ] || fail "$name: $errors error lines: $(cat "$T/sec$n.err")"
+    [ "$(cat "$T/rss$n")" -le $bound_kb ] || fail "$name: secondary peak RSS $(cat "$T/rss$n") KiB > $bound_kb KiB"
+    [ ! -e "$B/sim/g.sock" ] || fail "$name: secondary guest left behind"
+    # The guest as it stood when the stream was refused: the last good checkpoint.
+    python3 - "$T/sec$n.json" "$name" <<'PY' || fail "$name: secondary guest touched"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+applied = {e["epoch"]: e for e in ev if e["event"] == "checkpoint"}
+end = [e for e in ev if e["event"] == "state" and e["state"] == "stopped" and "digest" in e]
+if not applied:
+    assert not end, "a guest was built"
+    print("# %s: refused before any guest memory was written" % sys.argv[2])
+    sys.exit(0)
+last = applied[max(applied)]
+assert end, "no final digest"
+assert end[-1]["epoch"] == last["epoch"]
+assert end[-1]["digest"] == last["peer_digest"] == last["digest"], "guest differs from checkpoint %d" % last["epoch"]
+print("# %s: guest intact at checkpoint %d" % (sys.argv[2], last["epoch"]))
+PY
+    say "$name: $(grep error "$T/sec$n.err")"
+}
+
+run_case "wrong key" "failed authentication: wrong key" - "--key $other" "--key $key"
+run_case "no key" "peer offers no authentication" - "--insecure" "--key $key"
+run_case "wrong version" "peer speaks stream versions 7..7, we speak 1..1" version "--key $key" "--key $key"
+run_case "truncated stream" "truncated record" truncate "--key $key" "--key $key"
+run_case "flipped bit in a page record" "record PAGES failed" flip "--key $key" "--key $key"
+run_case "length 2^40" "record PAGES length 1099511627776 exceeds bound" len40 "--key $key" "--key $key"
+run_case "unknown record type" "unknown record type 0x7777" type "--key $key" "--key $key"
+run_case "record out of protocol order" "record VMSTATE_LOADED out of protocol order" order "--insecure" "--insecure"
+finish

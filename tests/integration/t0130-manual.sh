@@ -1,0 +1,57 @@
+#!/bin/bash
+# By hand: `checkpoint` and `status` answer through the control socket;
+# `failover` on the secondary and `stop` on the primary each end cleanly,
+# leaving no process, socket or temporary file behind.
+. "$(dirname "$0")/lib.sh"
+key=$(new_key key)
+
+protect() { # HOSTA HOSTB PORT
+    start_guest "$1" m --mem 32M --vcpus 1 --workload web --seed 5 >/dev/null
+    xl-colo --rundir "$2" -j receive --listen "127.0.0.1:$3" --key "$key" --verify > "$2/sec.json" 2> "$2/sec.err" &
+    sec=$!; track $sec
+    xl-colo --rundir "$1" -j start -i 200 --key "$key" --verify m "127.0.0.1:$3" > "$1/pri.json" 2> "$1/pri.err" &
+    pri=$!; track $pri
+    wait_json "$1/pri.json" "event == 'state' and state == 'protected'" 60
+}
+
+# 1. checkpoint on demand, status, then failover on the secondary.
+A=$(new_host a1); B=$(new_host b1); port=$(free_port)
+protect "$A" "$B" "$port"
+out=$(xl-colo --rundir "$A" checkpoint m) || die "checkpoint failed"
+[[ "$out" =~ ^checkpoint\ ([0-9]+)\ committed$ ]] || die "checkpoint said: $out"
+epoch=${BASH_REMATCH[1]}
+jq_has "$A/pri.json" "event == 'checkpoint' and epoch == $epoch" || fail "checkpoint $epoch not reported"
+xl-colo --rundir "$B" -j status m > "$T/st.json" || die "status failed"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["role"]=="secondary" and s["state"]=="protected", s' "$T/st.json" \
+    || fail "secondary status: $(cat "$T/st.json")"
+out=$(xl-colo --rundir "$B" checkpoint m 2>&1) && fail "checkpoint on the secondary succeeded"
+[ "$out" = "xl-colo: checkpoint: checkpoints are taken on the primary" ] || fail "checkpoint on secondary said: $out"
+
+xl-colo --rundir "$B" failover m > /dev/null || die "failover failed"
+wait_pid $sec 30 || fail "secondary exited $? after failover: $(cat "$B/sec.err")"
+jq_has "$B/sec.json" "event == 'state' and state == 'failed-over'" || fail "no failed-over state"
+colo-simguest info --rundir "$B" --name m | grep -q "paused: no" || fail "secondary guest not running after failover"
+# The primary sees its secondary go and carries on alone.
+wait_pid $pri 30 && fail "primary exited 0 after losing its secondary"
+grep -q "continues unprotected" "$A/pri.err" || fail "primary did not say it runs alone: $(cat "$A/pri.err")"
+colo-simguest info --rundir "$A" --name m | grep -q "logdirty: off" || fail "primary left log-dirty on"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
+colo-simguest destroy --rundir "$B" --name m >/dev/null
+
+# 2. stop on the primary: both sides end, the primary guest runs on.
+A=$(new_host a2); B=$(new_host b2); port=$(free_port)
+protect "$A" "$B" "$port"
+xl-colo --rundir "$A" stop m > /dev/null || die "stop failed"
+wait_pid $pri 30 || fail "primary exited $? after stop: $(cat "$A/pri.err")"
+wait_pid $sec 30 || fail "secondary exited $? after stop: $(cat "$B/sec.err")"
+gpid=$(guest_pid "$A" m)
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: no" "$T/info" && grep -q "logdirty: off" "$T/info" || fail "primary guest after stop: $(cat "$T/info")"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
+! alive "$gpid" || fail "guest $gpid survived destroy"
+
+# Nothing left behind: no control or guest sockets, no pid files, no processes.
+left=$(find "$T" \( -name '*.ctl' -o -name '*.sock' -o -name '*.pid' \) | head)
+[ -z "$left" ] || fail "left behind: $left"
+for p in "${_pids[@]}"; do ! alive "$p" || fail "process $p still running"; done
+finish
