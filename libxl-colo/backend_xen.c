@@ -49,6 +49,7 @@ struct xen_rawinfo {
     bool hvm, pvh, dying, shutdown, paused;
     unsigned shutdown_reason;
     uint64_t max_memkb;
+    uint64_t tot_pages;
     unsigned max_vcpu_id;
 };
 
@@ -65,6 +66,7 @@ static int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
     ri->paused = di.flags & XEN_DOMINF_paused;
     ri->shutdown_reason = (di.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
     ri->max_memkb = (uint64_t)di.max_pages * (XC_PAGE_SIZE / 1024);
+    ri->tot_pages = di.tot_pages;
     ri->max_vcpu_id = di.max_vcpu_id;
     emu = di.arch_config.emulation_flags;
 #else
@@ -80,6 +82,7 @@ static int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
     ri->paused = in.paused;
     ri->shutdown_reason = in.shutdown_reason;
     ri->max_memkb = in.max_memkb;
+    ri->tot_pages = in.nr_pages;
     ri->max_vcpu_id = in.max_vcpu_id;
     emu = in.arch_config.emulation_flags;
 #endif
@@ -678,6 +681,44 @@ static int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, si
     return 0;
 }
 
+/* The pfns of d that hold memory, from the cache when nothing changed. */
+static int populated_pfns(colo_backend *be, colo_dom *d)
+{
+    enum { BATCH = 1024 };
+    struct xen_be *x = xen_be(be);
+    struct xen_rawinfo ri;
+    xen_pfn_t max = 0, t[BATCH];
+    int r = xen_getinfo(x, d->domid, &ri);
+    if (r < 0)
+        return LOG_ERRNO(be->ctx, r, "domain %u: digest: getinfo", d->domid);
+    if (xc_domain_maximum_gpfn(x->xch, d->domid, &max) < 0)
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: digest: maximum_gpfn", d->domid);
+    if (d->pop && d->pop_max == max && d->pop_tot == ri.tot_pages)
+        return 0;
+    free(d->pop);
+    d->nr_pop = 0;
+    d->pop = malloc(((uint64_t)max + 1) * sizeof(*d->pop));
+    if (!d->pop)
+        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: digest", d->domid);
+    for (uint64_t base = 0; base <= max; base += BATCH) {
+        unsigned n = (unsigned)MIN((uint64_t)BATCH, (uint64_t)max + 1 - base);
+        for (unsigned i = 0; i < n; i++)
+            t[i] = base + i;
+        if (xc_get_pfn_type_batch(x->xch, d->domid, n, t) < 0) {
+            r = negative_errno();
+            free(d->pop);
+            d->pop = NULL;
+            return LOG_ERRNO(be->ctx, r, "domain %u: digest: pfn types", d->domid);
+        }
+        for (unsigned i = 0; i < n; i++)
+            if (((uint32_t)t[i] & XEN_DOMCTL_PFINFO_LTAB_MASK) != XEN_DOMCTL_PFINFO_XTAB)
+                d->pop[d->nr_pop++] = base + i;
+    }
+    d->pop_max = max;
+    d->pop_tot = ri.tot_pages;
+    return 0;
+}
+
 /* The guest digest (digest.h): every frame that holds memory, in pfn order,
  * less the two rings; then the context last read from this domain (primary)
  * or written to it (secondary). The guest must be stopped. */
@@ -685,14 +726,11 @@ static int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
 {
     enum { BATCH = 1024 };
     colo_digest *dg = NULL;
-    uint64_t pfns[BATCH];
     void *pages[BATCH];
     int err[BATCH];
-    xen_pfn_t max = 0;
-    int r;
-
-    if (xc_domain_maximum_gpfn(xen_be(be)->xch, d->domid, &max) < 0)
-        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: digest: maximum_gpfn", d->domid);
+    int r = populated_pfns(be, d);
+    if (r < 0)
+        return r;
     if (!d->last_ctx) {
         _cleanup_free_ uint8_t *c = NULL;
         ssize_t n = xen_context_get(be, d, &c);
@@ -702,19 +740,17 @@ static int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
     r = colo_digest_new(&dg);
     if (r < 0)
         return LOG_ERRNO(be->ctx, r, "domain %u: digest", d->domid);
-    for (uint64_t base = 0; base <= max; base += BATCH) {
-        unsigned n = (unsigned)MIN((uint64_t)BATCH, (uint64_t)max + 1 - base);
+    for (uint64_t off = 0; off < d->nr_pop; off += BATCH) {
+        unsigned n = (unsigned)MIN((uint64_t)BATCH, d->nr_pop - off);
         colo_mapping *m = NULL;
-        for (unsigned i = 0; i < n; i++)
-            pfns[i] = base + i;
-        r = xen_map(be, d, pfns, n, PROT_READ, pages, err, &m);
+        r = xen_map(be, d, d->pop + off, n, PROT_READ, pages, err, &m);
         if (r < 0) {
             colo_digest_free(dg);
             return r;
         }
         for (unsigned i = 0; i < n; i++)
             if (pages[i])
-                colo_digest_page(dg, pfns[i], pages[i]);
+                colo_digest_page(dg, d->pop[off + i], pages[i]);
         xen_unmap(be, d, m);
     }
     colo_digest_context(dg, d->last_ctx, d->last_ctx_len);
@@ -776,6 +812,14 @@ static int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, 
     if (!d->has_dm)
         return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: device state of %zu bytes for a domain "
                          "without a device model", d->domid, len);
+    /* QEMU loads device state only into a stopped machine, and libxl starts
+     * a new domain's device model running (the domain itself is paused). */
+    if (!d->dm_stopped) {
+        int r = xen_qmp(be, d->domid, "stop", NULL);
+        if (r < 0)
+            return r;
+        d->dm_stopped = true;
+    }
     dm_state_path(be, d, "load", path, sizeof(path));
     _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -803,6 +847,7 @@ void xen_dom_free(colo_backend *be, colo_dom *d)
 {
     bitmap_free(xen_be(be), d);
     free(d->last_ctx);
+    free(d->pop);
     free(d);
 }
 

@@ -93,8 +93,21 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
 
 int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)
 {
+    /* Grow the buffer while the guest still runs, with headroom for what it
+     * dirties before the stop: a reservation inside the pause costs more
+     * than the copy. */
+    uint64_t expect = 0;
+    int r = colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &expect);
+    if (r < 0)
+        return r;
+    if (extra)
+        expect += colo_bitmap_weight(extra, p->info.nr_pages);
+    r = colo_capture_reserve(p->ctx, &p->cap, MIN(expect + expect / 4 + 1024, p->info.nr_pages));
+    if (r < 0)
+        return r;
+
     uint64_t t0 = colo_now_ns();
-    int r = colo_be_pause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
+    r = colo_be_pause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
     if (r < 0)
         return r;
     p->paused_by_us = true;

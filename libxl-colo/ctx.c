@@ -144,6 +144,6 @@ void libxlcolo_options_init(libxlcolo_options *opt)
     opt->interval_ms = 100;
     opt->precopy_threshold = 256;
     opt->precopy_max_rounds = 30;
-    opt->heartbeat_ms = 100;
-    opt->timeout_ms = 1000;
+    opt->heartbeat_ms = 200;
+    opt->timeout_ms = 3000;
 }

@@ -177,6 +177,13 @@ int xen_domain_activate(colo_backend *be, colo_dom *d)
             LOG(be->ctx, WARN, "domain %u: could not rename %s to %s", d->domid, d->name,
                 d->want_name);
     }
+    /* Its device model was stopped to load state: let it run first. */
+    if (d->dm_stopped) {
+        r = xen_qmp(be, d->domid, "cont", NULL);
+        if (r < 0)
+            return r;
+        d->dm_stopped = false;
+    }
     int rc = libxl_domain_unpause(lctx, d->domid, NULL);
     if (rc)
         return LOG_ERRNO(be->ctx, libxl_errno(rc), "domain %u: activate: libxl_domain_unpause",

@@ -62,6 +62,10 @@ struct colo_dom {
      * covers, since two reads of a stopped guest's timers differ. */
     uint8_t *last_ctx;
     size_t last_ctx_len;
+    /* The pfns that held memory at the last digest, kept while max_gpfn and
+     * the page count stay the same: walking 1M pfns costs seconds. */
+    uint64_t *pop;
+    uint64_t nr_pop, pop_max, pop_tot;
 };
 
 struct colo_mapping {

@@ -9,15 +9,15 @@ A=$(new_host hostA); B=$(new_host hostB); key=$(new_key key); port=$(free_port)
 gpid=$(start_guest "$A" web1 --mem 256M --vcpus 2 --workload kernel-build --seed 11)
 say "guest pid $gpid"
 
-xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify \
+xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 \
     > "$T/sec.json" 2> "$T/sec.err" &
 sec=$!; track $sec
-xl-colo --rundir "$A" -j start -i 30 --key "$key" --verify --max-checkpoints 50 web1 "127.0.0.1:$port" \
+xl-colo --rundir "$A" -j start -i 30 --timeout 10000 --key "$key" --verify --max-checkpoints 50 web1 "127.0.0.1:$port" \
     > "$T/pri.json" 2> "$T/pri.err" &
 pri=$!; track $pri
 
-wait_pid $pri 180 || { cat "$T/pri.err" >&2; die "primary exited with $?"; }
-wait_pid $sec 30 || { cat "$T/sec.err" >&2; die "secondary exited with $?"; }
+wait_pid $pri 240 || { rc=$?; cat "$T/pri.err" "$T/sec.err" >&2; die "primary exited with $rc"; }
+wait_pid $sec 30 || { rc=$?; cat "$T/sec.err" >&2; die "secondary exited with $rc"; }
 
 python3 - "$T/pri.json" "$T/sec.json" <<'PY' || fail "digests differ"
 import json, sys

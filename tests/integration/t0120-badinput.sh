@@ -19,7 +19,7 @@ run_case() {
     A=$(new_host "a$n"); B=$(new_host "b$n"); port=$(free_port)
     start_guest "$A" g --mem 32M --vcpus 1 --workload kernel-build --seed "$n" >/dev/null
     python3 -c 'import resource,subprocess,sys; r=subprocess.call(sys.argv[2:]); open(sys.argv[1],"w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(r)' \
-        "$T/rss$n" xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" $sauth --verify --timeout 5000 \
+        "$T/rss$n" xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" $sauth --verify --timeout 10000 \
         > "$T/sec$n.json" 2> "$T/sec$n.err" &
     local sec=$!; track $sec
     local target=$port
@@ -31,7 +31,7 @@ run_case() {
         track $!
         target=$mport
     fi
-    xl-colo --rundir "$A" -j start -i 30 --timeout 5000 $pauth --verify g "127.0.0.1:$target" \
+    xl-colo --rundir "$A" -j start -i 30 --timeout 10000 $pauth --verify g "127.0.0.1:$target" \
         > "$T/pri$n.json" 2> "$T/pri$n.err" &
     local pri=$!; track $pri
     local rc=0

@@ -7,9 +7,9 @@ key=$(new_key key)
 
 protect() { # HOSTA HOSTB PORT
     start_guest "$1" m --mem 32M --vcpus 1 --workload web --seed 5 >/dev/null
-    xl-colo --rundir "$2" -j receive --listen "127.0.0.1:$3" --key "$key" --verify > "$2/sec.json" 2> "$2/sec.err" &
+    xl-colo --rundir "$2" -j receive --listen "127.0.0.1:$3" --key "$key" --verify --timeout 10000 > "$2/sec.json" 2> "$2/sec.err" &
     sec=$!; track $sec
-    xl-colo --rundir "$1" -j start -i 200 --key "$key" --verify m "127.0.0.1:$3" > "$1/pri.json" 2> "$1/pri.err" &
+    xl-colo --rundir "$1" -j start -i 200 --timeout 10000 --key "$key" --verify m "127.0.0.1:$3" > "$1/pri.json" 2> "$1/pri.err" &
     pri=$!; track $pri
     wait_json "$1/pri.json" "event == 'state' and state == 'protected'" 60
 }
