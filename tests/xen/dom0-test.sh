@@ -83,7 +83,12 @@ step_backend() {
     "$@"
     $CHECK run $name ${XN:-20} ${XINT:-300} 2>&1
     rc=$?
-    [ $rc = 0 ] || fail backend-$name "xen-backend-check exit $rc"
+    if [ $rc != 0 ]; then
+        fail backend-$name "xen-backend-check exit $rc"
+        for f in /var/log/xen/qemu-dm-$name*.log; do
+            [ -e "$f" ] && { info "--- $f"; tail -15 "$f"; }
+        done
+    fi
     xl list
     if [ "$name" = linpvh ]; then # the secondary's console goes on ticking
         f=$(conlog $name--colo); [ -e "$f" ] || f=$(conlog $name)
