@@ -761,7 +761,7 @@ static int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
 
 /* ---------------------------------------------------------- device model */
 
-static void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len)
+void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len)
 {
     /* qemu-xen runs in dom0 and writes where libxl keeps its own saves. */
     const char *dir = access("/var/lib/xen", W_OK) == 0 ? "/var/lib/xen" : be->run_dir;
@@ -804,41 +804,42 @@ static ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
     return (ssize_t)got;
 }
 
+/* The secondary keeps the newest device state and applies it at failover
+ * (xen_domain_activate restarts the device model with -incoming). Loading it
+ * into the running device model at each checkpoint, as libxl's COLO does with
+ * xen-load-devices-state, aborts Debian 12's qemu-system-xen 7.2
+ * ("yank_unregister_instance: Assertion `entry' failed"). */
 static int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
 {
-    char path[256], args[320];
+    char path[256], tmp[272];
     if (len == 0)
         return 0;
     if (!d->has_dm)
         return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: device state of %zu bytes for a domain "
                          "without a device model", d->domid, len);
-    /* QEMU loads device state only into a stopped machine, and libxl starts
-     * a new domain's device model running (the domain itself is paused). */
-    if (!d->dm_stopped) {
-        int r = xen_qmp(be, d->domid, "stop", NULL);
-        if (r < 0)
-            return r;
-        d->dm_stopped = true;
-    }
-    dm_state_path(be, d, "load", path, sizeof(path));
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    dm_state_path(be, d, "pending", path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: device state: create %s", d->domid, path);
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: device state: create %s", d->domid, tmp);
     for (size_t off = 0; off < len;) {
         ssize_t n = write(fd, buf + off, len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             int r = n < 0 ? negative_errno() : -EIO;
-            unlink(path);
-            return LOG_ERRNO(be->ctx, r, "domain %u: device state: write %s", d->domid, path);
+            unlink(tmp);
+            return LOG_ERRNO(be->ctx, r, "domain %u: device state: write %s", d->domid, tmp);
         }
         off += (size_t)n;
     }
-    snprintf(args, sizeof(args), "{\"filename\":\"%s\"}", path);
-    int r = xen_qmp(be, d->domid, "xen-load-devices-state", args);
-    unlink(path);
-    return r;
+    if (rename(tmp, path) < 0) {
+        int r = negative_errno();
+        unlink(tmp);
+        return LOG_ERRNO(be->ctx, r, "domain %u: device state: rename to %s", d->domid, path);
+    }
+    snprintf(d->dm_pending, sizeof(d->dm_pending), "%s", path);
+    return 0;
 }
 
 /* ------------------------------------------------------- open and close */
@@ -846,6 +847,8 @@ static int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, 
 void xen_dom_free(colo_backend *be, colo_dom *d)
 {
     bitmap_free(xen_be(be), d);
+    if (d->dm_pending[0])
+        unlink(d->dm_pending);
     free(d->last_ctx);
     free(d->pop);
     free(d);

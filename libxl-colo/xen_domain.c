@@ -11,7 +11,8 @@
  *    it; map() populates any pfn the primary has and the new domain lacks,
  *    as libxc's restore does;
  *  - failover, the secondary's first unpause: take the primary's name when it
- *    is free, and libxl_domain_unpause, which also lets its device model run.
+ *    is free; for HVM, restart its device model from the newest device state
+ *    (xen_dm.c); then libxl_domain_unpause.
  */
 #include "config.h"
 
@@ -177,12 +178,13 @@ int xen_domain_activate(colo_backend *be, colo_dom *d)
             LOG(be->ctx, WARN, "domain %u: could not rename %s to %s", d->domid, d->name,
                 d->want_name);
     }
-    /* Its device model was stopped to load state: let it run first. */
-    if (d->dm_stopped) {
-        r = xen_qmp(be, d->domid, "cont", NULL);
+    /* The device model takes the primary's device state now. */
+    if (d->dm_pending[0]) {
+        r = xen_dm_restart_incoming(be, d, d->dm_pending);
         if (r < 0)
             return r;
-        d->dm_stopped = false;
+        unlink(d->dm_pending);
+        d->dm_pending[0] = '\0';
     }
     int rc = libxl_domain_unpause(lctx, d->domid, NULL);
     if (rc)

@@ -54,6 +54,7 @@ struct colo_dom {
     bool dm_stopped;         /* QMP "stop" sent by us */
     bool logdirty;           /* enabled by us */
     char want_name[64];      /* a secondary's name to take at activation */
+    char dm_pending[256];    /* a secondary's newest device state, for failover */
     uint64_t store_pfn, console_pfn; /* skipped by map(): each side's own rings */
     /* log-dirty bitmap in hypercall-safe memory */
     xc_hypercall_buffer_t bm;
@@ -87,6 +88,12 @@ int xen_domain_activate(colo_backend *be, colo_dom *d);
 /* backend_xen.c: fill a colo_dom for a domain id (refuses PV). */
 int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out);
 void xen_dom_free(colo_backend *be, colo_dom *d);
+
+/* backend_xen.c: where device-model state files go */
+void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len);
+
+/* xen_dm.c: restart a secondary's device model from its saved state. */
+int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_file);
 
 /* xen_qmp.c: one command on /var/run/xen/qmp-libxl-DOMID, connecting for it.
  * args is a JSON object text or NULL. Returns 0, or -errno with one log line

@@ -26,7 +26,8 @@ waitlog() {
 }
 # domstate NAME: the state column of xl list (r, b, p, s, c, d or -)
 domstate() { xl list "$1" 2>/dev/null | awk 'NR==2{print $5}'; }
-running() { case "$(domstate "$1")" in *r*|*b*) return 0;; *) return 1;; esac; }
+# running: not paused, shut down, crashed or dying ("------" is runnable)
+running() { st=$(domstate "$1"); [ -n "$st" ] && case "$st" in *p*|*s*|*c*|*d*) return 1;; *) return 0;; esac; }
 cleanup() { for d in $(xl list | awk 'NR>2{print $1}'); do xl destroy "$d" 2>/dev/null; done; }
 newlog() { rm -f /var/log/xen/console/guest-$1*.log; }
 
@@ -122,7 +123,7 @@ for step in $(arg xsteps | tr ':' ' '); do
         backend-pvh) step_backend tinypvh $CFG/tinypvh.cfg sleep 1 ;;
         backend-hvm) step_backend tinyhvm $CFG/tinyhvm-mb.cfg sleep 5 ;;
         backend-linux) step_backend linpvh $CFG/linpvh.cfg waitlog $(conlog linpvh) "KTICK 3 " 300 ;;
-        shell)       info "commands: $(arg xcmd | tr '+' ' ')"; sh -c "$(arg xcmd | tr '+' ' ')" 2>&1 ;;
+        shell)       [ -e /xen-colo/shell.sh ] && sh /xen-colo/shell.sh 2>&1 ;;
         *)           fail step-$step "unknown step" ;;
     esac
 done

@@ -119,6 +119,8 @@ cp "$ROOT/boot/vmlinuz-$KV" "$S/vmlinuz"
 cp "$HERE"/*.cfg "$S/"
 install -m 755 "$HERE/dom0-init" "$R/init"
 install -m 755 "$HERE/dom0-test.sh" "$R/xen-colo/dom0-test.sh"
+# XEN_COLO_SHELL: a script for the "shell" step (ad hoc investigation)
+[ -n "${XEN_COLO_SHELL:-}" ] && install -m 755 "$XEN_COLO_SHELL" "$R/xen-colo/shell.sh"
 (cd "$R" && find . | cpio -o -H newc --quiet) | gzip -1 > "$OUT/dom0-initrd.gz.new"
 mv "$OUT/dom0-initrd.gz.new" "$OUT/dom0-initrd.gz"
 echo "mkimages: dom0 initramfs $(du -h "$OUT/dom0-initrd.gz" | cut -f1), xen-colo programs:${INCLUDED:- none}" >&2
