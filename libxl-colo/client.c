@@ -22,6 +22,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "colo-internal.h"
+#include "control.h"
 
 #define REPLY_MAX 4096
 #define STATUS_TIMEOUT_MS 5000
@@ -112,42 +113,6 @@ static int send_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Read one line (newline stripped) into buf within timeout_ms. */
-static int recv_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t len = 0;
-    uint64_t deadline = colo_now_ns() / 1000000u + (uint64_t)timeout_ms;
-
-    for (;;) {
-        uint64_t now = colo_now_ns() / 1000000u;
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int n = poll(&pfd, 1, (int)(deadline - now));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return negative_errno();
-        if (n == 0)
-            return -ETIMEDOUT;
-        ssize_t got = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (got < 0)
-            return negative_errno();
-        if (got == 0)
-            return len > 0 ? -EBADMSG : -ECONNRESET;
-        char *nl = memchr(buf + len, '\n', (size_t)got);
-        len += (size_t)got;
-        if (nl) {
-            *nl = '\0';
-            return 0;
-        }
-        if (len >= size - 1)
-            return -EMSGSIZE;
-    }
-}
-
 static int num_u64(yajl_val obj, const char *key, uint64_t *out)
 {
     const char *path[] = { key, NULL };
@@ -194,7 +159,11 @@ static int control_call(libxlcolo_ctx *ctx, const char *run_dir,
     if (r < 0)
         return client_fail(ctx, r, "cannot send '%s' to the protection of %s: %s",
                            cmd, domain, strerror(-r));
-    r = recv_line(fd, line, sizeof(line), timeout_ms);
+    r = colo_ctl_recv_line(fd, line, sizeof(line), timeout_ms);
+    if (r == -E2BIG)
+        r = -EMSGSIZE;
+    else if (r == -ENODATA)
+        r = -ECONNRESET;
     if (r == -ETIMEDOUT)
         return client_fail(ctx, r, "no reply to '%s' from the protection of %s "
                            "within %d s", cmd, domain, timeout_ms / 1000);

@@ -30,6 +30,8 @@ int colo_log_errno(libxlcolo_ctx *ctx, int r, const char *fmt, ...) _printf_(3, 
 #define LOG_ERRNO(ctx, r, ...) colo_log_errno((ctx), (r), __VA_ARGS__)
 
 void colo_emit(libxlcolo_ctx *ctx, const libxlcolo_event *ev);
+void colo_emit_state(libxlcolo_ctx *ctx, libxlcolo_role role, libxlcolo_state state,
+                     uint64_t epoch);
 
 uint64_t colo_now_ns(void);
 

@@ -207,13 +207,10 @@ static int64_t now_ms(void)
     return (int64_t)(colo_now_ns() / 1000000u);
 }
 
-/* Read one request line into buf (NUL-terminated, newline stripped), within
- * the size bound and the deadline. -E2BIG: too long; -ETIMEDOUT; -ENODATA:
- * the client closed without a word (a liveness probe). */
-static int read_request(int fd, char *buf, size_t size)
+int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + CONTROL_REQUEST_TIMEOUT_MS;
+    int64_t deadline = now_ms() + timeout_ms;
 
     for (;;) {
         int64_t left = deadline - now_ms();
@@ -269,7 +266,7 @@ int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 
-    int r = read_request(fd, line, sizeof(line));
+    int r = colo_ctl_recv_line(fd, line, sizeof(line), CONTROL_REQUEST_TIMEOUT_MS);
     if (r == -E2BIG) {
         LOG(c->ctx, DETAIL, "control request over %d bytes refused",
             CONTROL_REQUEST_MAX);

@@ -43,4 +43,10 @@ int colo_control_reply_ok(colo_control *c, int client_fd, uint64_t epoch);
 int colo_control_reply_error(colo_control *c, int client_fd, int err,
                              const char *msg);
 
+/* Read one line (newline stripped, NUL-terminated) from fd within
+ * timeout_ms; an unterminated line at EOF counts. -ENODATA: EOF before any
+ * byte; -E2BIG: longer than size - 1; -ETIMEDOUT. Shared by the server
+ * (requests) and the clients (replies). */
+int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms);
+
 #endif

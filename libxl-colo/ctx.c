@@ -48,6 +48,18 @@ void colo_emit(libxlcolo_ctx *ctx, const libxlcolo_event *ev)
         ctx->event_cb(ctx->event_opaque, ev);
 }
 
+void colo_emit_state(libxlcolo_ctx *ctx, libxlcolo_role role, libxlcolo_state state,
+                     uint64_t epoch)
+{
+    libxlcolo_event ev = {
+        .type = LIBXLCOLO_EVENT_STATE,
+        .role = role,
+        .state = state,
+        .epoch = epoch,
+    };
+    colo_emit(ctx, &ev);
+}
+
 static void colo_vlog(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
                       const char *fmt, va_list ap)
 {

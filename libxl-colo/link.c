@@ -98,13 +98,3 @@ int colo_link_expect_epoch(libxlcolo_ctx *ctx, colo_stream *s, uint16_t type,
         return 0;
     }
 }
-
-void colo_link_send_error(colo_stream *s, int err, const char *msg)
-{
-    uint8_t body[COLO_MAX_ERROR_BODY];
-    uint32_t e = (uint32_t)err;
-    size_t n = strnlen(msg, sizeof(body) - sizeof(e));
-    memcpy(body, &e, sizeof(e));
-    memcpy(body + sizeof(e), msg, n);
-    colo_stream_send_buf(s, COLO_REC_ERROR, 0, body, sizeof(e) + n);
-}

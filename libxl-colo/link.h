@@ -22,7 +22,5 @@ int colo_link_send_epoch(colo_stream *s, uint16_t type, uint64_t epoch);
  * other record is a protocol error (-EPROTO, logged). */
 int colo_link_expect_epoch(libxlcolo_ctx *ctx, colo_stream *s, uint16_t type, uint64_t epoch,
                            int timeout_ms);
-/* Send an ERROR record (best effort). */
-void colo_link_send_error(colo_stream *s, int err, const char *msg);
 
 #endif

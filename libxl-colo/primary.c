@@ -20,13 +20,7 @@ void colo_primary_set_state(colo_primary *p, libxlcolo_state state)
     if (p->st.state == state)
         return;
     p->st.state = state;
-    libxlcolo_event ev = {
-        .type = LIBXLCOLO_EVENT_STATE,
-        .role = LIBXLCOLO_ROLE_PRIMARY,
-        .state = state,
-        .epoch = p->st.epoch,
-    };
-    colo_emit(p->ctx, &ev);
+    colo_emit_state(p->ctx, LIBXLCOLO_ROLE_PRIMARY, state, p->st.epoch);
 }
 
 static int timeout_ms(const colo_primary *p)

@@ -43,13 +43,7 @@ static void sec_set_state(colo_secondary *s, libxlcolo_state state)
     if (s->st.state == state)
         return;
     s->st.state = state;
-    libxlcolo_event ev = {
-        .type = LIBXLCOLO_EVENT_STATE,
-        .role = LIBXLCOLO_ROLE_SECONDARY,
-        .state = state,
-        .epoch = s->st.epoch,
-    };
-    colo_emit(s->ctx, &ev);
+    colo_emit_state(s->ctx, LIBXLCOLO_ROLE_SECONDARY, state, s->st.epoch);
 }
 
 static void sec_control(colo_secondary *s)
@@ -431,7 +425,9 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
         }
     } else if (r < 0 && s.s) {
         /* Corrupt or hostile stream: refuse it, keep nothing half-applied. */
-        colo_link_send_error(s.s, -r, "secondary refused the stream");
+        char why[128];
+        snprintf(why, sizeof(why), "secondary refused the stream: %s", strerror(-r));
+        colo_stream_send_error(s.s, -r, why);
     }
     if (r < 0 && s.dom && s.opt->verify && s.consistent && destroy) {
         libxlcolo_event ev = { .type = LIBXLCOLO_EVENT_STATE, .role = LIBXLCOLO_ROLE_SECONDARY,

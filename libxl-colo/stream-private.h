@@ -48,7 +48,5 @@ int colo_stream_send_raw(colo_stream *s, uint16_t type, uint16_t flags,
                          const struct iovec *iov, int iovcnt);
 int colo_stream_recv_raw(colo_stream *s, struct colo_rec_hdr *h, void *body,
                          size_t cap, int timeout_ms);
-/* Send an ERROR record {le32 err, text}; best effort, returns the error. */
-int colo_stream_send_error(colo_stream *s, int err, const char *text);
 
 #endif

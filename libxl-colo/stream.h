@@ -97,6 +97,10 @@ int colo_stream_recv_body(colo_stream *s, const struct colo_rec_hdr *h,
 int colo_stream_recv(colo_stream *s, struct colo_rec_hdr *h, void *body,
                      size_t cap, int timeout_ms);
 
+/* Send an ERROR record {le32 err, text} to tell the peer why we give up;
+ * best effort. Returns err. */
+int colo_stream_send_error(colo_stream *s, int err, const char *text);
+
 /* Bytes moved (headers, bodies and tags), for status and the bench. Safe
  * to read from any thread. */
 uint64_t colo_stream_bytes_sent(const colo_stream *s);

@@ -101,6 +101,13 @@ step_backend() {
             fail backend-$name-ticks "no new KTICK on the secondary after failover: '$k1' -> '$k2'"; tail -5 "$f"
         fi
     fi
+    if [ "$name" = tinyhvm ]; then # the restarted device model serves QMP
+        if $CHECK qmp $name query-status; then
+            pass backend-$name-dm "the secondary's device model (restarted with the primary's state) answers QMP"
+        else
+            fail backend-$name-dm "the secondary's device model does not answer QMP"
+        fi
+    fi
     # osstest's guest_check_remus_ok, on one host: one copy runs, none crashed
     copies=$(xl list | awk -v n="$name" 'NR>1 && ($1 == n || $1 == n"--colo")' | wc -l)
     crashed=$(xl list | awk -v n="$name" 'NR>1 && ($1 == n || $1 == n"--colo") && $5 ~ /c/' | wc -l)
@@ -109,7 +116,10 @@ step_backend() {
     else
         fail backend-$name-one-copy "$copies copies, $crashed crashed, state '$(domstate $name)'"
     fi
-    cleanup
+    cleanup; sleep 1
+    left=$(for p in /proc/[0-9]*; do grep -q xen-domid $p/cmdline 2>/dev/null && echo ${p#/proc/}; done)
+    if [ -z "$left" ]; then pass backend-$name-clean "no device model left after xl destroy"
+    else fail backend-$name-clean "device models left after xl destroy: $left"; fi
 }
 
 XN=$(arg xn); XINT=$(arg xint)

@@ -16,6 +16,8 @@
  *       magic), or the u32 at offset 0 of PFN.
  *   xen-backend-check refuse DOMAIN
  *       exit 0 when the backend refuses the domain (a PV guest).
+ *   xen-backend-check qmp DOMAIN COMMAND
+ *       exit 0 when the domain's device model answers COMMAND over QMP.
  *
  * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
  */
@@ -33,6 +35,7 @@
 #include "backend.h"
 #include "colo-internal.h"
 #include "digest.h"
+#include "xen_priv.h"
 
 #define BATCH 1024
 #define TINYPVH_COUNTER_PFN 0x300
@@ -518,6 +521,22 @@ static int cmd_refuse(const char *name)
     return r == -EOPNOTSUPP ? 0 : 1;
 }
 
+static int cmd_qmp(const char *name, const char *command)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    int r = open_backend(&ctx, &be);
+    if (r >= 0)
+        r = colo_be_domain_open(be, name, &d);
+    if (r >= 0)
+        r = xen_qmp(be, d->domid, command, NULL);
+    colo_be_domain_close(be, d);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    return r < 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -532,8 +551,11 @@ int main(int argc, char **argv)
         return cmd_counter(argv[2], argc > 3 ? strtoull(argv[3], NULL, 0) : 0);
     if (argc >= 3 && strcmp(argv[1], "refuse") == 0)
         return cmd_refuse(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "qmp") == 0)
+        return cmd_qmp(argv[2], argv[3]);
     fprintf(stderr, "usage: xen-backend-check run DOMAIN [ROUNDS [INTERVAL_MS]]\n"
                     "       xen-backend-check counter DOMAIN [PFN]\n"
-                    "       xen-backend-check refuse DOMAIN\n");
+                    "       xen-backend-check refuse DOMAIN\n"
+                    "       xen-backend-check qmp DOMAIN COMMAND\n");
     return 2;
 }
