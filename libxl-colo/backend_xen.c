@@ -304,9 +304,15 @@ static int xen_pause(colo_backend *be, colo_dom *d, unsigned flags)
         d->stop = XEN_PAUSED;
     }
     if ((flags & COLO_PAUSE_CHECKPOINT) && d->has_dm && !d->created) {
-        r = xen_qmp(be, d->domid, "stop", NULL);
-        if (r < 0)
+        /* One QMP connection for the stop, the device state and the cont. */
+        r = xen_qmp_open(be, d->domid, &d->qmp);
+        if (r >= 0)
+            r = xen_qmp_cmd(be, d->qmp, "stop", NULL);
+        if (r < 0) {
+            xen_qmp_close(d->qmp);
+            d->qmp = NULL;
             return r; /* the domain stays stopped: unpause undoes it */
+        }
         d->dm_stopped = true;
     }
     return 0;
@@ -320,7 +326,11 @@ static int xen_restart(colo_backend *be, colo_dom *d)
     int r;
 
     if (d->dm_stopped) {
-        r = xen_qmp(be, d->domid, "cont", NULL);
+        r = d->qmp ? xen_qmp_cmd(be, d->qmp, "cont", NULL) : xen_qmp(be, d->domid, "cont", NULL);
+        xen_qmp_close(d->qmp);
+        d->qmp = NULL;
+        if (r < 0)
+            r = xen_qmp(be, d->domid, "cont", NULL); /* once more, on a new connection */
         if (r < 0)
             return r;
         d->dm_stopped = false;
@@ -776,7 +786,8 @@ static ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
         return 0; /* PVH: no device model */
     dm_state_path(be, d, "save", path, sizeof(path));
     snprintf(args, sizeof(args), "{\"filename\":\"%s\",\"live\":false}", path);
-    int r = xen_qmp(be, d->domid, "xen-save-devices-state", args);
+    int r = d->qmp ? xen_qmp_cmd(be, d->qmp, "xen-save-devices-state", args)
+                   : xen_qmp(be, d->domid, "xen-save-devices-state", args);
     if (r < 0)
         return r;
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -847,6 +858,7 @@ static int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, 
 void xen_dom_free(colo_backend *be, colo_dom *d)
 {
     bitmap_free(xen_be(be), d);
+    xen_qmp_close(d->qmp);
     if (d->dm_pending[0])
         unlink(d->dm_pending);
     free(d->last_ctx);

@@ -34,6 +34,7 @@ typedef struct {
     bool consistent;      /* epoch 0 applied: failover is possible */
     bool stopped;         /* the primary ended protection cleanly */
     bool loading;
+    uint32_t heartbeat_ms;   /* the primary's, from DOMAIN_CONFIG */
     uint64_t next_hb_ns, last_rx_ns;
     uint8_t small[COLO_MAX_ERROR_BODY];
 } colo_secondary;
@@ -246,11 +247,13 @@ static int sec_loop(colo_secondary *s)
             int r = colo_stream_send_buf(s->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
                 return r;
-            s->next_hb_ns = now + (uint64_t)s->opt->heartbeat_ms * 1000000ull;
+            s->next_hb_ns = now + (uint64_t)s->heartbeat_ms * 1000000ull;
         }
         uint64_t deadline = s->last_rx_ns + (uint64_t)s->opt->timeout_ms * 1000000ull;
-        if (now >= deadline)
-            return LOG_ERRNO(s->ctx, -ETIMEDOUT, "primary silent for %u ms", s->opt->timeout_ms);
+        if (now >= deadline) {
+            LOG(s->ctx, WARN, "primary silent for %u ms", s->opt->timeout_ms);
+            return -ETIMEDOUT;
+        }
         uint64_t until = MIN(deadline, s->next_hb_ns);
         struct pollfd fds[2] = {
             { .fd = colo_stream_fd(s->s), .events = POLLIN },
@@ -304,7 +307,7 @@ static int sec_failover(colo_secondary *s, const char *why)
     int r = colo_be_unpause(s->be, s->dom, 0);
     if (r < 0)
         return LOG_ERRNO(s->ctx, r, "failover: cannot start the secondary guest %s", s->cfg.name);
-    LOG(s->ctx, NOTICE, "failover (%s): %s runs from checkpoint %" PRIu64, why, s->cfg.name, s->st.epoch);
+    LOG(s->ctx, WARN, "failover (%s): %s runs from checkpoint %" PRIu64, why, s->cfg.name, s->st.epoch);
     s->st.state = LIBXLCOLO_STATE_FAILED_OVER;
     colo_emit(s->ctx, &ev);
     colo_failover_cas(&s->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
@@ -337,6 +340,8 @@ static int sec_config(colo_secondary *s, uint8_t **extra)
         c->nr_vcpus > 512 || h.length != sizeof(*c) + c->extra_len)
         return LOG_ERRNO(s->ctx, -EBADMSG, "DOMAIN_CONFIG out of bounds (%" PRIu64 " pages, %u vCPUs)",
                          c->nr_pages, c->nr_vcpus);
+    if (c->heartbeat_ms == 0 || c->heartbeat_ms > 60000)
+        return LOG_ERRNO(s->ctx, -EBADMSG, "DOMAIN_CONFIG: heartbeat of %u ms", c->heartbeat_ms);
     if (c->type != COLO_DOM_HVM && c->type != COLO_DOM_PVH)
         return LOG_ERRNO(s->ctx, -EBADMSG, "DOMAIN_CONFIG: guest type %u is not HVM or PVH", c->type);
     *extra = malloc(c->extra_len ? c->extra_len : 1);
@@ -378,6 +383,11 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     if (r < 0)
         return r;
     colo_staging_init(&s->stg, s->ctx, s->cfg.nr_pages);
+    /* Beat at the primary's pace; our own --timeout decides when it is lost. */
+    s->heartbeat_ms = s->cfg.heartbeat_ms;
+    if (s->opt->timeout_ms <= s->heartbeat_ms)
+        return LOG_ERRNO(s->ctx, -EINVAL, "--timeout %u ms is not longer than the primary's heartbeat (%u ms)",
+                         s->opt->timeout_ms, s->heartbeat_ms);
     snprintf(s->st.domain, sizeof(s->st.domain), "%s", s->cfg.name);
     snprintf(s->st.backend, sizeof(s->st.backend), "%s", s->be->ops->name);
     s->st.mode = s->cfg.mode;

@@ -151,6 +151,8 @@ int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
     int r = xen_libxl(be, &lctx);
     if (r < 0)
         return r;
+    xen_qmp_close(d->qmp);
+    d->qmp = NULL;
     int rc = libxl_domain_destroy(lctx, d->domid, NULL);
     if (rc)
         return LOG_ERRNO(be->ctx, libxl_errno(rc), "domain %u: destroy", d->domid);

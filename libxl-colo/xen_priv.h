@@ -52,6 +52,7 @@ struct colo_dom {
     bool gone;               /* destroyed through us */
     xen_stop_state stop;
     bool dm_stopped;         /* QMP "stop" sent by us */
+    struct xen_qmp *qmp;     /* held from a checkpoint stop to its restart */
     bool logdirty;           /* enabled by us */
     char want_name[64];      /* a secondary's name to take at activation */
     char dm_pending[256];    /* a secondary's newest device state, for failover */
@@ -95,9 +96,13 @@ void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, 
 /* xen_dm.c: restart a secondary's device model from its saved state. */
 int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_file);
 
-/* xen_qmp.c: one command on /var/run/xen/qmp-libxl-DOMID, connecting for it.
- * args is a JSON object text or NULL. Returns 0, or -errno with one log line
- * (a QMP error reply is -EIO, its desc in the line). */
+/* xen_qmp.c: QMP on /var/run/xen/qmp-libxl-DOMID. args is a JSON object
+ * text or NULL. Each returns 0, or -errno with one log line (a QMP error
+ * reply is -EIO, its desc in the line). xen_qmp connects for one command. */
+struct xen_qmp;
 int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args);
+int xen_qmp_open(colo_backend *be, uint32_t domid, struct xen_qmp **out);
+int xen_qmp_cmd(colo_backend *be, struct xen_qmp *q, const char *cmd, const char *args);
+void xen_qmp_close(struct xen_qmp *q);
 
 #endif

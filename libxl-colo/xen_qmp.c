@@ -2,9 +2,10 @@
  *
  * libxl gives every qemu-xen device model a QMP socket at
  * /var/run/xen/qmp-libxl-DOMID. QEMU serves one client at a time on it, and
- * libxl itself connects for its own operations, so we connect for one
- * command and close again: greeting, qmp_capabilities, the command, its
- * reply. Asynchronous events that arrive in between are skipped. */
+ * libxl itself connects for its own operations, so a connection is held
+ * only for one command (xen_qmp) or for the few commands of one checkpoint
+ * stop (xen_qmp_open .. xen_qmp_close): greeting, qmp_capabilities, the
+ * commands, their replies. Asynchronous events in between are skipped. */
 #include "config.h"
 
 #include <poll.h>
@@ -19,14 +20,15 @@
 #define QMP_TIMEOUT_MS 30000
 #define QMP_LINE_MAX (64 * 1024)
 
-struct qmp {
+struct xen_qmp {
+    uint32_t domid;
     int fd;
     char buf[QMP_LINE_MAX];
     size_t len;
 };
 
 /* Read one line (one JSON message) into a NUL-terminated string. */
-static int qmp_read_line(struct qmp *q, char **line)
+static int qmp_read_line(struct xen_qmp *q, char **line)
 {
     for (;;) {
         char *nl = memchr(q->buf, '\n', q->len);
@@ -61,7 +63,7 @@ static int qmp_read_line(struct qmp *q, char **line)
 
 /* Wait for the reply to the last command: {"return": ...} or {"error": ...}.
  * desc gets the error's description. */
-static int qmp_reply(struct qmp *q, char *desc, size_t desc_len)
+static int qmp_reply(struct xen_qmp *q, char *desc, size_t desc_len)
 {
     for (;;) {
         _cleanup_free_ char *line = NULL;
@@ -91,7 +93,7 @@ static int qmp_reply(struct qmp *q, char *desc, size_t desc_len)
     }
 }
 
-static int qmp_send(struct qmp *q, const char *cmd, const char *args)
+static int qmp_send(struct xen_qmp *q, const char *cmd, const char *args)
 {
     char msg[4096];
     int n = args ? snprintf(msg, sizeof(msg), "{\"execute\":\"%s\",\"arguments\":%s}\n", cmd, args)
@@ -110,34 +112,69 @@ static int qmp_send(struct qmp *q, const char *cmd, const char *args)
     return 0;
 }
 
-int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args)
+void xen_qmp_close(struct xen_qmp *q)
 {
-    _cleanup_free_ struct qmp *q = calloc(1, sizeof(*q));
+    if (!q)
+        return;
+    closep(&q->fd);
+    free(q);
+}
+
+int xen_qmp_open(colo_backend *be, uint32_t domid, struct xen_qmp **out)
+{
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     char desc[256] = "";
+    struct xen_qmp *q = calloc(1, sizeof(*q));
     int r;
 
     if (!q)
-        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: qmp %s", domid, cmd);
+        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: qmp connect", domid);
+    q->domid = domid;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "/var/run/xen/qmp-libxl-%u", domid);
     q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (q->fd < 0)
-        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: qmp %s: socket", domid, cmd);
-    _cleanup_close_ int fd = q->fd;
-    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: qmp %s: connect %s",
-                         domid, cmd, sa.sun_path);
+    if (q->fd < 0) {
+        r = negative_errno();
+        free(q);
+        return LOG_ERRNO(be->ctx, r, "domain %u: qmp: socket", domid);
+    }
+    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = negative_errno();
+        xen_qmp_close(q);
+        return LOG_ERRNO(be->ctx, r, "domain %u: qmp: connect %s", domid, sa.sun_path);
+    }
     r = qmp_reply(q, desc, sizeof(desc));             /* the greeting */
     if (r >= 0)
         r = qmp_send(q, "qmp_capabilities", NULL);
     if (r >= 0)
         r = qmp_reply(q, desc, sizeof(desc));
-    if (r >= 0)
-        r = qmp_send(q, cmd, args);
+    if (r < 0) {
+        xen_qmp_close(q);
+        return LOG_ERRNO(be->ctx, r, "domain %u: qmp: handshake%s%s", domid,
+                         desc[0] ? ": " : "", desc);
+    }
+    *out = q;
+    return 0;
+}
+
+int xen_qmp_cmd(colo_backend *be, struct xen_qmp *q, const char *cmd, const char *args)
+{
+    char desc[256] = "";
+    int r = qmp_send(q, cmd, args);
     if (r >= 0)
         r = qmp_reply(q, desc, sizeof(desc));
     if (r < 0)
-        return LOG_ERRNO(be->ctx, r, "domain %u: qmp %s failed%s%s", domid, cmd,
+        return LOG_ERRNO(be->ctx, r, "domain %u: qmp %s failed%s%s", q->domid, cmd,
                          desc[0] ? ": " : "", desc);
     return 0;
+}
+
+int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args)
+{
+    struct xen_qmp *q = NULL;
+    int r = xen_qmp_open(be, domid, &q);
+    if (r < 0)
+        return r;
+    r = xen_qmp_cmd(be, q, cmd, args);
+    xen_qmp_close(q);
+    return r;
 }
