@@ -122,6 +122,41 @@ step_backend() {
     else fail backend-$name-clean "device models left after xl destroy: $left"; fi
 }
 
+# The baseline: xl remus on the same Linux PVH guest and interval, its
+# stops seen from outside (xen-backend-check watch).
+step_remus_linux() {
+    [ -x $CHECK ] || { skip remus-linpvh "no $CHECK in this image"; return; }
+    newlog linpvh
+    xl create $CFG/linpvh.cfg >/dev/null 2>&1 || { fail remus-linpvh "xl create linpvh failed"; return; }
+    waitlog $(conlog linpvh) "KTICK 3 " 300 || { fail remus-linpvh "linpvh did not boot"; xl destroy linpvh; return; }
+    secs=$(( ${XN:-20} * ${XINT:-300} / 1000 + 30 ))
+    $CHECK watch linpvh $((secs - 5)) remus-linpvh > /tmp/remus-watch.txt 2>&1 &
+    wpid=$!
+    timeout $secs xl remus -F -b -n -d -i ${XINT:-300} linpvh dummyhost > /tmp/remus.log 2>&1
+    wait $wpid; wrc=$?
+    cat /tmp/remus-watch.txt
+    n=$(awk '/remus-linpvh.checkpoints /{print $4}' /tmp/remus-watch.txt)
+    if [ $wrc = 0 ] && [ -n "$n" ] && [ "$n" -gt 0 ]; then
+        pass remus-linpvh "xl remus -F -b -n -d -i ${XINT:-300}: $n checkpoints seen in $((secs - 5)) s"
+    else
+        fail remus-linpvh "no xl remus checkpoint seen"; tail -5 /tmp/remus.log
+    fi
+    xl destroy linpvh
+}
+
+# A PV guest is refused with one clear line (the guest need not even run).
+step_refuse_pv() {
+    [ -x $CHECK ] || { skip refuse-pv "no $CHECK in this image"; return; }
+    xl create -p $CFG/linpv.cfg >/dev/null 2>&1 || { fail refuse-pv "xl create -p linpv failed"; return; }
+    msg=$($CHECK refuse linpv 2>&1); rc=$?
+    if [ $rc = 0 ] && echo "$msg" | grep -q "is PV: xen-colo needs HVM or PVH"; then
+        pass refuse-pv "$(echo "$msg" | grep 'is PV' | head -1 | sed 's/^xl-colo: error: //')"
+    else
+        fail refuse-pv "rc=$rc: $msg"
+    fi
+    xl destroy linpv
+}
+
 XN=$(arg xn); XINT=$(arg xint)
 info "xl info: $(xl info | awk '/^xen_version|^free_memory/{printf "%s=%s ", $1, $3}')"
 for step in $(arg xsteps | tr ':' ' '); do
@@ -133,6 +168,8 @@ for step in $(arg xsteps | tr ':' ' '); do
         backend-pvh) step_backend tinypvh $CFG/tinypvh.cfg sleep 1 ;;
         backend-hvm) step_backend tinyhvm $CFG/tinyhvm-mb.cfg sleep 5 ;;
         backend-linux) step_backend linpvh $CFG/linpvh.cfg waitlog $(conlog linpvh) "KTICK 3 " 300 ;;
+        refuse-pv)   step_refuse_pv ;;
+        remus-linux) step_remus_linux ;;
         shell)       [ -e /xen-colo/shell.sh ] && sh /xen-colo/shell.sh 2>&1 ;;
         *)           fail step-$step "unknown step" ;;
     esac

@@ -20,7 +20,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-.}" && pwd)
 OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
-XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:backend-pvh:backend-hvm:backend-linux}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:remus-linux}
 mkdir -p "$OUT"
 LOG=$OUT/serial.log
 

@@ -18,6 +18,10 @@
  *       exit 0 when the backend refuses the domain (a PV guest).
  *   xen-backend-check qmp DOMAIN COMMAND
  *       exit 0 when the domain's device model answers COMMAND over QMP.
+ *   xen-backend-check watch DOMAIN SECONDS NAME
+ *       sample the domain's state every millisecond and report, as figures
+ *       NAME.*, the intervals it was stopped (paused or suspended): how
+ *       another toolstack's checkpoints (xl remus) look from outside.
  *
  * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
  */
@@ -537,6 +541,50 @@ static int cmd_qmp(const char *name, const char *command)
     return r < 0;
 }
 
+static int cmd_watch(const char *name, unsigned seconds, const char *fig)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    struct colo_domain_info info;
+    unsigned cap = 4096, n = 0;
+    _cleanup_free_ double *stops = calloc(cap, sizeof(double));
+    int r = open_backend(&ctx, &be);
+    if (r >= 0)
+        r = colo_be_domain_open(be, name, &d);
+    if (r < 0 || !stops)
+        return 1;
+    double t0 = now_ms(), since = -1, first = -1, last = -1;
+    while (now_ms() - t0 < seconds * 1000.0) {
+        if (colo_be_domain_info(be, d, &info) < 0)
+            break; /* gone */
+        double t = now_ms();
+        bool stopped = info.paused || info.shutdown;
+        if (stopped && since < 0)
+            since = t;
+        if (!stopped && since >= 0) {
+            if (n < cap)
+                stops[n++] = t - since;
+            if (first < 0)
+                first = since;
+            last = t;
+            since = -1;
+        }
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    tname = fig;
+    double span = last > first ? (last - first) / 1000.0 : 0;
+    FIGURE("checkpoints", "%u", n, "count");
+    FIGURE("pause_p50", "%.1f", percentile(stops, n, 0.50), "ms");
+    FIGURE("pause_p99", "%.1f", percentile(stops, n, 0.99), "ms");
+    FIGURE("checkpoints_per_s", "%.2f", n > 1 && span > 0 ? (n - 1) / span : 0.0, "1/s");
+    colo_be_domain_close(be, d);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    return n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -553,9 +601,12 @@ int main(int argc, char **argv)
         return cmd_refuse(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "qmp") == 0)
         return cmd_qmp(argv[2], argv[3]);
+    if (argc >= 5 && strcmp(argv[1], "watch") == 0)
+        return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4]);
     fprintf(stderr, "usage: xen-backend-check run DOMAIN [ROUNDS [INTERVAL_MS]]\n"
                     "       xen-backend-check counter DOMAIN [PFN]\n"
                     "       xen-backend-check refuse DOMAIN\n"
-                    "       xen-backend-check qmp DOMAIN COMMAND\n");
+                    "       xen-backend-check qmp DOMAIN COMMAND\n"
+                    "       xen-backend-check watch DOMAIN SECONDS NAME\n");
     return 2;
 }
