@@ -217,13 +217,10 @@ static int primary_run(colo_primary *p)
 
         struct colo_domain_info info;
         r = colo_be_domain_info(p->be, p->dom, &info);
+        if (r == 0 && info.shutdown)
+            r = -ESRCH;
         if (r < 0)
             return r;
-        if (info.shutdown) {
-            LOG(p->ctx, NOTICE, "domain %s has shut down: protection ends", p->info.name);
-            p->stop = true;
-            return 0;
-        }
         r = colo_primary_checkpoint(p, NULL);
         if (r < 0)
             return r;
@@ -376,7 +373,16 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         r = primary_run(&p);
     }
     bool clean = r == 0 && p.s;
-    if (r < 0 && p.s && p.st.state != LIBXLCOLO_STATE_CONNECTING) {
+    if (r == -ESRCH && p.s) {
+        /* The guest is gone here (destroyed, crashed, shut down): close the
+         * link without STOP, so the secondary takes over from the last
+         * checkpoint, as it would if this whole host had died. */
+        LOG(ctx, WARN, "domain %s is gone: the secondary takes over from checkpoint %" PRIu64,
+            p.info.name, p.st.epoch);
+        p.paused_by_us = false;
+        p.logdirty_on = false;
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
+    } else if (r < 0 && p.s && p.st.state != LIBXLCOLO_STATE_CONNECTING) {
         /* The link failed under a running guest: it goes on alone. */
         primary_go_alone(&p, strerror(-r));
         r = -ENOTCONN;
