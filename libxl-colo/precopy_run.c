@@ -76,6 +76,9 @@ int colo_primary_initial_sync(colo_primary *p)
             if (k < 0)
                 return (int)k;
             sent_round += (uint64_t)k;
+            colo_primary_poll_control(p);
+            if (p->stop || p->failover_asked)
+                return -ECANCELED;
             continue;
         }
         /* A round ends: report it. */

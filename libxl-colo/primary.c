@@ -107,13 +107,13 @@ static void primary_fill_status(colo_primary *p)
     p->st.failover = colo_failover_get(&p->fo);
 }
 
-/* Returns 1 when the loop should run a checkpoint now. */
-static int primary_control(colo_primary *p, int *want_ckpt, bool *manual_failover)
+/* One control request; what it asks is left in p for the loops. */
+static void primary_control(colo_primary *p)
 {
     colo_ctl_cmd cmd;
     int cfd = colo_control_accept(p->ctl, &cmd);
     if (cfd < 0)
-        return 0;
+        return;
     switch (cmd) {
     case COLO_CTL_STATUS:
         primary_fill_status(p);
@@ -124,11 +124,12 @@ static int primary_control(colo_primary *p, int *want_ckpt, bool *manual_failove
             colo_control_reply_error(p->ctl, cfd, EBUSY, "a checkpoint request is already waiting");
             break;
         }
+        /* Answered when the checkpoint commits (epoch 0 during the sync). */
         p->waiting_client = cfd;
-        *want_ckpt = 1;
+        p->want_ckpt = true;
         break;
     case COLO_CTL_FAILOVER:
-        *manual_failover = true;
+        p->failover_asked = true;
         colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
         break;
     case COLO_CTL_STOP:
@@ -136,17 +137,21 @@ static int primary_control(colo_primary *p, int *want_ckpt, bool *manual_failove
         colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
         break;
     }
-    return 0;
+}
+
+void colo_primary_poll_control(colo_primary *p)
+{
+    struct pollfd pfd = { .fd = colo_control_fd(p->ctl), .events = POLLIN };
+    if (poll(&pfd, 1, 0) == 1)
+        primary_control(p);
 }
 
 /* Between checkpoints: wait for the next one, answer control requests,
  * keep the heartbeat. Returns 1 for "checkpoint now", 0 to stop, -errno
  * when the link failed. */
-static int primary_wait(colo_primary *p, bool *manual_failover)
+static int primary_wait(colo_primary *p)
 {
-    int want = 0;
-
-    while (!want && !p->stop && !*manual_failover) {
+    while (!p->want_ckpt && !p->stop && !p->failover_asked) {
         uint64_t now = colo_now_ns();
         if (now >= p->next_ckpt_ns)
             return 1;
@@ -182,38 +187,33 @@ static int primary_wait(colo_primary *p, bool *manual_failover)
             p->last_rx_ns = colo_now_ns();
         }
         if (fds[1].revents)
-            primary_control(p, &want, manual_failover);
+            primary_control(p);
         if (fds[2].revents) {
             uint64_t v;
             if (read(p->ctx->trigger_fd, &v, sizeof(v)) == sizeof(v))
-                want = 1;
+                p->want_ckpt = true;
         }
-        if (p->opt->dirty_bound && !want) {
+        if (p->opt->dirty_bound && !p->want_ckpt) {
             uint64_t count = 0;
             if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count) == 0 &&
                 count >= p->opt->dirty_bound)
-                want = 1;
+                p->want_ckpt = true;
         }
     }
-    return want;
+    return p->want_ckpt;
 }
 
 static int primary_run(colo_primary *p)
 {
-    bool manual_failover = false;
-
     for (;;) {
         if (p->opt->max_checkpoints && p->st.checkpoints > p->opt->max_checkpoints)
             p->stop = true;
-        int r = primary_wait(p, &manual_failover);
+        int r = primary_wait(p);
         if (r < 0)
             return r;
-        if (manual_failover) {
-            primary_go_alone(p, "failover requested");
+        if (p->failover_asked || p->stop)
             return 0;
-        }
-        if (r == 0 || p->stop)
-            return 0;
+        p->want_ckpt = false;
 
         struct colo_domain_info info;
         r = colo_be_domain_info(p->be, p->dom, &info);
@@ -364,7 +364,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
     if (r == 0) {
         r = colo_link_expect_epoch(ctx, p.s, COLO_REC_CHECKPOINT_READY, 0, timeout_ms(&p));
     }
-    if (r == 0) {
+    if (r == 0 && !p.stop && !p.failover_asked) {
         colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);
         uint64_t now = colo_now_ns();
         p.last_rx_ns = now;
@@ -372,6 +372,10 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         p.next_hb_ns = now + (uint64_t)opt->heartbeat_ms * 1000000ull;
         r = primary_run(&p);
     }
+    if (r == -ECANCELED)
+        r = 0; /* the initial sync was cut short by stop or failover */
+    if (r == 0 && p.failover_asked && p.s)
+        primary_go_alone(&p, "failover requested");
     bool clean = r == 0 && p.s;
     if (r == -ESRCH && p.s) {
         /* The guest is gone here (destroyed, crashed, shut down): close the

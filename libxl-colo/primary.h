@@ -41,6 +41,8 @@ typedef struct {
     bool logdirty_on;
     bool paused_by_us;
     bool stop;                 /* a clean stop was asked */
+    bool want_ckpt;            /* a checkpoint was asked (control socket) */
+    bool failover_asked;       /* go on without the secondary */
     int waiting_client;        /* control client waiting for a commit, or -1 */
     uint64_t next_ckpt_ns, next_hb_ns, last_rx_ns;
 } colo_primary;
@@ -58,5 +60,7 @@ int colo_primary_initial_sync(colo_primary *p);
 /* primary.c */
 int colo_primary_checkpoint(colo_primary *p, unsigned long *extra);
 void colo_primary_set_state(colo_primary *p, libxlcolo_state state);
+/* Answer a pending control request, if any, without waiting. */
+void colo_primary_poll_control(colo_primary *p);
 
 #endif
