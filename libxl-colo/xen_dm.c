@@ -149,11 +149,13 @@ int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_fil
     for (size_t i = 0; i < len; i += strlen(cmd + i) + 1)
         argv[argc++] = cmd + i;
 
-    _cleanup_(closep_ign) int sfd = open(state_file, O_RDONLY); /* inherited by qemu */
+    _cleanup_(closep_ign) int sfd = open(state_file, O_RDONLY | O_CLOEXEC);
     if (sfd < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: failover: open %s", d->domid,
                          state_file);
-    snprintf(incoming, sizeof(incoming), "fd:%d", sfd);
+    /* In the new process the state is fd 3, the pipe fd 4, and nothing else
+     * of ours leaks into a daemon that outlives us (sockets, handles). */
+    snprintf(incoming, sizeof(incoming), "fd:3");
     argv[argc++] = (char *)"-incoming";
     argv[argc++] = incoming;
     argv[argc] = NULL;
@@ -195,12 +197,16 @@ int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_fil
             dup2(log, 1);
             dup2(log, 2);
         }
+        int wfd = fcntl(pfd[1], F_DUPFD_CLOEXEC, 10), sf = fcntl(sfd, F_DUPFD, 10);
+        if (wfd < 0 || sf < 0 || dup2(sf, 3) < 0 || dup3(wfd, 4, O_CLOEXEC) < 0)
+            _exit(126);
+        close_range(5, ~0U, 0);
         int msg[2] = { (int)getpid(), 0 };
-        if (write(pfd[1], msg, sizeof(msg)) < 0)
+        if (write(4, msg, sizeof(msg)) < 0)
             _exit(126);
         execv(argv[0], argv);
         msg[1] = errno;
-        if (write(pfd[1], msg, sizeof(msg)) < 0)
+        if (write(4, msg, sizeof(msg)) < 0)
             _exit(126);
         _exit(127);
     }

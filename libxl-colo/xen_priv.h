@@ -86,9 +86,32 @@ int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
 int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags);
 int xen_domain_activate(colo_backend *be, colo_dom *d);
 
-/* backend_xen.c: fill a colo_dom for a domain id (refuses PV). */
+/* backend_xen.c */
+struct xen_rawinfo {
+    bool hvm, pvh, dying, shutdown, paused;
+    unsigned shutdown_reason;
+    uint64_t max_memkb;
+    uint64_t tot_pages;
+    unsigned max_vcpu_id;
+};
+int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri);
+/* Fill a colo_dom for a domain id (refuses PV). */
 int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out);
 void xen_dom_free(colo_backend *be, colo_dom *d);
+int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
+            void **pages, int *err, colo_mapping **m);
+void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
+
+/* Exported by libxenctrl (libxenguest's save stream uses it) but not
+ * declared in xenctrl.h. */
+int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num, xen_pfn_t *arr);
+
+/* xen_state.c: the context, device-state and digest ops */
+ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf);
+int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
+ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
+int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
+int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
 
 /* backend_xen.c: where device-model state files go */
 void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len);

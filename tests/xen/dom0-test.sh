@@ -144,6 +144,29 @@ step_remus_linux() {
     xl destroy linpvh
 }
 
+# The same measure on xen-colo's backend: the same guest and interval, the
+# digests left out but for the last checkpoint, its stops seen from outside.
+step_perf_linux() {
+    [ -x $CHECK ] || { skip colo-linpvh "no $CHECK in this image"; return; }
+    newlog linpvh
+    xl create $CFG/linpvh.cfg >/dev/null 2>&1 || { fail colo-linpvh "xl create linpvh failed"; return; }
+    waitlog $(conlog linpvh) "KTICK 3 " 300 || { fail colo-linpvh "linpvh did not boot"; cleanup; return; }
+    secs=$(( ${XN:-20} * ${XINT:-300} / 1000 + 60 ))
+    XCOLO_NO_DIGEST=1 timeout $secs $CHECK run linpvh ${XN:-20} ${XINT:-300} > /tmp/colo-run.txt 2>&1 &
+    cpid=$!
+    # watch from the end of the initial copy (stopped here, live in the engine)
+    waitlog /tmp/colo-run.txt "XCOLO: .* initial:" 120
+    $CHECK watch linpvh $(( ${XN:-20} * ${XINT:-300} / 1000 + 10 )) colo-linpvh > /tmp/colo-watch.txt 2>&1 &
+    wpid=$!
+    wait $cpid; rc=$?
+    wait $wpid
+    cat /tmp/colo-watch.txt
+    grep -E 'XCOLO: (FAIL|FIGURE)' /tmp/colo-run.txt | sed 's/backend-linpvh\./colo-linpvh-inside./'
+    if [ $rc = 0 ]; then pass colo-linpvh "xen-colo backend, -i ${XINT:-300}: $(awk '/colo-linpvh.checkpoints /{print $4}' /tmp/colo-watch.txt) stops seen"
+    else fail colo-linpvh "xen-backend-check exit $rc"; fi
+    cleanup
+}
+
 # A PV guest is refused with one clear line (the guest need not even run).
 step_refuse_pv() {
     [ -x $CHECK ] || { skip refuse-pv "no $CHECK in this image"; return; }
@@ -170,6 +193,7 @@ for step in $(arg xsteps | tr ':' ' '); do
         backend-linux) step_backend linpvh $CFG/linpvh.cfg waitlog $(conlog linpvh) "KTICK 3 " 300 ;;
         refuse-pv)   step_refuse_pv ;;
         remus-linux) step_remus_linux ;;
+        perf-linux)  step_perf_linux ;;
         shell)       [ -e /xen-colo/shell.sh ] && sh /xen-colo/shell.sh 2>&1 ;;
         *)           fail step-$step "unknown step" ;;
     esac

@@ -8,6 +8,7 @@
 #   XEN_COLO_CACHE  downloaded and extracted packages (default /var/tmp/xen-colo-cache)
 #   XSTEPS          steps run in dom0, ':'-separated (see dom0-test.sh)
 #   XN, XINT        checkpoints per backend step and their interval in ms (20, 300)
+#   XEN_COLO_SHELL  a script run by the "shell" step (investigation)
 #   BOOT_TIMEOUT    seconds until dom0 is ready (default 300)
 #   RUN_TIMEOUT     seconds for the whole QEMU run (default 1500)
 #   XEN_COLO_OUT    images and logs (default BUILD_DIR/tests/xen/out)
@@ -15,12 +16,14 @@
 # Needs on the host: apt-get, dpkg-deb, gcc, binutils, cpio, qemu-system-x86.
 # The Xen, kernel, toolstack and device-model packages are only downloaded and
 # unpacked into the cache, never installed. Prints one line per result, then
-# "N passed, N failed"; exit status 0 only when every result passed.
+# "N passed, N failed"; exit status 0 only when every result passed. Also
+# writes OUT/results.txt and, when tests/xen/xcolo-junit is built, JUnit XML
+# in OUT/check-xen.xml.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:-.}" && pwd)
 OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
-XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:remus-linux}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:perf-linux:remus-linux}
 mkdir -p "$OUT"
 LOG=$OUT/serial.log
 
@@ -37,11 +40,11 @@ grep -E '^XCOLO: (PASS|FAIL|SKIP|FIGURE)' "$OUT/results.txt" | sed 's/^XCOLO: //
 npass=$(grep -c '^XCOLO: PASS' "$OUT/results.txt")
 nfail=$(grep -c '^XCOLO: FAIL' "$OUT/results.txt")
 nskip=$(grep -c '^XCOLO: SKIP' "$OUT/results.txt")
-if [ $brc != 0 ]; then
+if [ $brc != 0 ]; then # 2 boot lost, 3 timed out, 4 Xen or dom0 died
     echo "FAIL xen-boot boot.sh exit $brc (see $LOG)"
+    echo "XCOLO: FAIL xen-boot boot.sh exit $brc" >> "$OUT/results.txt"
     nfail=$((nfail + 1))
 fi
-if [ $brc != 0 ]; then echo "XCOLO: FAIL xen-boot boot.sh exit $brc" >> "$OUT/results.txt"; fi
 if [ -x "$BUILD/tests/xen/xcolo-junit" ]; then
     "$BUILD/tests/xen/xcolo-junit" "$OUT/results.txt" "$OUT/check-xen.xml" check-xen &&
         echo "check-xen: JUnit XML: $OUT/check-xen.xml" >&2

@@ -299,7 +299,8 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
     bool tinypvh = false, prim_stopped = false;
     uint64_t ctr = 0, nr;
     size_t ctx_len = 0, dev_len = 0;
-    unsigned matches = 0, npause = 0;
+    unsigned matches = 0, verified = 0, npause = 0;
+    bool no_digest = getenv("XCOLO_NO_DIGEST") != NULL;
     double t0, t1;
 
     CHECK(open_backend(&ctx, &be), "open the xen backend");
@@ -394,9 +395,16 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
             }
             prev_ctr = before;
         }
-        CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
-        CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
-        bool match = memcmp(dp, ds, 32) == 0;
+        /* XCOLO_NO_DIGEST=1: digest the last checkpoint only, so that the
+         * stops seen from outside (watch) are the backend's alone. */
+        bool verify = k == rounds || !no_digest, match = true;
+        memset(dp, 0, sizeof(dp));
+        if (verify) {
+            CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
+            CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
+            match = memcmp(dp, ds, 32) == 0;
+            verified++;
+        }
         uint64_t ndiff = match ? 0 : count_differing(be, prim, sec, nr);
         double tf = now_ms();
         CHECK(colo_be_unpause(be, prim, COLO_PAUSE_CHECKPOINT), "restart the primary");
@@ -412,21 +420,21 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
         copy_ms[npause++] = tc - tb;
         dirty_min = MIN(dirty_min, ndirty);
         dirty_max = MAX(dirty_max, ndirty);
-        matches += match;
+        matches += verify && match;
         char hex[65];
         colo_digest_hex(dp, hex);
         INFO("checkpoint %u: dirty %" PRIu64 " copied %" PRIu64 " | stop %.1f ms, clean %.1f, "
              "copy %.1f, context+dm %.1f, restart %.1f | stopped %.1f ms | digest %.16s %s",
              k, ndirty, cs.copied, ta - t0, tb - ta, tc - tb, td - tc, tg - tf, stopped, hex,
-             match ? "MATCH" : "DIFFER");
+             !verify ? "not checked" : match ? "MATCH" : "DIFFER");
         if (!match)
             FAIL("checkpoint %u: digests differ (%" PRIu64 " pages differ)", k, ndiff);
         if (tinypvh)
             INFO("checkpoint %u: guest counter %" PRIu64, k, before);
     }
-    if (matches == rounds)
-        PASS("checkpoints: %u of %u digests match (primary at the stop vs secondary after the copy)",
-             matches, rounds);
+    if (matches == verified)
+        PASS("checkpoints: %u of %u digests match (primary at the stop vs secondary after the "
+             "copy; %u checkpoints)", matches, verified, rounds);
     if (tinypvh) {
         if (missing_known || extras)
             FAIL("dirty set: %" PRIu64 " known pages missing, %" PRIu64 " pages outside the "
@@ -546,7 +554,6 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig)
     libxlcolo_ctx *ctx = NULL;
     colo_backend *be = NULL;
     colo_dom *d = NULL;
-    struct colo_domain_info info;
     unsigned cap = 4096, n = 0;
     _cleanup_free_ double *stops = calloc(cap, sizeof(double));
     int r = open_backend(&ctx, &be);
@@ -555,11 +562,13 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig)
     if (r < 0 || !stops)
         return 1;
     double t0 = now_ms(), since = -1, first = -1, last = -1;
+    xc_interface *xch = xen_be(be)->xch; /* one hypercall a sample: disturb dom0 least */
     while (now_ms() - t0 < seconds * 1000.0) {
-        if (colo_be_domain_info(be, d, &info) < 0)
+        xc_domaininfo_t di; /* getinfolist: in every Xen version */
+        if (xc_domain_getinfolist(xch, d->domid, 1, &di) != 1 || di.domain != d->domid)
             break; /* gone */
         double t = now_ms();
-        bool stopped = info.paused || info.shutdown;
+        bool stopped = di.flags & (XEN_DOMINF_paused | XEN_DOMINF_shutdown);
         if (stopped && since < 0)
             since = t;
         if (!stopped && since >= 0) {
