@@ -1,11 +1,14 @@
 #!/bin/bash
 # Install what xen-colo needs to build and test, from Debian 12 packages.
 # Idempotent: apt-get is only called when something is missing.
+#   --xen   also what the real-Xen harness (make check-xen) needs on the host;
+#           Xen itself is downloaded by the harness, never installed.
 set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
       libxen-dev libyajl-dev libxml2-dev libcunit1-dev libssl-dev
       python3 iproute2 procps psmisc valgrind)
+[ "${1:-}" = "--xen" ] && PKGS+=(qemu-system-x86 cpio gzip binutils dpkg-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
