@@ -22,6 +22,7 @@ struct side {
     pthread_cond_t cond;
     uint64_t last_epoch;
     int checkpoints;
+    uint64_t min_pages;     /* smallest checkpoint after epoch 0 */
     bool protected;
 };
 
@@ -34,6 +35,8 @@ static void on_event(void *opaque, const libxlcolo_event *ev)
     if (ev->type == LIBXLCOLO_EVENT_CHECKPOINT) {
         s->last_epoch = ev->epoch;
         s->checkpoints++;
+        if (ev->epoch > 0 && (s->min_pages == 0 || ev->pages < s->min_pages))
+            s->min_pages = ev->pages;
     }
     if (ev->type == LIBXLCOLO_EVENT_STATE && ev->state == LIBXLCOLO_STATE_PROTECTED)
         s->protected = true;
@@ -63,11 +66,28 @@ static void *run_secondary(void *arg)
     return NULL;
 }
 
+static const char *guest_name = "eng";
+
 static void *run_primary(void *arg)
 {
     (void)arg;
-    pri.ret = libxlcolo_start(pri.ctx, "eng", "127.0.0.1", sec.port, &pri.opt);
+    pri.ret = libxlcolo_start(pri.ctx, guest_name, "127.0.0.1", sec.port, &pri.opt);
     return NULL;
+}
+
+/* Stop the protection of name through its control socket and join both. */
+static void stop_and_join(const char *name)
+{
+    libxlcolo_ctx *cli;
+    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&cli, LIBXLCOLO_VERSION, 0, &fx.lg.base), 0);
+    CU_ASSERT_EQUAL(libxlcolo_stop(cli, fx.dir, name), 0);
+    libxlcolo_ctx_free(cli);
+    pthread_join(pri.thread, NULL);
+    pthread_join(sec.thread, NULL);
+    CU_ASSERT_EQUAL(pri.ret, 0);
+    CU_ASSERT_EQUAL(sec.ret, 0);
+    libxlcolo_ctx_free(pri.ctx);
+    libxlcolo_ctx_free(sec.ctx);
 }
 
 static uint16_t free_port(void)
@@ -142,19 +162,36 @@ static void test_colo_trigger(void)
     CU_ASSERT_EQUAL(st.epoch, 3);
 
     /* A clean stop: both sides return 0, the secondary's guest goes. */
-    libxlcolo_ctx *cli;
-    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&cli, LIBXLCOLO_VERSION, 0, &fx.lg.base), 0);
-    CU_ASSERT_EQUAL(libxlcolo_stop(cli, fx.dir, "eng"), 0);
-    libxlcolo_ctx_free(cli);
-    pthread_join(pri.thread, NULL);
-    pthread_join(sec.thread, NULL);
-    CU_ASSERT_EQUAL(pri.ret, 0);
-    CU_ASSERT_EQUAL(sec.ret, 0);
+    stop_and_join("eng");
     char sock[160];
     snprintf(sock, sizeof(sock), "%s/sim/eng.sock", bdir);
     CU_ASSERT_NOT_EQUAL(access(sock, F_OK), 0);
-    libxlcolo_ctx_free(pri.ctx);
-    libxlcolo_ctx_free(sec.ctx);
+}
+
+/* Remus with a period that never comes: checkpoints start because the
+ * guest has dirtied --dirty-bound pages, which bounds the pause. */
+static void test_dirty_bound(void)
+{
+    char bdir[96];
+    snprintf(bdir, sizeof(bdir), "%s/B2", fx.dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(bdir, 0700), 0);
+    CU_ASSERT_FATAL(start_guest("bound", "--mem", "32M", "--workload", "web", "--seed", "3") > 0);
+    guest_name = "bound";
+    side_init(&sec, bdir);
+    side_init(&pri, fx.dir);
+    sec.port = free_port();
+    pri.opt.interval_ms = 600000;
+    pri.opt.dirty_bound = 64;
+    pri.opt.heartbeat_ms = 20;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&sec.thread, NULL, run_secondary, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&pri.thread, NULL, run_primary, NULL), 0);
+
+    CU_ASSERT(wait_checkpoints(&pri, 4, 30000));
+    pthread_mutex_lock(&pri.lock);
+    /* Each one began at the bound, so it holds at least that many pages. */
+    CU_ASSERT(pri.min_pages >= 64);
+    pthread_mutex_unlock(&pri.lock);
+    stop_and_join("bound");
 }
 
 int main(void)
@@ -166,6 +203,7 @@ int main(void)
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("engine", NULL, NULL);
     CU_add_test(s, "COLO mode: checkpoints on the trigger API only", test_colo_trigger);
+    CU_add_test(s, "Remus: the dirty bound starts checkpoints", test_dirty_bound);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     int failed = (int)(CU_get_number_of_failures() + CU_get_number_of_tests_failed());
