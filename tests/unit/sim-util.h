@@ -26,6 +26,7 @@
 #include "backend.h"
 #include "colo-internal.h"
 #include "sim-proto.h"
+#include "unit-util.h"
 
 #ifndef SIMGUEST_BIN
 #define SIMGUEST_BIN "colo-simguest"
@@ -36,35 +37,14 @@
 
 extern char **environ;
 
-/* A logger that keeps the last line and counts errors. */
-struct cap_logger {
-    xentoollog_logger base;
-    int errors;
-    char last[512];
-};
-
 static struct {
     char dir[64];
     pid_t pids[MAX_PIDS];
     int npids;
-    struct cap_logger lg;
+    struct unit_logger lg; /* keeps the last line, counts errors */
     libxlcolo_ctx *ctx;
     colo_backend *be;
 } fx;
-
-_printf_(5, 0) static inline void cap_vmessage(xentoollog_logger *l, xentoollog_level lvl,
-                                              int errnoval, const char *context,
-                                              const char *fmt, va_list ap)
-{
-    struct cap_logger *c = (struct cap_logger *)l;
-    vsnprintf(c->last, sizeof(c->last), fmt, ap);
-    if (lvl >= XTL_ERROR)
-        c->errors++;
-    if (getenv("TEST_VERBOSE"))
-        fprintf(stderr, "  [log] %s\n", c->last);
-}
-
-static inline void cap_destroy(xentoollog_logger *l) {}
 
 static inline void track(pid_t pid)
 {
@@ -199,10 +179,7 @@ static inline int sim_fixture_init(void)
         return -1;
     setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
     signal(SIGPIPE, SIG_IGN);
-    fx.lg.base.vmessage = cap_vmessage;
-    fx.lg.base.destroy = cap_destroy;
-    if (libxlcolo_ctx_alloc(&fx.ctx, LIBXLCOLO_VERSION, 0, &fx.lg.base) < 0)
-        return -1;
+    fx.ctx = unit_ctx_with(&fx.lg);
     return colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
 }
 

@@ -79,7 +79,7 @@ static void *run_primary(void *arg)
 static void stop_and_join(const char *name)
 {
     libxlcolo_ctx *cli;
-    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&cli, LIBXLCOLO_VERSION, 0, &fx.lg.base), 0);
+    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&cli, LIBXLCOLO_VERSION, 0, &fx.lg.vtable), 0);
     CU_ASSERT_EQUAL(libxlcolo_stop(cli, fx.dir, name), 0);
     libxlcolo_ctx_free(cli);
     pthread_join(pri.thread, NULL);
@@ -107,7 +107,7 @@ static void side_init(struct side *s, const char *dir)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     snprintf(s->run_dir, sizeof(s->run_dir), "%s", dir);
-    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&s->ctx, LIBXLCOLO_VERSION, 0, &fx.lg.base), 0);
+    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&s->ctx, LIBXLCOLO_VERSION, 0, &fx.lg.vtable), 0);
     libxlcolo_set_event_callback(s->ctx, on_event, s);
     libxlcolo_options_init(&s->opt);
     s->opt.backend = "sim";
@@ -154,7 +154,7 @@ static void test_colo_trigger(void)
 
     libxlcolo_status st;
     libxlcolo_ctx *q;
-    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&q, LIBXLCOLO_VERSION, 0, &fx.lg.base), 0);
+    CU_ASSERT_EQUAL_FATAL(libxlcolo_ctx_alloc(&q, LIBXLCOLO_VERSION, 0, &fx.lg.vtable), 0);
     CU_ASSERT_EQUAL(libxlcolo_status_get(q, fx.dir, "eng", &st), 0);
     libxlcolo_ctx_free(q);
     CU_ASSERT_EQUAL(st.mode, LIBXLCOLO_MODE_COLO);
