@@ -14,7 +14,8 @@
  *   state is bound to the primary: it hangs after failover.
  *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice.
  * - HVM guests also have their device model stopped (QMP stop/cont), as
- *   libxl's own suspend does.
+ *   libxl's own suspend does, and its global dirty log on while log-dirty
+ *   is (QMP xen-set-global-dirty-log), so that its DMA writes are logged.
  *
  * Context, device state and digest are in xen_state.c.
  *
@@ -212,7 +213,9 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     int r = xen_getinfo(x, d->domid, &ri);
     if (r < 0)
         return LOG_ERRNO(be->ctx, r, "domain %u: info", d->domid);
-    if (xc_domain_maximum_gpfn(x->xch, d->domid, &max) < 0)
+    /* A dying domain (xl destroy under way) may have no p2m left to ask:
+     * report it shut down, which is what the engine needs to know. */
+    if (xc_domain_maximum_gpfn(x->xch, d->domid, &max) < 0 && !ri.dying)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: info: maximum_gpfn", d->domid);
     if (!d->pv_drivers)
         d->pv_drivers = detect_pv_drivers(x, d);
@@ -419,6 +422,17 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
             return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: log-dirty enable "
                              "(after turning a stale log-dirty off)", d->domid);
     }
+    /* The device model writes guest memory too (emulated DMA) through its
+     * own mappings, which Xen's log-dirty does not see: with the global
+     * dirty log on, QEMU reports those pages to Xen (libxl's save does the
+     * same). */
+    if (d->has_dm && !d->created) {
+        r = xen_qmp(be, d->domid, "xen-set-global-dirty-log", "{\"enable\":true}");
+        if (r < 0) {
+            shadow_op(x, d, XEN_DOMCTL_SHADOW_OP_OFF);
+            return r;
+        }
+    }
     d->logdirty = true;
     return 0;
 }
@@ -428,6 +442,8 @@ static int xen_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)
     if (flags)
         return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty off: unknown flags %#x",
                          d->domid, flags);
+    if (d->has_dm && !d->created)
+        xen_qmp(be, d->domid, "xen-set-global-dirty-log", "{\"enable\":false}");
     if (shadow_op(xen_be(be), d, XEN_DOMCTL_SHADOW_OP_OFF) < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: log-dirty off", d->domid);
     d->logdirty = false;
@@ -583,9 +599,13 @@ void xen_dom_free(colo_backend *be, colo_dom *d)
 }
 
 /* Leave a primary as we found it: log-dirty off, running. A secondary that
- * was never activated stays paused: it is the engine's to destroy. */
+ * was never activated stays paused: it is the engine's to destroy. A domain
+ * destroyed behind our back (xl destroy) is left alone. */
 static void xen_domain_close(colo_backend *be, colo_dom *d)
 {
+    struct xen_rawinfo ri;
+    if (!d->gone && (xen_getinfo(xen_be(be), d->domid, &ri) < 0 || ri.dying))
+        d->gone = true;
     if (!d->gone) {
         if (d->logdirty)
             xen_logdirty_off(be, d, 0);
@@ -661,4 +681,5 @@ const colo_backend_ops colo_backend_xen_ops = {
     .devstate_save = xen_devstate_save,
     .devstate_load = xen_devstate_load,
     .digest = xen_digest,
+    .populated = xen_populated,
 };

@@ -63,7 +63,7 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     if (r < 0)
         return r;
     c->count = colo_bitmap_take(p->dirty, n, &cursor, c->pfns, (unsigned)MIN(count, UINT32_MAX));
-    r = colo_pages_read(p->be, p->dom, c->pfns, c->count, c->data, &c->skipped);
+    r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped);
     if (r < 0)
         return r;
 

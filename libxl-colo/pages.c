@@ -126,3 +126,32 @@ int colo_pages_read(colo_backend *be, colo_dom *d, const uint64_t *pfns,
     }
     return 0;
 }
+
+int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
+                           uint64_t *n, uint8_t *dst, uint64_t *skipped)
+{
+    void *addr[COLO_BATCH_PAGES];
+    int err[COLO_BATCH_PAGES];
+    uint64_t in = 0, out = 0;
+
+    while (in < *n) {
+        unsigned k = *n - in > COLO_BATCH_PAGES ? COLO_BATCH_PAGES : (unsigned)(*n - in);
+        colo_mapping *m = NULL;
+        int r = colo_be_map(be, d, pfns + in, k, PROT_READ, addr, err, &m);
+        if (r < 0)
+            return r;
+        /* out <= in + i: each slot is written after it was read. */
+        for (unsigned i = 0; i < k; i++) {
+            if (!addr[i]) {
+                (*skipped)++;
+                continue;
+            }
+            memcpy(dst + out * COLO_PAGE_SIZE, addr[i], COLO_PAGE_SIZE);
+            pfns[out++] = pfns[in + i];
+        }
+        colo_be_unmap(be, d, m);
+        in += k;
+    }
+    *n = out;
+    return 0;
+}

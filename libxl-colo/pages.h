@@ -46,4 +46,13 @@ int colo_pages_apply(colo_backend *be, colo_dom *d,
 int colo_pages_read(colo_backend *be, colo_dom *d, const uint64_t *pfns,
                     uint64_t n, uint8_t *dst, uint64_t *skipped);
 
+/* As colo_pages_read, but a frame the backend cannot map is dropped: pfns
+ * and dst are compacted in place, *n becomes the number kept, and the
+ * dropped are counted in *skipped. What a domain cannot map (a hole in its
+ * pfn space, xen's xenstore and console rings, shared_info) is no page of
+ * the guest: sent as zeros, it would make the secondary populate a frame
+ * the primary lacks, or overwrite one the secondary owns. */
+int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
+                           uint64_t *n, uint8_t *dst, uint64_t *skipped);
+
 #endif

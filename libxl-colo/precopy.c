@@ -5,7 +5,7 @@
 
 void colo_precopy_init(colo_precopy *p, uint64_t threshold, unsigned max_syncs)
 {
-    *p = (colo_precopy){ .threshold = threshold, .max_syncs = max_syncs };
+    *p = (colo_precopy){ .threshold = threshold, .max_syncs = max_syncs, .best = UINT64_MAX };
 }
 
 colo_precopy_action colo_precopy_step(colo_precopy *p, uint64_t queued,
@@ -30,6 +30,12 @@ colo_precopy_action colo_precopy_synced(colo_precopy *p, colo_precopy_action why
         p->exacts++;
         if (exact <= p->threshold)
             return COLO_PRECOPY_STOP;
+    }
+    if (exact < p->best) {
+        p->best = exact;
+        p->stalled = 0;
+    } else if (++p->stalled >= COLO_PRECOPY_STALL_ROUNDS) {
+        return COLO_PRECOPY_STOP; /* not converging: stop and copy what is queued */
     }
     return COLO_PRECOPY_SEND;
 }

@@ -8,6 +8,12 @@
  * policy pays for the exact figure only when the estimate is under the
  * threshold, and otherwise keeps sending what is queued, syncing only when
  * the queue is empty.
+ *
+ * It gives up converging (stop and copy) after max_syncs rounds, or sooner
+ * when COLO_PRECOPY_STALL_ROUNDS rounds in a row found no fewer dirty pages
+ * than the best round so far: a guest that dirties a steady set faster than
+ * a round takes will not converge, and each more round costs a full copy of
+ * that set (libxc's own policy stops after 5 rounds).
  */
 #ifndef COLO_PRECOPY_H
 #define COLO_PRECOPY_H
@@ -21,12 +27,16 @@ typedef enum {
     COLO_PRECOPY_STOP,  /* stop and copy */
 } colo_precopy_action;
 
+#define COLO_PRECOPY_STALL_ROUNDS 3
+
 typedef struct {
     uint64_t threshold;  /* pages: stop-and-copy at or below this */
     unsigned max_syncs;  /* give up converging after this many syncs */
     unsigned syncs;      /* CLEANs paid so far (rounds) */
     unsigned exacts;     /* of them, exact-figure checks */
     uint64_t estimate;   /* last estimate */
+    uint64_t best;       /* fewest pages queued after a sync so far */
+    unsigned stalled;    /* syncs in a row that did not beat best */
 } colo_precopy;
 
 void colo_precopy_init(colo_precopy *p, uint64_t threshold, unsigned max_syncs);

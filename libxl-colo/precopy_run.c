@@ -15,15 +15,17 @@
 #define PRECOPY_CHUNK 16384 /* pages sent between two looks at the estimate */
 
 /* Send up to PRECOPY_CHUNK queued pages from the running guest, zero pages
- * as markers. Returns pages sent. */
+ * as markers, frames that cannot be mapped not at all. Returns the pages
+ * taken from the queue. */
 static int64_t precopy_send_chunk(colo_primary *p, uint64_t *cursor, uint64_t *queued)
 {
     struct colo_capture *c = &p->cap;
-    uint64_t n = colo_bitmap_take(p->queue, p->info.nr_pages, cursor, c->pfns,
-                                  (unsigned)MIN(c->cap, PRECOPY_CHUNK));
-    if (n == 0)
+    uint64_t taken = colo_bitmap_take(p->queue, p->info.nr_pages, cursor, c->pfns,
+                                      (unsigned)MIN(c->cap, PRECOPY_CHUNK));
+    if (taken == 0)
         return 0;
-    int r = colo_pages_read(p->be, p->dom, c->pfns, n, c->data, &c->skipped);
+    uint64_t n = taken; /* less the frames that cannot be mapped */
+    int r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &n, c->data, &c->skipped);
     if (r < 0)
         return r;
 
@@ -39,11 +41,11 @@ static int64_t precopy_send_chunk(colo_primary *p, uint64_t *cursor, uint64_t *q
             memcpy(c->data + out * COLO_PAGE_SIZE, src, COLO_PAGE_SIZE);
         out++;
     }
-    int64_t sent = colo_pages_send(p->s, COLO_REC_F_PRECOPY, c->pfns, c->data, n);
+    int64_t sent = n ? colo_pages_send(p->s, COLO_REC_F_PRECOPY, c->pfns, c->data, n) : 0;
     if (sent < 0)
         return sent;
-    *queued -= n;
-    return (int64_t)n;
+    *queued -= taken;
+    return (int64_t)taken;
 }
 
 int colo_primary_initial_sync(colo_primary *p)

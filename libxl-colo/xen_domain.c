@@ -10,9 +10,10 @@
  *    (with TSC info and hvmloader's params) and the device-model state into
  *    it; map() populates any pfn the primary has and the new domain lacks,
  *    as libxc's restore does;
- *  - failover, the secondary's first unpause: take the primary's name when it
- *    is free; for HVM, restart its device model from the newest device state
- *    (xen_dm.c); then libxl_domain_unpause.
+ *  - failover, the secondary's first unpause: for HVM, restart its device
+ *    model from the newest device state (xen_dm.c); libxl_domain_unpause;
+ *    then take the primary's name once it is free (a primary destroyed on
+ *    the same host is waited for while it dies, up to RENAME_WAIT_MS).
  */
 #include "config.h"
 
@@ -20,6 +21,8 @@
 #include <string.h>
 
 #include "xen_priv.h"
+
+#define RENAME_WAIT_MS 15000
 
 /* libxl errors are ERROR_*, not errno. */
 static int libxl_errno(int rc)
@@ -163,23 +166,51 @@ int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
     return 0;
 }
 
-/* The secondary becomes the guest: its name, then its first run. */
+/* Wait (bounded) until no live domain holds name. A primary destroyed on
+ * this host is still dying under its name when its xl-colo start has seen it
+ * gone (xl destroy stops the device model before it removes the domain), so
+ * that a failover would otherwise keep NAME--colo. A domain that runs under
+ * the name is not waited for. */
+static bool name_free(colo_backend *be, libxl_ctx *lctx, const char *name)
+{
+    uint64_t deadline = colo_now_ns() / 1000000 + RENAME_WAIT_MS;
+    for (;;) {
+        uint32_t id;
+        struct xen_rawinfo ri;
+        if (libxl_name_to_domid(lctx, name, &id) != 0)
+            return true;
+        int r = xen_getinfo(xen_be(be), id, &ri);
+        if (r == 0 && !ri.dying && !ri.shutdown)
+            return false;
+        if (colo_now_ns() / 1000000 > deadline)
+            return false;
+        usleep(50000);
+    }
+}
+
+/* A secondary made under NAME--colo takes the guest's own name. */
+static void take_name(colo_backend *be, libxl_ctx *lctx, colo_dom *d)
+{
+    if (!d->want_name[0] || strcmp(d->want_name, d->name) == 0)
+        return;
+    if (!name_free(be, lctx, d->want_name))
+        LOG(be->ctx, WARN, "domain %u: keeping the name %s: %s still exists", d->domid,
+            d->name, d->want_name);
+    else if (libxl_domain_rename(lctx, d->domid, d->name, d->want_name) == 0)
+        snprintf(d->name, sizeof(d->name), "%s", d->want_name);
+    else
+        LOG(be->ctx, WARN, "domain %u: could not rename %s to %s", d->domid, d->name,
+            d->want_name);
+}
+
+/* The secondary becomes the guest: its first run, then its name (which may
+ * wait for a dying primary: the guest runs meanwhile). */
 int xen_domain_activate(colo_backend *be, colo_dom *d)
 {
     libxl_ctx *lctx;
     int r = xen_libxl(be, &lctx);
     if (r < 0)
         return r;
-    if (d->want_name[0] && strcmp(d->want_name, d->name) != 0) {
-        if (name_taken(lctx, d->want_name))
-            LOG(be->ctx, WARN, "domain %u: keeping the name %s: %s still exists", d->domid,
-                d->name, d->want_name);
-        else if (libxl_domain_rename(lctx, d->domid, d->name, d->want_name) == 0)
-            snprintf(d->name, sizeof(d->name), "%s", d->want_name);
-        else
-            LOG(be->ctx, WARN, "domain %u: could not rename %s to %s", d->domid, d->name,
-                d->want_name);
-    }
     /* The device model takes the primary's device state now. */
     if (d->dm_pending[0]) {
         r = xen_dm_restart_incoming(be, d, d->dm_pending);
@@ -193,5 +224,6 @@ int xen_domain_activate(colo_backend *be, colo_dom *d)
         return LOG_ERRNO(be->ctx, libxl_errno(rc), "domain %u: activate: libxl_domain_unpause",
                          d->domid);
     d->activated = true;
+    take_name(be, lctx, d);
     return 0;
 }

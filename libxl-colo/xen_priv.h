@@ -106,12 +106,13 @@ void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
  * declared in xenctrl.h. */
 int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num, xen_pfn_t *arr);
 
-/* xen_state.c: the context, device-state and digest ops */
+/* xen_state.c: the context, device-state, digest and populated ops */
 ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf);
 int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
 ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
 int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
 int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
+int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages);
 
 /* backend_xen.c: where device-model state files go */
 void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len);

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "bitmap.h"
 #include "digest.h"
 #include "xen_priv.h"
 
@@ -159,6 +160,21 @@ static int populated_pfns(colo_backend *be, colo_dom *d)
     }
     d->pop_max = max;
     d->pop_tot = ri.tot_pages;
+    return 0;
+}
+
+/* The populated op: the pfns that hold memory, so that the initial sync
+ * walks neither the hole below 4 GiB nor the gaps of a PVH guest (and the
+ * secondary is not asked to populate them). */
+int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages)
+{
+    int r = populated_pfns(be, d);
+    if (r < 0)
+        return r;
+    colo_bitmap_clear_all(bitmap, nr_pages);
+    for (uint64_t i = 0; i < d->nr_pop; i++)
+        if (d->pop[i] < nr_pages)
+            colo_bitmap_set(bitmap, d->pop[i]);
     return 0;
 }
 

@@ -67,6 +67,28 @@ static void test_not_converging_stops(void)
     CU_ASSERT_EQUAL(p.exacts, 0);
 }
 
+static void test_stalled_stops_early(void)
+{
+    colo_precopy p;
+    colo_precopy_init(&p, 100, 30);
+    /* Converging: each sync beats the best so far. */
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 4000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2000), COLO_PRECOPY_SEND);
+    /* A steady dirty set: three rounds without a new best, then stop. */
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2049), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2100), COLO_PRECOPY_STOP);
+    CU_ASSERT_EQUAL(p.syncs, 5);
+    /* A new best resets the count. */
+    colo_precopy_init(&p, 100, 30);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 1000), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 1500), COLO_PRECOPY_SEND);
+    CU_ASSERT_EQUAL(p.stalled, 1);
+}
+
 int main(void)
 {
     return unit_run("precopy", (const struct unit_test[]){
@@ -75,6 +97,7 @@ int main(void)
         { "exact above threshold: keep sending", test_exact_above_threshold_keeps_going },
         { "threshold is inclusive", test_boundary_is_inclusive },
         { "not converging: stop after max syncs", test_not_converging_stops },
+        { "stalled: stop after rounds without a new best", test_stalled_stops_early },
         { NULL, NULL },
     });
 }

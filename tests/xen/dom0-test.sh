@@ -6,6 +6,11 @@
 #   XCOLO: PASS name [detail]     XCOLO: FAIL name reason
 #   XCOLO: SKIP name reason       XCOLO: FIGURE name value unit
 #   XCOLO: INFO text
+# Steps: smoke-pvh smoke-linux smoke-hvm (the guests run), refuse-pv,
+# backend-pvh backend-hvm backend-linux (xen-backend-check drives the backend
+# alone), perf-linux remus-linux (the backend alone against xl remus),
+# colo-pvh colo-hvm colo-linux (the real xl-colo through tools/osstest's
+# ts-colo-* steps, see dom0-colo.sh), shell (XEN_COLO_SHELL).
 CFG=/usr/local/share/xen-colo
 CHECK=/usr/local/bin/xen-backend-check
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -177,10 +182,23 @@ step_refuse_pv() {
     else
         fail refuse-pv "rc=$rc: $msg"
     fi
+    # the same refusal through the command line, before any connection
+    if command -v xl-colo >/dev/null; then
+        colo_key
+        msg=$(xl-colo --rundir /tmp/pv start --key $XLCOLO_KEY linpv 127.0.0.1:7999 2>&1); rc=$?
+        if [ $rc != 0 ] && echo "$msg" | grep -q "is PV: xen-colo needs HVM or PVH"; then
+            pass refuse-pv-cli "xl-colo start exits $rc: $(echo "$msg" | grep 'is PV' | head -1)"
+        else
+            fail refuse-pv-cli "rc=$rc: $msg"
+        fi
+    fi
     xl destroy linpv
 }
 
-XN=$(arg xn); XINT=$(arg xint)
+# The xen-colo steps (the real xl-colo through tools/osstest's ts-colo-*).
+. /xen-colo/dom0-colo.sh
+
+XN=$(arg xn); XINT=$(arg xint); XPERF=$(arg xperf); XPERF=${XPERF:-30}
 info "xl info: $(xl info | awk '/^xen_version|^free_memory/{printf "%s=%s ", $1, $3}')"
 for step in $(arg xsteps | tr ':' ' '); do
     info "=== step $step"
@@ -194,6 +212,12 @@ for step in $(arg xsteps | tr ':' ' '); do
         refuse-pv)   step_refuse_pv ;;
         remus-linux) step_remus_linux ;;
         perf-linux)  step_perf_linux ;;
+        # xl remus asks a PVH guest to suspend through xenstore: the asm guest
+        # has no PV drivers to answer ("domain did not respond to suspend request")
+        colo-pvh)    step_colo tinypvh $CFG/tinypvh.cfg asm 7901 \
+                         "xl remus cannot checkpoint a PVH guest without PV drivers (libxl's suspend goes through xenstore)" ;;
+        colo-hvm)    step_colo tinyhvm $CFG/tinyhvm-mb.cfg asm 7911 remus ;;
+        colo-linux)  step_colo linpvh $CFG/linpvh.cfg linux 7921 remus ;;
         shell)       [ -e /xen-colo/shell.sh ] && sh /xen-colo/shell.sh 2>&1 ;;
         *)           fail step-$step "unknown step" ;;
     esac

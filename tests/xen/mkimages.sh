@@ -119,6 +119,12 @@ cp "$ROOT/boot/vmlinuz-$KV" "$S/vmlinuz"
 cp "$HERE"/*.cfg "$S/"
 install -m 755 "$HERE/dom0-init" "$R/init"
 install -m 755 "$HERE/dom0-test.sh" "$R/xen-colo/dom0-test.sh"
+install -m 644 "$HERE/dom0-colo.sh" "$R/xen-colo/dom0-colo.sh"
+# the osstest steps, run for real by the colo-* steps
+OSS=$HERE/../../tools/osstest
+mkdir -p "$S/osstest"
+install -m 755 "$OSS"/ts-colo-start "$OSS"/ts-colo-check "$OSS"/ts-colo-failover "$S/osstest/"
+install -m 644 "$OSS/colo-lib.sh" "$S/osstest/"
 # XEN_COLO_SHELL: a script for the "shell" step (ad hoc investigation)
 [ -n "${XEN_COLO_SHELL:-}" ] && install -m 755 "$XEN_COLO_SHELL" "$R/xen-colo/shell.sh"
 (cd "$R" && find . | cpio -o -H newc --quiet) | gzip -1 > "$OUT/dom0-initrd.gz.new"

@@ -18,10 +18,16 @@
  *       exit 0 when the backend refuses the domain (a PV guest).
  *   xen-backend-check qmp DOMAIN COMMAND
  *       exit 0 when the domain's device model answers COMMAND over QMP.
- *   xen-backend-check watch DOMAIN SECONDS NAME
+ *   xen-backend-check watch DOMAIN SECONDS NAME [SKIP]
  *       sample the domain's state every millisecond and report, as figures
  *       NAME.*, the intervals it was stopped (paused or suspended): how
- *       another toolstack's checkpoints (xl remus) look from outside.
+ *       another toolstack's checkpoints (xl remus) look from outside. With
+ *       SKIP, the first SKIP stops (an initial sync's) are left out and the
+ *       SECONDS start after them.
+ *   xen-backend-check logdirty DOMAIN
+ *       print "off" when log-dirty is off on the domain (a raw ENABLE
+ *       succeeds, and is undone at once), "on" when it was left on (ENABLE
+ *       fails with EINVAL); exit 0 for off, 1 for on, 2 on error.
  *
  * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
  */
@@ -549,7 +555,10 @@ static int cmd_qmp(const char *name, const char *command)
     return r < 0;
 }
 
-static int cmd_watch(const char *name, unsigned seconds, const char *fig)
+/* skip: stops not counted (another toolstack's initial sync); the SECONDS
+ * start after them, and they must come within WATCH_SKIP_WAIT_S. */
+#define WATCH_SKIP_WAIT_S 300
+static int cmd_watch(const char *name, unsigned seconds, const char *fig, unsigned skip)
 {
     libxlcolo_ctx *ctx = NULL;
     colo_backend *be = NULL;
@@ -562,8 +571,9 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig)
     if (r < 0 || !stops)
         return 1;
     double t0 = now_ms(), since = -1, first = -1, last = -1;
+    double window = (skip ? WATCH_SKIP_WAIT_S : seconds) * 1000.0;
     xc_interface *xch = xen_be(be)->xch; /* one hypercall a sample: disturb dom0 least */
-    while (now_ms() - t0 < seconds * 1000.0) {
+    while (now_ms() - t0 < window) {
         xc_domaininfo_t di; /* getinfolist: in every Xen version */
         if (xc_domain_getinfolist(xch, d->domid, 1, &di) != 1 || di.domain != d->domid)
             break; /* gone */
@@ -571,6 +581,13 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig)
         bool stopped = di.flags & (XEN_DOMINF_paused | XEN_DOMINF_shutdown);
         if (stopped && since < 0)
             since = t;
+        if (!stopped && since >= 0 && skip) {
+            if (--skip == 0) { /* the window starts now */
+                t0 = t;
+                window = seconds * 1000.0;
+            }
+            since = -1;
+        }
         if (!stopped && since >= 0) {
             if (n < cap)
                 stops[n++] = t - since;
@@ -594,6 +611,44 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig)
     return n ? 0 : 1;
 }
 
+static int raw_shadow_op(xc_interface *xch, uint32_t domid, unsigned sop)
+{
+#ifdef HAVE_XC_LOGDIRTY_CONTROL
+    return xc_shadow_control(xch, domid, sop, NULL, 0);
+#else
+    return xc_shadow_control(xch, domid, sop, NULL, 0, NULL, 0, NULL);
+#endif
+}
+
+/* Is log-dirty on? Raw libxenctrl, none of the backend's recovery. */
+static int cmd_logdirty(const char *name)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    int ret = 2;
+    int r = open_backend(&ctx, &be);
+    if (r >= 0)
+        r = colo_be_domain_open(be, name, &d);
+    if (r >= 0) {
+        xc_interface *xch = xen_be(be)->xch;
+        if (raw_shadow_op(xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) == 0) {
+            raw_shadow_op(xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF);
+            printf("off\n");
+            ret = 0;
+        } else if (errno == EINVAL) {
+            printf("on\n");
+            ret = 1;
+        } else {
+            fprintf(stderr, "xen-backend-check: log-dirty enable on %s: %s\n", name, strerror(errno));
+        }
+    }
+    colo_be_domain_close(be, d);
+    colo_backend_close(be);
+    libxlcolo_ctx_free(ctx);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -610,12 +665,16 @@ int main(int argc, char **argv)
         return cmd_refuse(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "qmp") == 0)
         return cmd_qmp(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "logdirty") == 0)
+        return cmd_logdirty(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "watch") == 0)
-        return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4]);
+        return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4],
+                         argc > 5 ? (unsigned)atoi(argv[5]) : 0);
     fprintf(stderr, "usage: xen-backend-check run DOMAIN [ROUNDS [INTERVAL_MS]]\n"
                     "       xen-backend-check counter DOMAIN [PFN]\n"
                     "       xen-backend-check refuse DOMAIN\n"
                     "       xen-backend-check qmp DOMAIN COMMAND\n"
-                    "       xen-backend-check watch DOMAIN SECONDS NAME\n");
+                    "       xen-backend-check watch DOMAIN SECONDS NAME [SKIP]\n"
+                    "       xen-backend-check logdirty DOMAIN\n");
     return 2;
 }
