@@ -227,8 +227,10 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     info->mem_bytes = ri.max_memkb * 1024;
     info->nr_vcpus = ri.max_vcpu_id + 1;
     info->paused = ri.paused || d->stop != XEN_RUNNING;
-    info->shutdown = ri.dying || (ri.shutdown && !(d->stop == XEN_SUSPENDED &&
-                                                 ri.shutdown_reason == SHUTDOWN_suspend));
+    /* Suspended is not gone, whoever asked for it: a guest's own late or
+     * repeated answer to a suspend request leaves it so, and the next stop
+     * finds it already suspended. */
+    info->shutdown = ri.dying || (ri.shutdown && ri.shutdown_reason != SHUTDOWN_suspend);
     info->pv_drivers = d->pv_drivers;
     return 0;
 }
@@ -317,7 +319,7 @@ static int xen_restart(colo_backend *be, colo_dom *d)
     int r;
 
     if (d->dm_stopped) {
-        r = d->qmp ? xen_qmp_cmd(be, d->qmp, "cont", NULL) : xen_qmp(be, d->domid, "cont", NULL);
+        r = xen_dm_qmp(be, d, "cont", NULL);
         xen_qmp_close(d->qmp);
         d->qmp = NULL;
         if (r < 0)
@@ -427,7 +429,7 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
      * dirty log on, QEMU reports those pages to Xen (libxl's save does the
      * same). */
     if (d->has_dm && !d->created) {
-        r = xen_qmp(be, d->domid, "xen-set-global-dirty-log", "{\"enable\":true}");
+        r = xen_dm_qmp(be, d, "xen-set-global-dirty-log", "{\"enable\":true}");
         if (r < 0) {
             shadow_op(x, d, XEN_DOMCTL_SHADOW_OP_OFF);
             return r;
@@ -443,7 +445,7 @@ static int xen_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)
         return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty off: unknown flags %#x",
                          d->domid, flags);
     if (d->has_dm && !d->created)
-        xen_qmp(be, d->domid, "xen-set-global-dirty-log", "{\"enable\":false}");
+        xen_dm_qmp(be, d, "xen-set-global-dirty-log", "{\"enable\":false}");
     if (shadow_op(xen_be(be), d, XEN_DOMCTL_SHADOW_OP_OFF) < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: log-dirty off", d->domid);
     d->logdirty = false;

@@ -128,5 +128,8 @@ int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args)
 int xen_qmp_open(colo_backend *be, uint32_t domid, struct xen_qmp **out);
 int xen_qmp_cmd(colo_backend *be, struct xen_qmp *q, const char *cmd, const char *args);
 void xen_qmp_close(struct xen_qmp *q);
+/* One command to d's device model, on the connection a checkpoint stop
+ * holds if there is one: QEMU serves a single QMP client at a time. */
+int xen_dm_qmp(colo_backend *be, colo_dom *d, const char *cmd, const char *args);
 
 #endif

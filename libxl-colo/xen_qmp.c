@@ -178,3 +178,8 @@ int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args)
     xen_qmp_close(q);
     return r;
 }
+
+int xen_dm_qmp(colo_backend *be, colo_dom *d, const char *cmd, const char *args)
+{
+    return d->qmp ? xen_qmp_cmd(be, d->qmp, cmd, args) : xen_qmp(be, d->domid, cmd, args);
+}

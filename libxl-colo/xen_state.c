@@ -235,8 +235,7 @@ ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
         return 0; /* PVH: no device model */
     dm_state_path(be, d, "save", path, sizeof(path));
     snprintf(args, sizeof(args), "{\"filename\":\"%s\",\"live\":false}", path);
-    int r = d->qmp ? xen_qmp_cmd(be, d->qmp, "xen-save-devices-state", args)
-                   : xen_qmp(be, d->domid, "xen-save-devices-state", args);
+    int r = xen_dm_qmp(be, d, "xen-save-devices-state", args);
     if (r < 0)
         return r;
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
