@@ -49,16 +49,6 @@ static int client_fail(libxlcolo_ctx *ctx, int r, const char *fmt, ...)
     return r;
 }
 
-static bool domain_name_valid(const char *d)
-{
-    size_t n = d ? strlen(d) : 0;
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)d[i]) && !strchr("_.-", d[i]))
-            return false;
-    return true;
-}
 
 static int client_connect(libxlcolo_ctx *ctx, const char *run_dir,
                           const char *domain, int timeout_ms)
@@ -67,7 +57,7 @@ static int client_connect(libxlcolo_ctx *ctx, const char *run_dir,
     struct timeval tv = { .tv_sec = timeout_ms / 1000,
                           .tv_usec = (timeout_ms % 1000) * 1000 };
 
-    if (!domain_name_valid(domain))
+    if (!colo_domain_name_valid(domain))
         return client_fail(ctx, -EINVAL, "invalid domain name '%s'",
                            domain ? domain : "");
     int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s.ctl",

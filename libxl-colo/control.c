@@ -51,7 +51,7 @@ static void yajl_gen_freep(yajl_gen *g)
 
 /* 1..63 characters of [A-Za-z0-9_.-]: safe as a file name, fits in
  * libxlcolo_status.domain. */
-static bool domain_name_valid(const char *d)
+bool colo_domain_name_valid(const char *d)
 {
     size_t n = d ? strlen(d) : 0;
     if (n < 1 || n > 63)
@@ -122,7 +122,7 @@ int colo_control_listen(libxlcolo_ctx *ctx, const char *run_dir,
 
     if (!run_dir)
         run_dir = libxlcolo_default_run_dir();
-    if (!domain_name_valid(domain))
+    if (!colo_domain_name_valid(domain))
         return LOG_ERRNO(ctx, -EINVAL,
                          "invalid domain name '%s' for a control socket "
                          "(1..63 of A-Z a-z 0-9 _ . -)", domain ? domain : "");

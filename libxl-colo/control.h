@@ -13,6 +13,7 @@
 #define COLO_CONTROL_H
 
 #include "colo-internal.h"
+#include <stdbool.h>
 
 typedef enum {
     COLO_CTL_STATUS = 1,
@@ -47,6 +48,9 @@ int colo_control_reply_error(colo_control *c, int client_fd, int err,
  * timeout_ms; an unterminated line at EOF counts. -ENODATA: EOF before any
  * byte; -E2BIG: longer than size - 1; -ETIMEDOUT. Shared by the server
  * (requests) and the clients (replies). */
+/* 1..63 characters of [A-Za-z0-9_.-]. */
+bool colo_domain_name_valid(const char *d);
+
 int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms);
 
 #endif
