@@ -119,19 +119,6 @@ static int dom_info(colo_backend *be, colo_dom *d, unsigned how)
     return 0;
 }
 
-/* Has the process exited? (Only when we hold a pidfd for it.) */
-static bool dom_exited(colo_dom *d, int timeout_ms)
-{
-    struct pollfd p = { .fd = d->pidfd, .events = POLLIN };
-
-    if (d->pidfd < 0)
-        return false;
-    while (poll(&p, 1, timeout_ms) < 0)
-        if (errno != EINTR)
-            return false;
-    return p.revents != 0;
-}
-
 static void dom_free(colo_dom *d)
 {
     if (!d)
@@ -175,8 +162,6 @@ static int map_memfd(colo_backend *be, colo_dom *d, const char *what, int fd, si
 static int dom_connect(colo_backend *be, colo_dom *d)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct ucred cred;
-    socklen_t cl = sizeof(cred);
 
     if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sim/%s.sock", be->run_dir,
                          d->name) >= sizeof(sa.sun_path))
@@ -191,9 +176,7 @@ static int dom_connect(colo_backend *be, colo_dom *d)
         return LOG_ERRNO(be->ctx, negative_errno(), "sim %s: open: connect %s",
                          d->name, sa.sun_path);
     }
-    /* The kernel's word for who listens, for a pidfd to wait on. */
-    if (getsockopt(d->sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0 && cred.pid > 0)
-        d->pidfd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+    d->pidfd = sim_peer_pidfd(d->sock);
     return 0;
 }
 
@@ -306,7 +289,7 @@ static int sim_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
 
     if (flags)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: destroy: unknown flags %#x", d->name, flags);
-    if (dom_exited(d, 0)) {
+    if (sim_pidfd_exited(d->pidfd, 0)) {
         d->gone = true;
         return 0;
     }
@@ -316,17 +299,17 @@ static int sim_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
         return r;
     d->gone = true;
     if (d->pidfd < 0) {
-        /* No pidfd: our end of the socket reads EOF once the process is gone. */
+        /* No pidfd (a kernel before 5.3): EOF is the best sign we have. */
         struct pollfd p = { .fd = d->sock, .events = POLLIN };
         if (poll(&p, 1, SIM_TIMEOUT_MS) <= 0)
             return LOG_ERRNO(be->ctx, -ETIMEDOUT, "sim %s: destroy: the guest did not exit",
                              d->name);
         return 0;
     }
-    if (dom_exited(d, SIM_TIMEOUT_MS))
+    if (sim_pidfd_exited(d->pidfd, SIM_TIMEOUT_MS))
         return 0;
     syscall(SYS_pidfd_send_signal, d->pidfd, SIGKILL, NULL, 0);
-    dom_exited(d, 1000);
+    sim_pidfd_exited(d->pidfd, 1000);
     return LOG_ERRNO(be->ctx, -ETIMEDOUT, "sim %s: destroy: the guest did not exit in %d s; "
                      "killed", d->name, SIM_TIMEOUT_MS / 1000);
 }
@@ -433,7 +416,7 @@ static int sim_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned
     if (!(prot & PROT_READ))
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: map: prot %#x without PROT_READ",
                          d->name, (unsigned)prot);
-    if (d->gone || dom_exited(d, 0)) {
+    if (d->gone || sim_pidfd_exited(d->pidfd, 0)) {
         d->gone = true;
         return LOG_ERRNO(be->ctx, -ESRCH, "sim %s: map: the guest is gone", d->name);
     }

@@ -35,10 +35,12 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,6 +274,33 @@ static inline int64_t sim_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A pidfd for the process listening on the other end of sock, or -1. A
+ * pidfd, unlike the pid, cannot come to name another process. */
+static inline int sim_peer_pidfd(int sock)
+{
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.pid <= 0)
+        return -1;
+    return (int)syscall(SYS_pidfd_open, cred.pid, 0);
+}
+
+/* Has the process behind pidfd exited, within timeout_ms? The socket's EOF
+ * is not enough: a process goes on (atexit, sanitizer reports) after it
+ * closes its sockets. */
+static inline bool sim_pidfd_exited(int pidfd, int timeout_ms)
+{
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+    if (pidfd < 0)
+        return false;
+    while (poll(&p, 1, timeout_ms) < 0)
+        if (errno != EINTR)
+            return false;
+    return p.revents != 0;
 }
 
 /* One round trip. Fills magic and seq (from *seq), sends, and waits up to

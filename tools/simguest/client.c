@@ -126,28 +126,27 @@ static int simple(const char *cmd, uint16_t op, int argc, char **argv)
 {
     static struct sim_rsp rsp;
     struct client_opts o;
-    _cleanup_close_ int fd = -1;
+    _cleanup_close_ int fd = -1, pidfd = -1;
     int r;
 
-    if ((r = client_opts_parse(cmd, argc, argv, &o)) || (r = guest_connect(cmd, &o, &fd)) ||
-        (r = call(cmd, fd, op, &rsp, SIM_TIMEOUT_MS)))
+    if ((r = client_opts_parse(cmd, argc, argv, &o)) || (r = guest_connect(cmd, &o, &fd)))
+        return r;
+    if (op == SIM_OP_DESTROY)
+        pidfd = sim_peer_pidfd(fd); /* before DESTROY: the pid is still the guest's */
+    if ((r = call(cmd, fd, op, &rsp, SIM_TIMEOUT_MS)))
         return r;
     if (op != SIM_OP_DESTROY)
         return 0;
-    /* The guest has removed its files; it is gone when our end reads EOF. */
-    int64_t deadline = sim_now_ms() + SIM_TIMEOUT_MS;
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = deadline - sim_now_ms();
-        char b;
-        if (left <= 0)
-            return fail(1, cmd, "guest '%s' did not exit", o.name);
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-            return fail(1, cmd, "poll: %s", strerror(errno));
-        ssize_t n = recv(fd, &b, 1, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-            return 0;
-    }
+    /* Gone means exited, not merely that the socket closed. */
+    if (sim_pidfd_exited(pidfd, SIM_TIMEOUT_MS))
+        return 0;
+    if (pidfd >= 0)
+        return fail(1, cmd, "guest '%s' did not exit in %d s", o.name, SIM_TIMEOUT_MS / 1000);
+    /* No pidfd (a kernel before 5.3): wait for EOF instead. */
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, SIM_TIMEOUT_MS) <= 0)
+        return fail(1, cmd, "guest '%s' did not exit", o.name);
+    return 0;
 }
 
 int cmd_pause(int argc, char **argv) { return simple("pause", SIM_OP_PAUSE, argc, argv); }
