@@ -346,7 +346,12 @@ static int simple_op(colo_backend *be, colo_dom *d, const char *what, uint16_t o
 
 static int sim_pause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "pause", SIM_OP_PAUSE, flags, COLO_PAUSE_CHECKPOINT);
+    if (flags & ~COLO_PAUSE_CHECKPOINT)
+        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: pause: unknown flags %#x", d->name, flags);
+    LOCKED(d);
+    return dom_call(be, d, "pause", SIM_OP_PAUSE,
+                    (flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0, NULL, 0, NULL,
+                    SIM_TIMEOUT_MS, 0);
 }
 
 static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
@@ -354,9 +359,34 @@ static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
     return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, flags, COLO_PAUSE_CHECKPOINT);
 }
 
+/* Taking up protection, and what a killed toolstack left is undone first,
+ * as the xen backend does: a checkpoint stop, then log-dirty. */
 static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "log-dirty enable", SIM_OP_LOGDIRTY_ENABLE, flags, 0);
+    int r;
+
+    if (flags)
+        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: log-dirty enable: unknown flags %#x",
+                         d->name, flags);
+    LOCKED(d);
+    if ((r = dom_info(be, d, 0)) < 0)
+        return r;
+    if (d->info.flags & SIM_INFO_CKPT_STOP) {
+        LOG(be->ctx, WARN, "sim %s: was left stopped (pause) by an xl-colo that did not "
+            "finish its checkpoint; restarting it", d->name);
+        if ((r = dom_call(be, d, "unpause", SIM_OP_UNPAUSE, 0, NULL, 0, NULL,
+                          SIM_TIMEOUT_MS, 0)) < 0)
+            return r;
+    }
+    if (d->info.flags & SIM_INFO_LOGDIRTY) {
+        LOG(be->ctx, WARN, "sim %s: log-dirty was left on; turning it off and on again",
+            d->name);
+        if ((r = dom_call(be, d, "log-dirty off", SIM_OP_LOGDIRTY_OFF, 0, NULL, 0, NULL,
+                          SIM_TIMEOUT_MS, 0)) < 0)
+            return r;
+    }
+    return dom_call(be, d, "log-dirty enable", SIM_OP_LOGDIRTY_ENABLE, 0, NULL, 0, NULL,
+                    SIM_TIMEOUT_MS, 0);
 }
 
 static int sim_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)

@@ -6,16 +6,9 @@
  * (xen_qmp.c); libxl to build and tear down domains (xen_domain.c); the
  * secondary's device model at failover (xen_dm.c).
  *
- * Stopping a guest at a checkpoint (DESIGN.md §4.1):
- * - no PV drivers: xc_domain_pause / xc_domain_unpause;
- * - PV drivers (control/feature-suspend = 1): control/shutdown = "suspend",
- *   wait for SHUTDOWN_suspend, and restart with xc_domain_resume(dom, 1), the
- *   fast "suspend cancelled" path. A plain pause leaves a secondary whose PV
- *   state is bound to the primary: it hangs after failover.
- *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice.
- * - HVM guests also have their device model stopped (QMP stop/cont), as
- *   libxl's own suspend does, and its global dirty log on while log-dirty
- *   is (QMP xen-set-global-dirty-log), so that its DMA writes are logged.
+ * Stopping and restarting a guest at a checkpoint is in xen_stop.c.
+ * HVM guests have their device model's global dirty log on while log-dirty
+ * is (QMP xen-set-global-dirty-log), so that its DMA writes are logged.
  *
  * Context, device state and digest are in xen_state.c.
  *
@@ -80,44 +73,6 @@ int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
     return 0;
 }
 
-static int xs_read_int(struct xen_be *x, const char *path, long *out)
-{
-    unsigned len = 0;
-    _cleanup_free_ char *v = xs_read(x->xsh, XBT_NULL, path, &len);
-    if (!v)
-        return -ENOENT;
-    char *end;
-    *out = strtol(v, &end, 10);
-    return end == v ? -EINVAL : 0;
-}
-
-static xen_stop_mode stop_mode_setting(void)
-{
-    const char *s = getenv("LIBXLCOLO_XEN_STOP");
-    if (s && strcmp(s, "pause") == 0)
-        return XEN_STOP_PAUSE;
-    if (s && strcmp(s, "suspend") == 0)
-        return XEN_STOP_SUSPEND;
-    return XEN_STOP_AUTO;
-}
-
-/* Does the guest answer control/shutdown = "suspend"? */
-static bool detect_pv_drivers(struct xen_be *x, colo_dom *d)
-{
-    char path[96];
-    long v = 0;
-    switch (stop_mode_setting()) {
-    case XEN_STOP_PAUSE:
-        return false;
-    case XEN_STOP_SUSPEND:
-        return true;
-    default:
-        break;
-    }
-    snprintf(path, sizeof(path), "/local/domain/%u/control/feature-suspend", d->domid);
-    return xs_read_int(x, path, &v) == 0 && v == 1;
-}
-
 static void read_name(struct xen_be *x, uint32_t domid, char *name, size_t len)
 {
     char path[64];
@@ -153,7 +108,7 @@ int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out)
         snprintf(qmp, sizeof(qmp), "/var/run/xen/qmp-libxl-%u", domid);
         d->has_dm = access(qmp, F_OK) == 0;
     }
-    d->pv_drivers = detect_pv_drivers(x, d);
+    d->pv_drivers = xen_detect_pv_drivers(x, d);
     *out = d;
     return 0;
 }
@@ -218,7 +173,7 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     if (xc_domain_maximum_gpfn(x->xch, d->domid, &max) < 0 && !ri.dying)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: info: maximum_gpfn", d->domid);
     if (!d->pv_drivers)
-        d->pv_drivers = detect_pv_drivers(x, d);
+        d->pv_drivers = xen_detect_pv_drivers(x, d);
     memset(info, 0, sizeof(*info));
     info->domid = d->domid;
     snprintf(info->name, sizeof(info->name), "%s", d->name);
@@ -233,124 +188,6 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     info->shutdown = ri.dying || (ri.shutdown && ri.shutdown_reason != SHUTDOWN_suspend);
     info->pv_drivers = d->pv_drivers;
     return 0;
-}
-
-/* ------------------------------------------------------- stop / restart */
-
-static uint64_t now_ms(void)
-{
-    return colo_now_ns() / 1000000;
-}
-
-static int coop_suspend(colo_backend *be, colo_dom *d)
-{
-    struct xen_be *x = xen_be(be);
-    char path[96];
-    struct xen_rawinfo ri;
-    uint64_t deadline = now_ms() + x->suspend_timeout_ms;
-    int r;
-
-    snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d->domid);
-    if (!xs_write(x->xsh, XBT_NULL, path, "suspend", 7))
-        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: suspend: write %s", d->domid, path);
-    for (;;) {
-        r = xen_getinfo(x, d->domid, &ri);
-        if (r < 0)
-            return LOG_ERRNO(be->ctx, r, "domain %u: suspend: getinfo", d->domid);
-        if (ri.shutdown) {
-            if (ri.shutdown_reason == SHUTDOWN_suspend)
-                return 0;
-            return LOG_ERRNO(be->ctx, -ESRCH, "domain %u: suspend: the guest shut down "
-                             "with reason %u instead", d->domid, ri.shutdown_reason);
-        }
-        if (now_ms() > deadline)
-            break;
-        usleep(100);
-    }
-    /* Withdraw the request, then look once more: the guest may have just made it. */
-    xs_write(x->xsh, XBT_NULL, path, "", 0);
-    if (xen_getinfo(x, d->domid, &ri) == 0 && ri.shutdown && ri.shutdown_reason == SHUTDOWN_suspend)
-        return 0;
-    return LOG_ERRNO(be->ctx, -ETIMEDOUT, "domain %u: suspend: no answer within %u ms",
-                     d->domid, x->suspend_timeout_ms);
-}
-
-static int xen_pause(colo_backend *be, colo_dom *d, unsigned flags)
-{
-    struct xen_be *x = xen_be(be);
-    int r;
-
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: pause: unknown flags %#x", d->domid, flags);
-    if (d->stop != XEN_RUNNING)
-        return 0;
-    if (!d->pv_drivers && (flags & COLO_PAUSE_CHECKPOINT))
-        d->pv_drivers = detect_pv_drivers(x, d);
-    if ((flags & COLO_PAUSE_CHECKPOINT) && d->pv_drivers && !d->created) {
-        r = coop_suspend(be, d);
-        if (r < 0)
-            return r;
-        d->stop = XEN_SUSPENDED;
-    } else {
-        if (xc_domain_pause(x->xch, d->domid) < 0)
-            return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: pause", d->domid);
-        d->stop = XEN_PAUSED;
-    }
-    if ((flags & COLO_PAUSE_CHECKPOINT) && d->has_dm && !d->created) {
-        /* One QMP connection for the stop, the device state and the cont. */
-        r = xen_qmp_open(be, d->domid, &d->qmp);
-        if (r >= 0)
-            r = xen_qmp_cmd(be, d->qmp, "stop", NULL);
-        if (r < 0) {
-            xen_qmp_close(d->qmp);
-            d->qmp = NULL;
-            return r; /* the domain stays stopped: unpause undoes it */
-        }
-        d->dm_stopped = true;
-    }
-    return 0;
-}
-
-/* Restart what pause stopped: the device model first, then the vCPUs
- * (libxl's order). */
-static int xen_restart(colo_backend *be, colo_dom *d)
-{
-    struct xen_be *x = xen_be(be);
-    int r;
-
-    if (d->dm_stopped) {
-        r = xen_dm_qmp(be, d, "cont", NULL);
-        xen_qmp_close(d->qmp);
-        d->qmp = NULL;
-        if (r < 0)
-            r = xen_qmp(be, d->domid, "cont", NULL); /* once more, on a new connection */
-        if (r < 0)
-            return r;
-        d->dm_stopped = false;
-    }
-    switch (d->stop) {
-    case XEN_SUSPENDED:
-        if (xc_domain_resume(x->xch, d->domid, 1) < 0)
-            return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: unpause: fast resume", d->domid);
-        break;
-    case XEN_PAUSED:
-        if (xc_domain_unpause(x->xch, d->domid) < 0)
-            return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: unpause", d->domid);
-        break;
-    case XEN_RUNNING:
-        break;
-    }
-    d->stop = XEN_RUNNING;
-    return 0;
-}
-
-static int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags)
-{
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: unpause: unknown flags %#x", d->domid, flags);
-    if (d->created && !d->activated && d->stop == XEN_RUNNING)
-        return xen_domain_activate(be, d); /* a secondary's first run: failover */
-    return xen_restart(be, d);
 }
 
 /* ------------------------------------------------------------- log-dirty */
@@ -412,6 +249,9 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
                          d->domid);
     r = bitmap_reserve(be, d, (uint64_t)max + 1);
     if (r < 0)
+        return r;
+    /* Taking up protection: first undo a stop a killed toolstack left. */
+    if (!d->created && (r = xen_recover_stopped(be, d)) < 0)
         return r;
     if (shadow_op(x, d, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) < 0) {
         if (errno != EINVAL)

@@ -11,7 +11,7 @@
  *
  *   op               request data      response
  *   INFO             -                 struct sim_info
- *   PAUSE, UNPAUSE   -                 - (PAUSE returns once every vCPU is parked)
+ *   PAUSE, UNPAUSE   flags (PAUSE)     - (PAUSE returns once every vCPU is parked)
  *   DESTROY          -                 - (socket and pidfile are gone; then it exits)
  *   GET_MEMFD        -                 val = nr_pages, fd: the guest's memory
  *   GET_BITMAP_FD    -                 val = bytes, fd: this connection's
@@ -75,6 +75,10 @@ enum sim_op {
 
 /* LOGDIRTY_PEEK/CLEAN flags */
 #define SIM_LD_F_BITMAP 0x1u /* copy the log into the transfer bitmap */
+/* PAUSE flags */
+#define SIM_PAUSE_F_CHECKPOINT 0x1u /* a toolstack's checkpoint stop: recorded
+                                     * (SIM_INFO_CKPT_STOP) until UNPAUSE, so a
+                                     * toolstack killed meanwhile is seen */
 
 struct sim_req {
     uint32_t magic;
@@ -125,6 +129,7 @@ static inline const char *sim_workload_name(unsigned w)
 #define SIM_INFO_LOGDIRTY 0x2u
 #define SIM_INFO_CTX_VALID 0x4u
 #define SIM_INFO_INCOMING 0x8u
+#define SIM_INFO_CKPT_STOP 0x10u
 
 struct sim_info {
     char name[SIM_NAME_MAX + 1];

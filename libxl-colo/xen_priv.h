@@ -1,6 +1,9 @@
 /*
  * xen_priv.h - the xen backend's private state, shared by its files:
- *   backend_xen.c  handles, domain info, stop/restart, log-dirty, map, context
+ *   backend_xen.c  handles, domain info, log-dirty, map
+ *   xen_stop.c     stop and restart at a checkpoint; a stop left by a killed
+ *                  toolstack
+ *   xen_state.c    context, device state, digest
  *   xen_domain.c   the secondary's domain: config, create, activate, destroy
  *   xen_qmp.c      a small QMP client for the qemu-xen device model
  */
@@ -101,6 +104,15 @@ void xen_dom_free(colo_backend *be, colo_dom *d);
 int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
             void **pages, int *err, colo_mapping **m);
 void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
+
+/* xen_stop.c */
+bool xen_detect_pv_drivers(struct xen_be *x, colo_dom *d);
+int xen_pause(colo_backend *be, colo_dom *d, unsigned flags);
+int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags);
+/* Restart whatever we stopped, device model first. */
+int xen_restart(colo_backend *be, colo_dom *d);
+/* Restart a guest that a killed toolstack left stopped at a checkpoint. */
+int xen_recover_stopped(colo_backend *be, colo_dom *d);
 
 /* Exported by libxenctrl (libxenguest's save stream uses it) but not
  * declared in xenctrl.h. */

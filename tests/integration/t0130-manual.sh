@@ -1,7 +1,8 @@
 #!/bin/bash
 # By hand: `checkpoint` and `status` answer through the control socket;
 # `failover` on the secondary and `stop` on the primary each end cleanly,
-# leaving no process, socket or temporary file behind.
+# leaving no process, socket or temporary file behind; a new `start` after
+# a SIGKILL of both sides protects the same guest again.
 . "$(dirname "$0")/lib.sh"
 key=$(new_key key)
 
@@ -49,6 +50,31 @@ colo-simguest info --rundir "$A" --name m > "$T/info"
 grep -q "paused: no" "$T/info" && grep -q "logdirty: off" "$T/info" || fail "primary guest after stop: $(cat "$T/info")"
 colo-simguest destroy --rundir "$A" --name m >/dev/null
 ! alive "$gpid" || fail "guest $gpid survived destroy"
+
+# 3. SIGKILL of xl-colo on both sides (the secondary first stopped, so that
+# it does not fail over): the guest runs on, log-dirty left on; a new start
+# on the same guest says so, turns it off and on again, and protects it.
+A=$(new_host a3); B=$(new_host b3); port=$(free_port)
+protect "$A" "$B" "$port"
+kill -STOP $sec; kill -9 $pri; kill -9 $sec
+wait_pid $pri 10 2>/dev/null || true; wait_pid $sec 10 2>/dev/null || true
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: no" "$T/info" && grep -q "logdirty: on" "$T/info" || fail "guest after the SIGKILL: $(cat "$T/info")"
+# The killed receive's half-built secondary is the operator's to remove.
+colo-simguest destroy --rundir "$B" --name m >/dev/null || fail "no secondary guest left to destroy"
+rm -f "$A/pri.json" "$B/sec.json"
+port=$(free_port)
+xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 > "$B/sec.json" 2> "$B/sec.err" &
+sec=$!; track $sec
+xl-colo --rundir "$A" -j start -i 200 --timeout 10000 --key "$key" --verify m "127.0.0.1:$port" > "$A/pri.json" 2> "$A/pri.err" &
+pri=$!; track $pri
+wait_json "$A/pri.json" "event == 'checkpoint' and epoch == 2" 60 || fail "no checkpoint 2 after the restart: $(tail -n 3 "$A/pri.err" "$B/sec.err")"
+grep -q "xl-colo: warning: sim m: log-dirty was left on; turning it off and on again" "$A/pri.err" \
+    || fail "the new start did not meet log-dirty left on: $(head -n 3 "$A/pri.err")"
+xl-colo --rundir "$A" stop m > /dev/null || die "stop after the restart failed"
+wait_pid $pri 30 || fail "primary exited $? after stop: $(cat "$A/pri.err")"
+wait_pid $sec 30 || fail "secondary exited $? after stop: $(cat "$B/sec.err")"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
 
 # Nothing left behind: no control or guest sockets, no pid files, no processes.
 left=$(find "$T" \( -name '*.ctl' -o -name '*.sock' -o -name '*.pid' \) | head)

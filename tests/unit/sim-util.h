@@ -137,25 +137,34 @@ static inline pid_t start_guest_(const char *name, ...)
     return pid;
 }
 
-/* The guest's own INFO, through the protocol directly. */
-static inline int raw_info(const char *name, struct sim_info *in)
+/* One op straight to the guest, past the backend: its status (0 or
+ * -errno), or -ENOTCONN when the guest cannot be reached. */
+static inline int raw_op(const char *name, uint16_t op, uint16_t flags, struct sim_rsp *rsp)
 {
     static struct sim_req req;
-    static struct sim_rsp rsp;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     uint32_t seq = 0;
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r = -1;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), r = -ENOTCONN;
 
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sim/%s.sock", fx.dir, name);
     memset(&req, 0, SIM_REQ_HDR);
-    req.op = SIM_OP_INFO;
-    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        sim_call(s, &seq, &req, &rsp, NULL, WAIT_MS) == 0 && rsp.len == sizeof(*in)) {
-        memcpy(in, rsp.data, sizeof(*in));
-        r = 0;
-    }
+    req.op = op;
+    req.flags = flags;
+    if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        r = sim_call(s, &seq, &req, rsp, NULL, WAIT_MS);
     close(s);
     return r;
+}
+
+/* The guest's own INFO, through the protocol directly. */
+static inline int raw_info(const char *name, struct sim_info *in)
+{
+    static struct sim_rsp rsp;
+
+    if (raw_op(name, SIM_OP_INFO, 0, &rsp) != 0 || rsp.len != sizeof(*in))
+        return -1;
+    memcpy(in, rsp.data, sizeof(*in));
+    return 0;
 }
 
 static inline void window_ms(long ms) /* a measurement window, not a synchronisation */

@@ -145,12 +145,11 @@ static void test_peek_leaves_clean_clears(void)
     CU_ASSERT_EQUAL(b2[1] >> (100 - BPL), 0);
     CU_ASSERT_EQUAL(b2[2], ~0ul); /* beyond the caller's words: untouched */
 
-    /* Enabling twice is EINVAL, as Xen; off then on again works. */
-    fx.lg.errors = 0;
-    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), -EINVAL);
-    CU_ASSERT_EQUAL(fx.lg.errors, 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "A"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "already enabled"));
+    /* The guest refuses a second enable with EINVAL, as Xen does. */
+    static struct sim_rsp rsp;
+    char msg[SIM_MSG_MAX];
+    CU_ASSERT_EQUAL(raw_op("A", SIM_OP_LOGDIRTY_ENABLE, 0, &rsp), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(sim_rsp_msg(&rsp, msg, sizeof(msg)), "log-dirty is already enabled");
     CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA), 0);
     CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), 0);
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dA, 0), 0);
@@ -407,6 +406,65 @@ static void test_guest_death_is_esrch(void)
     colo_be_domain_close(fx.be, d);
 }
 
+/* What the toolstack does at a checkpoint, in a child that is SIGKILLed
+ * while the guest is stopped. */
+static void stop_and_die(const char *name)
+{
+    struct unit_logger lg;
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+
+    if (colo_backend_open(ctx, "sim", fx.dir, &be) == 0 &&
+        colo_be_domain_open(be, name, &d) == 0 && colo_be_logdirty_enable(be, d) == 0 &&
+        colo_be_pause(be, d, COLO_PAUSE_CHECKPOINT) == 0)
+        raise(SIGKILL);
+    _exit(1);
+}
+
+static void test_killed_toolstack_undone(void)
+{
+    struct sim_info in = { .flags = 0 };
+    uint64_t before;
+
+    pid_t gpid = start_guest("K", "--mem", "16M", "--workload", "memstress");
+    CU_ASSERT_FATAL(gpid > 0);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0)
+        stop_and_die("K");
+    int st = reap(pid, WAIT_MS);
+    CU_ASSERT_FATAL(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* Left stopped for a checkpoint, with log-dirty on. */
+    CU_ASSERT_EQUAL_FATAL(raw_info("K", &in), 0);
+    CU_ASSERT_EQUAL(in.flags & (SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP | SIM_INFO_LOGDIRTY),
+                    SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP | SIM_INFO_LOGDIRTY);
+    before = in.counters[0];
+
+    /* The next protection undoes both, with a warning for each. */
+    colo_dom *d = open_dom("K");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    fx.lg.errors = 0;
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, d), 0);
+    CU_ASSERT_EQUAL(fx.lg.errors, 0);
+    CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: log-dirty was left on; turning it off and on again");
+    CU_ASSERT_TRUE(wait_dirty(d, 1));  /* the vCPUs run again */
+    CU_ASSERT_EQUAL_FATAL(raw_info("K", &in), 0);
+    CU_ASSERT_EQUAL(in.flags & (SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP), 0);
+    CU_ASSERT(in.counters[0] > before);
+    /* A checkpoint stop is recorded until its unpause, and only until. */
+    CU_ASSERT_EQUAL(colo_be_pause(fx.be, d, COLO_PAUSE_CHECKPOINT), 0);
+    CU_ASSERT_EQUAL(raw_info("K", &in), 0);
+    CU_ASSERT_NOT_EQUAL(in.flags & SIM_INFO_CKPT_STOP, 0);
+    CU_ASSERT_EQUAL(colo_be_unpause(fx.be, d, COLO_PAUSE_CHECKPOINT), 0);
+    CU_ASSERT_EQUAL(raw_info("K", &in), 0);
+    CU_ASSERT_EQUAL(in.flags & SIM_INFO_CKPT_STOP, 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    CU_ASSERT_EQUAL(reap(gpid, WAIT_MS), 0);
+    colo_be_domain_close(fx.be, d);
+}
+
 static void test_create_existing_name(void)
 {
     struct colo_domain_config cfg;
@@ -517,6 +575,7 @@ int main(void)
     CU_add_test(s, "copy pages + context: digests equal", test_copy_gives_equal_digests);
     CU_add_test(s, "a malformed context is refused", test_bad_context_refused);
     CU_add_test(s, "a dead guest gives -ESRCH", test_guest_death_is_esrch);
+    CU_add_test(s, "a toolstack killed mid-checkpoint is undone", test_killed_toolstack_undone);
     CU_add_test(s, "create: existing name, torn config", test_create_existing_name);
     CU_add_test(s, "destroy leaves nothing behind", test_destroy_leaves_nothing);
     CU_add_test(s, "command line", test_cli);

@@ -12,8 +12,10 @@
 #   2. SIGKILL: ts-colo-start, two checkpoints, then SIGKILL of xl-colo start
 #      (the receive is stopped first, so that it does not fail over): the
 #      guest runs, log-dirty is left on.
+#      2b. the backend's checkpoint stop, then SIGKILL before the restart
+#      (xen-backend-check stop-and-die): the guest is left stopped.
 #   3. verify + failover: a new ts-colo-start --verify on the same guest
-#      recovers the log-dirty left on; >= XN checkpoints; for every epoch the
+#      restarts the stopped guest and recovers the log-dirty left on; >= XN checkpoints; for every epoch the
 #      primary's digest (taken while paused) equals the secondary's (after
 #      applying); ts-colo-check; ts-colo-failover (xl destroy the primary);
 #      the secondary runs from the last checkpoint and its counter (asm
@@ -82,6 +84,16 @@ wait_epoch() {
 # /init does not reap)
 pid_ok() {
     p=$(cat "$1" 2>/dev/null) && [ -n "$p" ] && [ -d /proc/$p ] && ! grep -q '^State:.*Z' /proc/$p/status
+}
+
+# runs_between_checkpoints NAME: seen running within 3 s (each checkpoint
+# stops it for a while)
+runs_between_checkpoints() {
+    i=0
+    until running "$1"; do
+        [ $i -ge 30 ] && return 1
+        sleep 0.1; i=$((i + 1))
+    done
 }
 
 # wait_gone PIDFILE SECONDS
@@ -187,10 +199,30 @@ step_colo() {
     xl destroy $g--colo 2>/dev/null
     export XLCOLO_INTERVAL=${XINT:-300}
 
+    # --- 2b. a toolstack killed while the guest is stopped -----------------
+    # The backend's own checkpoint stop, then SIGKILL before the restart:
+    # the guest stays stopped until the next start restarts it.
+    $CHECK stop-and-die $g > /tmp/sad.out 2>&1
+    st=$(domstate $g)
+    if grep -q '^stopped$' /tmp/sad.out && ! running $g; then
+        pass $t-kill-stopped "SIGKILL of a toolstack mid-checkpoint left $g stopped ($st)"
+        stopped=1
+    else
+        fail $t-kill-stopped "the mid-checkpoint stop did not take: $g is '$st': $(tail -n 2 /tmp/sad.out)"
+        stopped=0
+    fi
+
     # --- 3. a new start, --verify, >= XN checkpoints, failover ----------
     export XLCOLO_LOGDIR=$XLOG/$g XLCOLO_VERIFY=1; L=$XLCOLO_LOGDIR
     ts $t-restart ts-colo-start $g localhost localhost $((port + 2)) >/dev/null ||
         { fail $t "no protection after the SIGKILL"; tail -n 8 $L/$g.primary.err; cleanup; return; }
+    if [ $stopped = 1 ]; then
+        if grep -q 'was left stopped' $L/$g.primary.err && runs_between_checkpoints $g; then
+            pass $t-restart-stopped "the new start restarted the stopped guest first: $(grep -m1 'left stopped' $L/$g.primary.err | sed 's/.*: domain/domain/'); $g is '$(domstate $g)'"
+        else
+            fail $t-restart-stopped "after the new start $g is '$(domstate $g)'"; tail -n 5 $L/$g.primary.err
+        fi
+    fi
     if grep -q 'log-dirty was left on' $L/$g.primary.err; then
         pass $t-restart "a new xl-colo start after the SIGKILL recovered the log-dirty left on: $(grep -m1 'left on' $L/$g.primary.err | sed 's/.*: domain/domain/')"
     else

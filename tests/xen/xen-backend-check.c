@@ -649,6 +649,30 @@ static int cmd_logdirty(const char *name)
     return ret;
 }
 
+/* Stop the guest as a checkpoint does (log-dirty on, then the backend's
+ * own stop), and die by SIGKILL before the restart: what a toolstack killed
+ * mid-checkpoint leaves behind. */
+static int cmd_stop_and_die(const char *name)
+{
+    libxlcolo_ctx *ctx = NULL;
+    colo_backend *be = NULL;
+    colo_dom *d = NULL;
+    int r = open_backend(&ctx, &be);
+    if (r >= 0)
+        r = colo_be_domain_open(be, name, &d);
+    if (r >= 0)
+        r = colo_be_logdirty_enable(be, d);
+    if (r >= 0)
+        r = colo_be_pause(be, d, COLO_PAUSE_CHECKPOINT);
+    if (r < 0) {
+        fprintf(stderr, "xen-backend-check: stop %s: %s\n", name, strerror(-r));
+        return 1;
+    }
+    printf("stopped\n");
+    raise(SIGKILL);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -667,6 +691,8 @@ int main(int argc, char **argv)
         return cmd_qmp(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "logdirty") == 0)
         return cmd_logdirty(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "stop-and-die") == 0)
+        return cmd_stop_and_die(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "watch") == 0)
         return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4],
                          argc > 5 ? (unsigned)atoi(argv[5]) : 0);
@@ -675,6 +701,7 @@ int main(int argc, char **argv)
                     "       xen-backend-check refuse DOMAIN\n"
                     "       xen-backend-check qmp DOMAIN COMMAND\n"
                     "       xen-backend-check watch DOMAIN SECONDS NAME [SKIP]\n"
-                    "       xen-backend-check logdirty DOMAIN\n");
+                    "       xen-backend-check logdirty DOMAIN\n"
+                    "       xen-backend-check stop-and-die DOMAIN\n");
     return 2;
 }

@@ -92,6 +92,7 @@ int cmd_info(int argc, char **argv)
     printf("hot-set: %" PRIu64 "\n", in.hot_set);
     printf("seed: %" PRIu64 "\n", in.seed);
     printf("paused: %s\n", in.flags & SIM_INFO_PAUSED ? "yes" : "no");
+    printf("checkpoint stop: %s\n", in.flags & SIM_INFO_CKPT_STOP ? "yes" : "no");
     printf("incoming: %s\n", in.flags & SIM_INFO_INCOMING ? "yes" : "no");
     printf("context: %s\n", in.flags & SIM_INFO_CTX_VALID ? "valid" : "unset");
     printf("logdirty: %s\n", in.flags & SIM_INFO_LOGDIRTY ? "on" : "off");

@@ -72,6 +72,7 @@ struct guest {
     atomic_bool stop;
     bool incoming;
     bool ctx_valid;
+    bool ckpt_stop;          /* paused for a checkpoint, not yet unpaused */
 
     /* log-dirty */
     _Atomic unsigned long *dirty;

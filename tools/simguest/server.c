@@ -258,7 +258,8 @@ static int req_check(struct server *s, size_t n)
     const struct sim_req *q = &s->req;
     bool takes_data = q->op == SIM_OP_CONTEXT_SET || q->op == SIM_OP_DEVSTATE_LOAD;
     unsigned flags_ok = (q->op == SIM_OP_LOGDIRTY_PEEK || q->op == SIM_OP_LOGDIRTY_CLEAN)
-                            ? SIM_LD_F_BITMAP : 0;
+                            ? SIM_LD_F_BITMAP
+                            : q->op == SIM_OP_PAUSE ? SIM_PAUSE_F_CHECKPOINT : 0;
 
     if (n < SIM_REQ_HDR || q->magic != SIM_PROTO_MAGIC || q->len > SIM_DATA_MAX ||
         n != SIM_REQ_HDR + q->len) {
@@ -298,9 +299,14 @@ static int dispatch(struct server *s, struct client *c, struct guest *g, int *fd
     }
     case SIM_OP_PAUSE:
         guest_pause(g);
+        if (q->flags & SIM_PAUSE_F_CHECKPOINT)
+            g->ckpt_stop = true;
         return 0;
     case SIM_OP_UNPAUSE:
-        return guest_unpause(g, s->why, sizeof(s->why));
+        r = guest_unpause(g, s->why, sizeof(s->why));
+        if (r == 0)
+            g->ckpt_stop = false;
+        return r;
     case SIM_OP_DESTROY:
         guest_pause(g);
         remove_files(s);

@@ -132,7 +132,8 @@ void guest_info(struct guest *g, struct sim_info *info)
     info->flags = (guest_paused(g) ? SIM_INFO_PAUSED : 0) |
                   (atomic_load(&g->ld_on) ? SIM_INFO_LOGDIRTY : 0) |
                   (g->ctx_valid ? SIM_INFO_CTX_VALID : 0) |
-                  (g->incoming ? SIM_INFO_INCOMING : 0);
+                  (g->incoming ? SIM_INFO_INCOMING : 0) |
+                  (g->ckpt_stop ? SIM_INFO_CKPT_STOP : 0);
     info->seed = g->seed;
     info->rate = g->rate;
     info->hot_set = g->hot_set;
