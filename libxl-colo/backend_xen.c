@@ -250,8 +250,10 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
     r = bitmap_reserve(be, d, (uint64_t)max + 1);
     if (r < 0)
         return r;
-    /* Taking up protection: first undo a stop a killed toolstack left. */
-    if (!d->created && (r = xen_recover_stopped(be, d)) < 0)
+    /* Taking up protection: first undo a stop a killed toolstack left (a
+     * stop of our own, under way, is not one). */
+    if (!d->created && d->stop == XEN_RUNNING && !d->dm_stopped &&
+        (r = xen_recover_stopped(be, d)) < 0)
         return r;
     if (shadow_op(x, d, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) < 0) {
         if (errno != EINVAL)

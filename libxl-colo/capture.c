@@ -52,7 +52,7 @@ void colo_capture_free(struct colo_capture *c)
 static int capture_stopped(colo_primary *p, unsigned long *extra)
 {
     struct colo_capture *c = &p->cap;
-    uint64_t n = p->info.nr_pages, count = 0, cursor = 0;
+    uint64_t n = p->info.nr_pages, count = 0, cursor = 0, t0 = colo_now_ns();
 
     int r = colo_be_logdirty_clean(p->be, p->dom, p->dirty, n, &count);
     if (r < 0)
@@ -66,6 +66,8 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped);
     if (r < 0)
         return r;
+    uint64_t t1 = colo_now_ns();
+    c->copy_ns = t1 - t0;
 
     free(c->context);
     c->context = NULL;
@@ -80,13 +82,14 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     if (len < 0)
         return (int)len;
     c->devstate_len = (size_t)len;
+    c->state_ns = colo_now_ns() - t1;
 
     c->has_digest = p->opt->verify;
     c->verify_ns = 0;
     if (c->has_digest) {
-        uint64_t t0 = colo_now_ns();
+        uint64_t t2 = colo_now_ns();
         r = colo_be_digest(p->be, p->dom, c->digest);
-        c->verify_ns = colo_now_ns() - t0;
+        c->verify_ns = colo_now_ns() - t2;
     }
     return r;
 }
@@ -111,6 +114,8 @@ int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)
     if (r < 0)
         return r;
     p->paused_by_us = true;
+    p->cap.stop_ns = colo_now_ns() - t0;
+    p->cap.copy_ns = p->cap.state_ns = 0;
     p->cap.skipped = 0;
     r = capture_stopped(p, extra);
     int r2 = colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);

@@ -82,6 +82,10 @@ typedef struct {
     uint64_t bytes;       /* bytes on the wire for it */
     uint64_t pause_ns;    /* how long the guest was stopped */
     uint64_t verify_ns;   /* of pause_ns, the time --verify spent hashing */
+    /* Of pause_ns, on the primary: stopping the guest (a suspend waits for
+     * the guest), taking the dirty log and copying its pages, and reading
+     * the context and device state. The rest is the restart. */
+    uint64_t stop_ns, copy_ns, state_ns;
     uint64_t total_ns;    /* request to acknowledgement */
     unsigned round;       /* pre-copy round */
     uint64_t estimate;    /* pre-copy: the cheap pending estimate */

@@ -67,6 +67,9 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
         .bytes = bytes,
         .pause_ns = p->cap.pause_ns,
         .verify_ns = p->cap.verify_ns,
+        .stop_ns = p->cap.stop_ns,
+        .copy_ns = p->cap.copy_ns,
+        .state_ns = p->cap.state_ns,
         .total_ns = total,
         .has_digest = p->cap.has_digest,
     };

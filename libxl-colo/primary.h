@@ -22,6 +22,7 @@ struct colo_capture {
     uint8_t digest[LIBXLCOLO_DIGEST_LEN];
     uint64_t pause_ns;
     uint64_t verify_ns;
+    uint64_t stop_ns, copy_ns, state_ns; /* of pause_ns: see libxlcolo_event */
     uint64_t skipped;   /* frames the backend could not map */
 };
 

@@ -130,6 +130,11 @@ static void print_event_json(const libxlcolo_event *ev)
         json_u64(j, "pause_ns", ev->pause_ns);
         if (ev->verify_ns)
             json_u64(j, "verify_ns", ev->verify_ns);
+        if (ev->role == LIBXLCOLO_ROLE_PRIMARY) {
+            json_u64(j, "stop_ns", ev->stop_ns);
+            json_u64(j, "copy_ns", ev->copy_ns);
+            json_u64(j, "state_ns", ev->state_ns);
+        }
         json_u64(j, "total_ns", ev->total_ns);
         json_digests(j, ev);
         break;

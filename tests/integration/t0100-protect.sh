@@ -37,6 +37,11 @@ pages = sum(e["pages"] for e in acked.values() if e["epoch"] > 0)
 print("# %d checkpoints, digests equal for every one; %d dirty pages in all" % (len(acked), pages))
 assert pages > 0, "the workload dirtied nothing"
 assert len(set(e["digest"] for e in acked.values())) > 40, "the guest did not change between checkpoints"
+# The pause splits into its phases, and they add up to no more than it.
+for n, e in acked.items():
+    parts = e["stop_ns"] + e["copy_ns"] + e["state_ns"] + e.get("verify_ns", 0)
+    if not (e["copy_ns"] > 0 and e["state_ns"] > 0 and parts <= e["pause_ns"]):
+        print("checkpoint %d: phases %s do not fit its pause" % (n, e)); bad += 1
 sys.exit(1 if bad else 0)
 PY
 

@@ -126,6 +126,16 @@ boot_guest() {
     esac
 }
 
+# phases FILE FROM TO: "stop copy state restart" in ms, per primary
+# checkpoint event of epochs FROM+1..TO (restart: the rest of the pause)
+phases() {
+    awk "$JSON_AWK"' /"event":"checkpoint"/ && /"stop_ns"/ {
+        e = num("epoch"); if (e <= a || e > b) next
+        s = num("stop_ns"); c = num("copy_ns"); t = num("state_ns")
+        printf "%.3f %.3f %.3f %.3f\n", s / 1e6, c / 1e6, t / 1e6,
+               (num("pause_ns") - num("verify_ns") - s - c - t) / 1e6 }' a="$2" b="$3" "$1" 2>/dev/null
+}
+
 # figures NAME FILE FROM TO SECONDS: the engine's own pause (pause_ns less
 # verify_ns) over epochs FROM+1..TO, and the rate of checkpoints
 figures() {
@@ -135,6 +145,13 @@ figures() {
     echo "XCOLO: FIGURE $1.pause_p50 $7 ms"
     echo "XCOLO: FIGURE $1.pause_p99 $8 ms"
     echo "XCOLO: FIGURE $1.checkpoints_per_s $(echo "$6 $5" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }') 1/s"
+    # Where the pause goes, phase by phase (p50 of each).
+    n=1
+    for ph in stop copy state restart; do
+        v=$(phases "$2" "$3" "$4" | awk -v k=$n '{ print $k }' | pct | awk '{ print $2 }')
+        echo "XCOLO: FIGURE $1.${ph}_p50 $v ms"
+        n=$((n + 1))
+    done
 }
 
 step_colo() {
