@@ -3,8 +3,9 @@
  *
  * The guest is stopped only for what must be consistent: pulling the dirty
  * log, copying the dirty pages into our buffer, and reading its context and
- * device state. Sending happens after it runs again (Remus's approach), and
- * the epoch only counts once the secondary says it holds the whole of it.
+ * device state. Unmapping the copied frames and sending happen after it runs
+ * again (Remus sends so too), and the epoch only counts once the secondary
+ * says it holds the whole of it.
  */
 #include "config.h"
 
@@ -25,6 +26,9 @@ int colo_capture_reserve(libxlcolo_ctx *ctx, struct colo_capture *c, uint64_t pa
     if (!pfns)
         return LOG_ERRNO(ctx, -ENOMEM, "no memory for %" PRIu64 " checkpoint pfns", cap);
     c->pfns = pfns;
+    int r = colo_held_maps_reserve(ctx, &c->held, cap);
+    if (r < 0)
+        return r;
     if (c->data)
         munmap(c->data, c->cap * COLO_PAGE_SIZE);
     c->data = mmap(NULL, cap * COLO_PAGE_SIZE, PROT_READ | PROT_WRITE,
@@ -45,6 +49,7 @@ void colo_capture_free(struct colo_capture *c)
         munmap(c->data, c->cap * COLO_PAGE_SIZE);
     free(c->context);
     free(c->devstate);
+    colo_held_maps_free(&c->held);
     *c = (struct colo_capture){ 0 };
 }
 
@@ -63,7 +68,8 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     if (r < 0)
         return r;
     c->count = colo_bitmap_take(p->dirty, n, &cursor, c->pfns, (unsigned)MIN(count, UINT32_MAX));
-    r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped);
+    r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped,
+                               &c->held);
     if (r < 0)
         return r;
     uint64_t t1 = colo_now_ns();
@@ -122,6 +128,7 @@ int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)
     if (r2 == 0)
         p->paused_by_us = false;
     p->cap.pause_ns = colo_now_ns() - t0;
+    colo_held_maps_release(p->be, p->dom, &p->cap.held);
     return r < 0 ? r : r2;
 }
 

@@ -1,6 +1,9 @@
 /* pages.c - PAGES record codec and the copies in and out of a domain. */
 #include "config.h"
 
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -127,8 +130,38 @@ int colo_pages_read(colo_backend *be, colo_dom *d, const uint64_t *pfns,
     return 0;
 }
 
+int colo_held_maps_reserve(libxlcolo_ctx *ctx, struct colo_held_maps *h, uint64_t pages)
+{
+    uint64_t want = pages / COLO_BATCH_PAGES + 2;
+
+    if (want <= h->cap)
+        return 0;
+    if (want > UINT_MAX / 2)
+        return LOG_ERRNO(ctx, -E2BIG, "%" PRIu64 " pages: too many mappings to hold", pages);
+    colo_mapping **m = realloc(h->m, want * sizeof(*m));
+    if (!m)
+        return LOG_ERRNO(ctx, -ENOMEM, "no memory to hold %" PRIu64 " mappings", want);
+    h->m = m;
+    h->cap = (unsigned)want;
+    return 0;
+}
+
+void colo_held_maps_release(colo_backend *be, colo_dom *d, struct colo_held_maps *h)
+{
+    for (unsigned i = 0; i < h->n; i++)
+        colo_be_unmap(be, d, h->m[i]);
+    h->n = 0;
+}
+
+void colo_held_maps_free(struct colo_held_maps *h)
+{
+    free(h->m);
+    *h = (struct colo_held_maps){ 0 };
+}
+
 int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
-                           uint64_t *n, uint8_t *dst, uint64_t *skipped)
+                           uint64_t *n, uint8_t *dst, uint64_t *skipped,
+                           struct colo_held_maps *hold)
 {
     void *addr[COLO_BATCH_PAGES];
     int err[COLO_BATCH_PAGES];
@@ -149,7 +182,10 @@ int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
             memcpy(dst + out * COLO_PAGE_SIZE, addr[i], COLO_PAGE_SIZE);
             pfns[out++] = pfns[in + i];
         }
-        colo_be_unmap(be, d, m);
+        if (hold && hold->n < hold->cap)
+            hold->m[hold->n++] = m;
+        else
+            colo_be_unmap(be, d, m);
         in += k;
     }
     *n = out;

@@ -6,6 +6,7 @@
 #include "control.h"
 #include "failover.h"
 #include "link.h"
+#include "pages.h"
 #include "stream.h"
 
 /* One checkpoint as captured while the guest was stopped. */
@@ -24,6 +25,7 @@ struct colo_capture {
     uint64_t verify_ns;
     uint64_t stop_ns, copy_ns, state_ns; /* of pause_ns: see libxlcolo_event */
     uint64_t skipped;   /* frames the backend could not map */
+    struct colo_held_maps held; /* the stop's mappings, unmapped after it */
 };
 
 typedef struct {
