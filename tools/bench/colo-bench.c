@@ -114,10 +114,33 @@ struct guest {
  * Not --incoming: an incoming guest has no context to read and refuses to
  * be unpaused. The idle workload keeps one vCPU running (so pause has
  * something to stop) while dirtying at most its 16 hot pages. */
+/* $XLCOLO_SIMGUEST, else the colo-simguest built beside us (a build tree's
+ * tools/simguest/), else PATH's. */
+static const char *simguest_bin(char *buf, size_t len)
+{
+    static const char sibling[] = "/../simguest/colo-simguest";
+    const char *bin = getenv("XLCOLO_SIMGUEST");
+    ssize_t n;
+
+    if (bin && *bin)
+        return bin;
+    n = readlink("/proc/self/exe", buf, len - 1);
+    if (n > 0) {
+        buf[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash && (size_t)(slash - buf) + sizeof(sibling) <= len) {
+            memcpy(slash, sibling, sizeof(sibling));
+            if (access(buf, X_OK) == 0)
+                return buf;
+        }
+    }
+    return "colo-simguest";
+}
+
 static pid_t spawn_guest(const char *dir)
 {
-    const char *bin = getenv("XLCOLO_SIMGUEST");
-    const char *argv[] = { bin && *bin ? bin : "colo-simguest", "run", "--daemon", "--paused",
+    char path[PATH_MAX];
+    const char *argv[] = { simguest_bin(path, sizeof(path)), "run", "--daemon", "--paused",
                            "--rundir", dir, "--name", "bench", "--mem", GUEST_MEM,
                            "--vcpus", "1", "--workload", "idle", NULL };
     posix_spawn_file_actions_t fa;
@@ -546,7 +569,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: colo-bench [--rounds N] [--quick]\n"
                "  --rounds N  checkpoint rounds per size (default 30; --quick: 10)\n"
                "  --quick     fewer rounds, a 256 MiB stream, one transfer per mode\n"
-               "Runs colo-simguest from $XLCOLO_SIMGUEST or PATH.\n");
+               "Runs colo-simguest from $XLCOLO_SIMGUEST, beside it in a build tree, or PATH.\n");
 }
 
 int main(int argc, char **argv)
