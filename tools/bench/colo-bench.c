@@ -233,6 +233,7 @@ static void guest_stop(struct guest *g)
 struct pause_row {
     uint64_t pages;
     uint64_t p50, p99, mc50, mc99;
+    uint64_t phase50[4];           /* stop, copy, state, restart */
     uint64_t min_count, max_count; /* pages the capture actually took */
     uint64_t differ;               /* distinct pfns whose copy was not ours */
     bool data_ok;
@@ -264,7 +265,7 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
 {
     libxlcolo_options opt;
     colo_primary p = { 0 };
-    uint64_t *perm = NULL, *pfns = NULL, *t_cap = NULL, *t_mc = NULL;
+    uint64_t *perm = NULL, *pfns = NULL, *t_cap = NULL, *t_mc = NULL, *t_ph = NULL;
     unsigned long *extra = NULL, *differ = NULL;
     uint8_t *src = NULL, *dst = NULL;
     uint64_t nr;
@@ -296,9 +297,10 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     pfns = calloc(nr, sizeof(*pfns));
     t_cap = calloc(rounds, sizeof(*t_cap));
     t_mc = calloc(rounds, sizeof(*t_mc));
+    t_ph = calloc(4 * (size_t)rounds, sizeof(*t_ph));
     src = map_anon(nr * COLO_PAGE_SIZE);     /* the memcpy's "guest" */
     dst = map_anon(sizes[ARRAY_SIZE(sizes) - 1] * COLO_PAGE_SIZE);
-    if (!p.dirty || !extra || !differ || !perm || !pfns || !t_cap || !t_mc || !src || !dst)
+    if (!p.dirty || !extra || !differ || !perm || !pfns || !t_cap || !t_mc || !t_ph || !src || !dst)
         goto out;
     for (uint64_t i = 0; i < nr; i++)
         perm[i] = i;
@@ -354,6 +356,11 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
                 continue;
             t_cap[i - 1] = p.cap.pause_ns;
             t_mc[i - 1] = t1 - t0;
+            const struct colo_capture *c = &p.cap;
+            t_ph[0 * rounds + i - 1] = c->stop_ns;
+            t_ph[1 * rounds + i - 1] = c->copy_ns;
+            t_ph[2 * rounds + i - 1] = c->state_ns;
+            t_ph[3 * rounds + i - 1] = c->pause_ns - c->stop_ns - c->copy_ns - c->state_ns;
             row->min_count = MIN(row->min_count, p.cap.count);
             row->max_count = MAX(row->max_count, p.cap.count);
             if (p.cap.skipped)
@@ -364,6 +371,8 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
         row->p99 = pct(t_cap, rounds, 99);
         row->mc50 = pct(t_mc, rounds, 50);
         row->mc99 = pct(t_mc, rounds, 99);
+        for (unsigned ph = 0; ph < 4; ph++)
+            row->phase50[ph] = pct(t_ph + ph * rounds, rounds, 50);
     }
     r = 0;
 out:
@@ -377,6 +386,7 @@ out:
     free(pfns);
     free(t_cap);
     free(t_mc);
+    free(t_ph);
     if (src)
         munmap(src, nr * COLO_PAGE_SIZE);
     if (dst)
@@ -655,6 +665,9 @@ int main(int argc, char **argv)
         if (w->min_count != w->pages || w->max_count != w->pages)
             printf("      captured %" PRIu64 "..%" PRIu64 " pages a round (the guest "
                    "dirtied the rest itself)\n", w->min_count, w->max_count);
+        printf("      pause p50 by phase: stop %.3f, copy %.3f, state %.3f, restart %.3f ms\n",
+               w->phase50[0] / 1e6, w->phase50[1] / 1e6, w->phase50[2] / 1e6,
+               w->phase50[3] / 1e6);
         if (!w->data_ok || w->differ > GUEST_HOT_PAGES)
             printf("      WARNING: the captured data did not match what was written "
                    "(%" PRIu64 " pfns differed)\n", w->differ);
