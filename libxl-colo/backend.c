@@ -180,6 +180,11 @@ int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, siz
     return CALL(be, devstate_load, d, buf, len);
 }
 
+int colo_be_recover(colo_backend *be, colo_dom *d)
+{
+    return be->ops->recover ? be->ops->recover(be, d) : 0;
+}
+
 int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
                       uint64_t nr_pages)
 {

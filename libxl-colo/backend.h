@@ -86,9 +86,15 @@ struct colo_backend_ops {
     int (*domain_info)(colo_backend *be, colo_dom *d,
                        struct colo_domain_info *info);
 
-    /* Synchronous: when pause returns, no vCPU writes guest memory. */
+    /* Synchronous: when pause returns, no vCPU writes guest memory. A
+     * COLO_PAUSE_CHECKPOINT stop is recorded until its unpause, so that a
+     * toolstack killed in between leaves a trace. */
     int (*pause)(colo_backend *be, colo_dom *d, unsigned flags);
     int (*unpause)(colo_backend *be, colo_dom *d, unsigned flags);
+    /* Optional: restart a guest that a killed toolstack left stopped for a
+     * checkpoint (one warning line), else nothing. Called by a protection
+     * that holds the domain's control socket, so the stop is nobody's. */
+    int (*recover)(colo_backend *be, colo_dom *d);
 
     /* Xen's log-dirty semantics. bitmap holds nr_pages bits (unsigned long
      * words, bit n = pfn n). PEEK copies the log and leaves it; CLEAN copies
@@ -158,6 +164,7 @@ int colo_be_domain_create(colo_backend *be, const struct colo_domain_config *cfg
 int colo_be_domain_config(colo_backend *be, colo_dom *d,
                           struct colo_domain_config *cfg, void **extra_owned);
 int colo_be_domain_destroy(colo_backend *be, colo_dom *d);
+int colo_be_recover(colo_backend *be, colo_dom *d);
 int colo_be_domain_info(colo_backend *be, colo_dom *d,
                         struct colo_domain_info *info);
 int colo_be_pause(colo_backend *be, colo_dom *d, unsigned flags);

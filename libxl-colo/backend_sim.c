@@ -359,8 +359,21 @@ static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
     return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, flags, COLO_PAUSE_CHECKPOINT);
 }
 
-/* Taking up protection, and what a killed toolstack left is undone first,
- * as the xen backend does: a checkpoint stop, then log-dirty. */
+/* A checkpoint stop that nobody will end: the guest recorded it. */
+static int sim_recover(colo_backend *be, colo_dom *d)
+{
+    LOCKED(d);
+    int r = dom_info(be, d, 0);
+
+    if (r < 0 || !(d->info.flags & SIM_INFO_CKPT_STOP))
+        return r;
+    LOG(be->ctx, WARN, "sim %s: was left stopped (pause) by an xl-colo that did not "
+        "finish its checkpoint; restarting it", d->name);
+    return dom_call(be, d, "unpause", SIM_OP_UNPAUSE, 0, NULL, 0, NULL, SIM_TIMEOUT_MS, 0);
+}
+
+/* Taking up protection: log-dirty left on by a killed toolstack is turned
+ * off and on again, as the xen backend does. */
 static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 {
     int r;
@@ -371,13 +384,6 @@ static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
     LOCKED(d);
     if ((r = dom_info(be, d, 0)) < 0)
         return r;
-    if (d->info.flags & SIM_INFO_CKPT_STOP) {
-        LOG(be->ctx, WARN, "sim %s: was left stopped (pause) by an xl-colo that did not "
-            "finish its checkpoint; restarting it", d->name);
-        if ((r = dom_call(be, d, "unpause", SIM_OP_UNPAUSE, 0, NULL, 0, NULL,
-                          SIM_TIMEOUT_MS, 0)) < 0)
-            return r;
-    }
     if (d->info.flags & SIM_INFO_LOGDIRTY) {
         LOG(be->ctx, WARN, "sim %s: log-dirty was left on; turning it off and on again",
             d->name);
@@ -575,6 +581,7 @@ const colo_backend_ops colo_backend_sim_ops = {
     .domain_info = sim_domain_info,
     .pause = sim_pause,
     .unpause = sim_unpause,
+    .recover = sim_recover,
     .logdirty_enable = sim_logdirty_enable,
     .logdirty_off = sim_logdirty_off,
     .logdirty_peek = sim_logdirty_peek,

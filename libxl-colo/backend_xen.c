@@ -250,11 +250,6 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
     r = bitmap_reserve(be, d, (uint64_t)max + 1);
     if (r < 0)
         return r;
-    /* Taking up protection: first undo a stop a killed toolstack left (a
-     * stop of our own, under way, is not one). */
-    if (!d->created && d->stop == XEN_RUNNING && !d->dm_stopped &&
-        (r = xen_recover_stopped(be, d)) < 0)
-        return r;
     if (shadow_op(x, d, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) < 0) {
         if (errno != EINVAL)
             return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: log-dirty enable", d->domid);
@@ -514,6 +509,7 @@ const colo_backend_ops colo_backend_xen_ops = {
     .domain_info = xen_domain_info,
     .pause = xen_pause,
     .unpause = xen_unpause,
+    .recover = xen_recover_stopped,
     .logdirty_enable = xen_logdirty_enable,
     .logdirty_off = xen_logdirty_off,
     .logdirty_peek = xen_logdirty_peek,

@@ -296,6 +296,11 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
     if (r < 0)
         return r;
+    /* Ours alone now: a stop left by a killed protection is undone at once,
+     * before we wait on the network for a secondary. */
+    r = colo_be_recover(p->be, p->dom);
+    if (r < 0)
+        return r;
     snprintf(p->st.domain, sizeof(p->st.domain), "%s", p->info.name);
     snprintf(p->st.backend, sizeof(p->st.backend), "%s", p->be->ops->name);
     snprintf(p->st.peer, sizeof(p->st.peer), "%s:%u", host, port);

@@ -14,8 +14,9 @@
  * we are about to do in xenstore, at /local/domain/DOMID/xen-colo-stopped
  * (a node the guest may read but not write, removed with the domain), and
  * remove the record once the guest runs again. The next protection of the
- * domain finds a record left behind and restarts the guest first
- * (xen_recover_stopped).
+ * domain, once it holds the domain's control socket, finds a record left
+ * behind and restarts the guest first (xen_recover_stopped, the backend's
+ * recover op).
  */
 #include "config.h"
 
@@ -135,6 +136,8 @@ int xen_recover_stopped(colo_backend *be, colo_dom *d)
     unsigned len = 0;
     int r;
 
+    if (d->created || d->stop != XEN_RUNNING || d->dm_stopped)
+        return 0; /* a secondary, or a stop of our own under way */
     snprintf(path, sizeof(path), STOP_MARK, d->domid);
     _cleanup_free_ char *how = xs_read(x->xsh, XBT_NULL, path, &len);
     if (!how)

@@ -441,17 +441,26 @@ static void test_killed_toolstack_undone(void)
                     SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP | SIM_INFO_LOGDIRTY);
     before = in.counters[0];
 
-    /* The next protection undoes both, with a warning for each. */
+    /* The next protection undoes both, with a warning for each: recover
+     * restarts the guest, log-dirty enable resets the log. */
     colo_dom *d = open_dom("K");
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     fx.lg.errors = 0;
-    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, d), 0);
-    CU_ASSERT_EQUAL(fx.lg.errors, 0);
-    CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: log-dirty was left on; turning it off and on again");
-    CU_ASSERT_TRUE(wait_dirty(d, 1));  /* the vCPUs run again */
+    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d), 0);
+    CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: was left stopped (pause) by an xl-colo that did "
+                                       "not finish its checkpoint; restarting it");
     CU_ASSERT_EQUAL_FATAL(raw_info("K", &in), 0);
     CU_ASSERT_EQUAL(in.flags & (SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, d), 0);
+    CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: log-dirty was left on; turning it off and on again");
+    CU_ASSERT_EQUAL(fx.lg.errors, 0);
+    CU_ASSERT_TRUE(wait_dirty(d, 1));  /* the vCPUs run again */
+    CU_ASSERT_EQUAL_FATAL(raw_info("K", &in), 0);
     CU_ASSERT(in.counters[0] > before);
+    /* Nothing left to recover: silent. */
+    fx.lg.last[0] = '\0';
+    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d), 0);
+    CU_ASSERT_STRING_EQUAL(fx.lg.last, "");
     /* A checkpoint stop is recorded until its unpause, and only until. */
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, d, COLO_PAUSE_CHECKPOINT), 0);
     CU_ASSERT_EQUAL(raw_info("K", &in), 0);
