@@ -2,7 +2,8 @@
 # By hand: `checkpoint` and `status` answer through the control socket;
 # `failover` on the secondary and `stop` on the primary each end cleanly,
 # leaving no process, socket or temporary file behind; a new `start` after
-# a SIGKILL of both sides protects the same guest again.
+# a SIGKILL of both sides protects the same guest again; a `start` restarts
+# a guest left stopped mid-checkpoint, even with no secondary to reach.
 . "$(dirname "$0")/lib.sh"
 key=$(new_key key)
 
@@ -74,6 +75,22 @@ grep -q "xl-colo: warning: sim m: log-dirty was left on; turning it off and on a
 xl-colo --rundir "$A" stop m > /dev/null || die "stop after the restart failed"
 wait_pid $pri 30 || fail "primary exited $? after stop: $(cat "$A/pri.err")"
 wait_pid $sec 30 || fail "secondary exited $? after stop: $(cat "$B/sec.err")"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
+
+# 4. A guest left stopped for a checkpoint by a killed protection: the next
+# start restarts it at once, even when it cannot reach a secondary.
+A=$(new_host a4); port=$(free_port)
+start_guest "$A" m --mem 32M --vcpus 1 --workload web --seed 5 >/dev/null
+colo-simguest pause --checkpoint --rundir "$A" --name m || die "pause --checkpoint failed"
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: yes" "$T/info" && grep -q "checkpoint stop: yes" "$T/info" || fail "guest not stopped: $(cat "$T/info")"
+xl-colo --rundir "$A" start -i 200 --key "$key" m "127.0.0.1:$port" > /dev/null 2> "$A/pri.err" \
+    && fail "start without a secondary succeeded"
+grep -qx "xl-colo: warning: sim m: was left stopped (pause) by an xl-colo that did not finish its checkpoint; restarting it" "$A/pri.err" \
+    || fail "start did not restart the guest: $(cat "$A/pri.err")"
+grep -q "cannot connect to 127.0.0.1 port $port" "$A/pri.err" || fail "start failed otherwise: $(cat "$A/pri.err")"
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: no" "$T/info" && grep -q "checkpoint stop: no" "$T/info" || fail "guest after start: $(cat "$T/info")"
 colo-simguest destroy --rundir "$A" --name m >/dev/null
 
 # Nothing left behind: no control or guest sockets, no pid files, no processes.

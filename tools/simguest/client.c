@@ -36,7 +36,8 @@ static int guest_connect(const char *cmd, const struct client_opts *o, int *out)
 
 /* One op; on failure prints the guest's message (or the transport error)
  * and returns 1. */
-static int call(const char *cmd, int fd, uint16_t op, struct sim_rsp *rsp, int timeout_ms)
+static int call(const char *cmd, int fd, uint16_t op, uint16_t flags, struct sim_rsp *rsp,
+                int timeout_ms)
 {
     static struct sim_req req;
     uint32_t seq = 0;
@@ -45,6 +46,7 @@ static int call(const char *cmd, int fd, uint16_t op, struct sim_rsp *rsp, int t
 
     memset(&req, 0, SIM_REQ_HDR);
     req.op = op;
+    req.flags = flags;
     rsp->magic = 0;
     r = sim_call(fd, &seq, &req, rsp, NULL, timeout_ms);
     if (r == 0)
@@ -60,7 +62,7 @@ static int get_info(const char *cmd, int fd, struct sim_info *info)
 {
     static struct sim_rsp rsp;
 
-    if (call(cmd, fd, SIM_OP_INFO, &rsp, SIM_TIMEOUT_MS))
+    if (call(cmd, fd, SIM_OP_INFO, 0, &rsp, SIM_TIMEOUT_MS))
         return 1;
     if (rsp.len != sizeof(*info))
         return fail(1, cmd, "malformed INFO reply (%u bytes)", rsp.len);
@@ -114,7 +116,7 @@ int cmd_hash(int argc, char **argv)
 
     if ((r = client_opts_parse("hash", argc, argv, &o)) || (r = guest_connect("hash", &o, &fd)) ||
         (r = get_info("hash", fd, &in)) ||
-        (r = call("hash", fd, SIM_OP_HASH, &rsp, sim_hash_timeout_ms(in.mem_bytes))))
+        (r = call("hash", fd, SIM_OP_HASH, 0, &rsp, sim_hash_timeout_ms(in.mem_bytes))))
         return r;
     if (rsp.len != COLO_DIGEST_LEN)
         return fail(1, "hash", "malformed HASH reply (%u bytes)", rsp.len);
@@ -134,7 +136,7 @@ static int simple(const char *cmd, uint16_t op, int argc, char **argv)
         return r;
     if (op == SIM_OP_DESTROY)
         pidfd = sim_peer_pidfd(fd); /* before DESTROY: the pid is still the guest's */
-    if ((r = call(cmd, fd, op, &rsp, SIM_TIMEOUT_MS)))
+    if ((r = call(cmd, fd, op, o.checkpoint ? SIM_PAUSE_F_CHECKPOINT : 0, &rsp, SIM_TIMEOUT_MS)))
         return r;
     if (op != SIM_OP_DESTROY)
         return 0;

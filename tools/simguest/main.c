@@ -40,7 +40,9 @@ static const struct cmd cmds[] = {
       "    --daemon: detach once listening and print the guest's pid." },
     { "info", cmd_info, "show a guest's state", CLIENT_USAGE },
     { "hash", cmd_hash, "print the digest of a guest's memory and context", CLIENT_USAGE },
-    { "pause", cmd_pause, "pause a guest (returns once every vCPU is parked)", CLIENT_USAGE },
+    { "pause", cmd_pause, "pause a guest (returns once every vCPU is parked)",
+      CLIENT_USAGE " [--checkpoint]\n"
+      "    --checkpoint: as a toolstack's checkpoint stop, recorded until unpause" },
     { "unpause", cmd_unpause, "unpause a guest", CLIENT_USAGE },
     { "destroy", cmd_destroy, "stop a guest and wait until it is gone", CLIENT_USAGE },
 };

@@ -94,18 +94,25 @@ int client_opts_parse(const char *cmd, int argc, char **argv, struct client_opts
     static const struct option longopts[] = {
         { "name", required_argument, NULL, 'n' },
         { "rundir", required_argument, NULL, 'd' },
+        { "checkpoint", no_argument, NULL, 'c' },
         { NULL, 0, NULL, 0 },
     };
     const char *rundir = NULL;
     int c, r;
 
     o->name = NULL;
+    o->checkpoint = false;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': o->name = optarg; break;
         case 'd': rundir = optarg; break;
+        case 'c':
+            if (strcmp(cmd, "pause") != 0)
+                return fail(EXIT_USAGE, cmd, "unknown option '--checkpoint' (try '" PROG " help')");
+            o->checkpoint = true;
+            break;
         case ':':
             return fail(EXIT_USAGE, cmd, "option '%s' needs a value", argv[optind - 1]);
         default:

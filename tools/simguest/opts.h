@@ -6,6 +6,7 @@
 #ifndef SIMGUEST_OPTS_H
 #define SIMGUEST_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ int rundir_resolve(const char *given, char *out, size_t cap);
 struct client_opts {
     const char *name;
     char rundir[4096];
+    bool checkpoint;      /* pause --checkpoint */
 };
 int client_opts_parse(const char *cmd, int argc, char **argv, struct client_opts *o);
 
