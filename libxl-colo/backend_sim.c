@@ -335,28 +335,26 @@ static int sim_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
 
 /* --- run state, log-dirty --- */
 
+/* An op without data: flags (ours) are checked against allowed, and
+ * wire_flags go with the request. */
 static int simple_op(colo_backend *be, colo_dom *d, const char *what, uint16_t op,
-                     unsigned flags, unsigned allowed)
+                     unsigned flags, unsigned allowed, uint16_t wire_flags)
 {
     if (flags & ~allowed)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: %s: unknown flags %#x", d->name, what, flags);
     LOCKED(d);
-    return dom_call(be, d, what, op, 0, NULL, 0, NULL, SIM_TIMEOUT_MS, 0);
+    return dom_call(be, d, what, op, wire_flags, NULL, 0, NULL, SIM_TIMEOUT_MS, 0);
 }
 
 static int sim_pause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: pause: unknown flags %#x", d->name, flags);
-    LOCKED(d);
-    return dom_call(be, d, "pause", SIM_OP_PAUSE,
-                    (flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0, NULL, 0, NULL,
-                    SIM_TIMEOUT_MS, 0);
+    return simple_op(be, d, "pause", SIM_OP_PAUSE, flags, COLO_PAUSE_CHECKPOINT,
+                     (flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0);
 }
 
 static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, flags, COLO_PAUSE_CHECKPOINT);
+    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, flags, COLO_PAUSE_CHECKPOINT, 0);
 }
 
 /* A checkpoint stop that nobody will end: the guest recorded it. */
@@ -397,7 +395,7 @@ static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 
 static int sim_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "log-dirty off", SIM_OP_LOGDIRTY_OFF, flags, 0);
+    return simple_op(be, d, "log-dirty off", SIM_OP_LOGDIRTY_OFF, flags, 0, 0);
 }
 
 static int logdirty_op(colo_backend *be, colo_dom *d, const char *what, uint16_t op,

@@ -68,8 +68,7 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     if (r < 0)
         return r;
     c->count = colo_bitmap_take(p->dirty, n, &cursor, c->pfns, (unsigned)MIN(count, UINT32_MAX));
-    r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped,
-                               &c->held);
+    r = colo_pages_read(p->be, p->dom, c->pfns, &c->count, c->data, &c->skipped, &c->held);
     if (r < 0)
         return r;
     uint64_t t1 = colo_now_ns();
@@ -121,7 +120,6 @@ int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)
         return r;
     p->paused_by_us = true;
     p->cap.stop_ns = colo_now_ns() - t0;
-    p->cap.copy_ns = p->cap.state_ns = 0;
     p->cap.skipped = 0;
     r = capture_stopped(p, extra);
     int r2 = colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);

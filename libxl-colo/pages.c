@@ -102,34 +102,6 @@ int colo_pages_apply(colo_backend *be, colo_dom *d,
     return 0;
 }
 
-int colo_pages_read(colo_backend *be, colo_dom *d, const uint64_t *pfns,
-                    uint64_t n, uint8_t *dst, uint64_t *skipped)
-{
-    void *addr[COLO_BATCH_PAGES];
-    int err[COLO_BATCH_PAGES];
-
-    while (n > 0) {
-        unsigned k = n > COLO_BATCH_PAGES ? COLO_BATCH_PAGES : (unsigned)n;
-        colo_mapping *m = NULL;
-        int r = colo_be_map(be, d, pfns, k, PROT_READ, addr, err, &m);
-        if (r < 0)
-            return r;
-        for (unsigned i = 0; i < k; i++) {
-            if (addr[i]) {
-                memcpy(dst, addr[i], COLO_PAGE_SIZE);
-            } else {
-                memset(dst, 0, COLO_PAGE_SIZE);
-                (*skipped)++;
-            }
-            dst += COLO_PAGE_SIZE;
-        }
-        colo_be_unmap(be, d, m);
-        pfns += k;
-        n -= k;
-    }
-    return 0;
-}
-
 int colo_held_maps_reserve(libxlcolo_ctx *ctx, struct colo_held_maps *h, uint64_t pages)
 {
     uint64_t want = pages / COLO_BATCH_PAGES + 2;
@@ -159,9 +131,8 @@ void colo_held_maps_free(struct colo_held_maps *h)
     *h = (struct colo_held_maps){ 0 };
 }
 
-int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
-                           uint64_t *n, uint8_t *dst, uint64_t *skipped,
-                           struct colo_held_maps *hold)
+int colo_pages_read(colo_backend *be, colo_dom *d, uint64_t *pfns, uint64_t *n,
+                    uint8_t *dst, uint64_t *skipped, struct colo_held_maps *hold)
 {
     void *addr[COLO_BATCH_PAGES];
     int err[COLO_BATCH_PAGES];

@@ -40,12 +40,6 @@ int colo_pages_parse(libxlcolo_ctx *ctx, const uint8_t *body, uint64_t len,
 int colo_pages_apply(colo_backend *be, colo_dom *d,
                      const struct colo_pages_view *v, uint64_t *skipped);
 
-/* Copy n pages of a paused or running domain into dst (n * 4096 bytes),
- * mapping read-only in batches. Unmappable frames read as zero and are
- * counted in *skipped. */
-int colo_pages_read(colo_backend *be, colo_dom *d, const uint64_t *pfns,
-                    uint64_t n, uint8_t *dst, uint64_t *skipped);
-
 /* Mappings kept past a copy. A checkpoint unmaps only once the guest runs
  * again: on Xen each unmap costs hypercalls, which need not stop the guest. */
 struct colo_held_maps {
@@ -57,16 +51,16 @@ int colo_held_maps_reserve(libxlcolo_ctx *ctx, struct colo_held_maps *h, uint64_
 void colo_held_maps_release(colo_backend *be, colo_dom *d, struct colo_held_maps *h);
 void colo_held_maps_free(struct colo_held_maps *h);
 
-/* As colo_pages_read, but a frame the backend cannot map is dropped: pfns
- * and dst are compacted in place, *n becomes the number kept, and the
+/* Copy *n pages of a paused or running domain into dst (*n * 4096 bytes),
+ * mapping read-only in batches. A frame the backend cannot map is dropped:
+ * pfns and dst are compacted in place, *n becomes the number kept, and the
  * dropped are counted in *skipped. What a domain cannot map (a hole in its
  * pfn space, xen's xenstore and console rings, shared_info) is no page of
  * the guest: sent as zeros, it would make the secondary populate a frame
  * the primary lacks, or overwrite one the secondary owns.
  * With hold, mappings go there while it has room (release them later);
  * without, each batch is unmapped at once. */
-int colo_pages_read_mapped(colo_backend *be, colo_dom *d, uint64_t *pfns,
-                           uint64_t *n, uint8_t *dst, uint64_t *skipped,
-                           struct colo_held_maps *hold);
+int colo_pages_read(colo_backend *be, colo_dom *d, uint64_t *pfns, uint64_t *n,
+                    uint8_t *dst, uint64_t *skipped, struct colo_held_maps *hold);
 
 #endif

@@ -25,7 +25,7 @@ static int64_t precopy_send_chunk(colo_primary *p, uint64_t *cursor, uint64_t *q
     if (taken == 0)
         return 0;
     uint64_t n = taken; /* less the frames that cannot be mapped */
-    int r = colo_pages_read_mapped(p->be, p->dom, c->pfns, &n, c->data, &c->skipped, NULL);
+    int r = colo_pages_read(p->be, p->dom, c->pfns, &n, c->data, &c->skipped, NULL);
     if (r < 0)
         return r;
 

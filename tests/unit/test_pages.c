@@ -1,8 +1,11 @@
-/* test_pages.c - PAGES bodies are checked before anything is written, and a
- * checkpoint is staged within a bound fixed by the guest's size. */
+/* test_pages.c - PAGES bodies are checked before anything is written, a
+ * checkpoint is staged within a bound fixed by the guest's size, and reading
+ * pages drops unmappable frames and holds mappings as asked. */
 #include "config.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 
 #include "pages.h"
 #include "staging.h"
@@ -86,12 +89,98 @@ static void test_staging_bound(void)
     unit_ctx_free(ctx);
 }
 
+/* A backend of map and unmap alone: pfn p reads as page p % 256 (filled
+ * with that byte), a pfn with p % 7 == 3 cannot be mapped, and unmaps are
+ * counted. */
+static uint8_t fake_mem[256][COLO_PAGE_SIZE];
+static char fake_token;
+static unsigned fake_unmaps;
+
+static int fake_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
+                    void **pages, int *err, colo_mapping **m)
+{
+    for (unsigned i = 0; i < n; i++) {
+        bool hole = pfns[i] % 7 == 3;
+        pages[i] = hole ? NULL : fake_mem[pfns[i] % 256];
+        err[i] = hole ? -EPERM : 0;
+    }
+    *m = (colo_mapping *)&fake_token;
+    return 0;
+}
+
+static void fake_unmap(colo_backend *be, colo_dom *d, colo_mapping *m)
+{
+    fake_unmaps++;
+}
+
+static const colo_backend_ops fake_ops = { .name = "fake", .map = fake_map, .unmap = fake_unmap };
+
+static void test_read_drops_holds(void)
+{
+    enum { N = 2 * COLO_BATCH_PAGES + 5 }; /* three batches */
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    colo_backend be = { .ops = &fake_ops, .ctx = ctx };
+    struct colo_held_maps h = { 0 };
+    static uint64_t pfns[N];
+    uint64_t n = N, skipped = 0, holes = 0;
+    uint8_t *dst = malloc((size_t)N * COLO_PAGE_SIZE);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    for (unsigned p = 0; p < 256; p++)
+        memset(fake_mem[p], (int)p, COLO_PAGE_SIZE);
+    for (uint64_t i = 0; i < N; i++) {
+        pfns[i] = i * 5;
+        holes += pfns[i] % 7 == 3;
+    }
+
+    /* Unmappable frames are dropped, the rest compacted in order. */
+    fake_unmaps = 0;
+    CU_ASSERT_EQUAL_FATAL(colo_held_maps_reserve(ctx, &h, N), 0);
+    CU_ASSERT_EQUAL(colo_pages_read(&be, NULL, pfns, &n, dst, &skipped, &h), 0);
+    CU_ASSERT_EQUAL(skipped, holes);
+    CU_ASSERT_EQUAL(n, N - holes);
+    for (uint64_t j = 0, want = 0; j < n; j++, want += 5) {
+        if (want % 7 == 3)
+            want += 5;
+        CU_ASSERT_EQUAL_FATAL(pfns[j], want);
+        CU_ASSERT_EQUAL_FATAL(dst[j * COLO_PAGE_SIZE], (uint8_t)(want % 256));
+        CU_ASSERT_EQUAL_FATAL(dst[j * COLO_PAGE_SIZE + COLO_PAGE_SIZE - 1], (uint8_t)(want % 256));
+    }
+    /* Every batch's mapping is held until the release. */
+    CU_ASSERT_EQUAL(fake_unmaps, 0);
+    CU_ASSERT_EQUAL(h.n, 3);
+    colo_held_maps_release(&be, NULL, &h);
+    CU_ASSERT_EQUAL(fake_unmaps, 3);
+    CU_ASSERT_EQUAL(h.n, 0);
+    colo_held_maps_free(&h);
+
+    /* Room for two: the third batch is unmapped at once, never dropped. */
+    n = N;
+    fake_unmaps = 0;
+    CU_ASSERT_EQUAL_FATAL(colo_held_maps_reserve(ctx, &h, 0), 0);
+    CU_ASSERT_EQUAL(h.cap, 2);
+    CU_ASSERT_EQUAL(colo_pages_read(&be, NULL, pfns, &n, dst, &skipped, &h), 0);
+    CU_ASSERT_EQUAL(fake_unmaps, 1);
+    colo_held_maps_release(&be, NULL, &h);
+    CU_ASSERT_EQUAL(fake_unmaps, 3);
+    colo_held_maps_free(&h);
+
+    /* No hold: each batch is unmapped as soon as it is copied. */
+    n = N;
+    fake_unmaps = 0;
+    CU_ASSERT_EQUAL(colo_pages_read(&be, NULL, pfns, &n, dst, &skipped, NULL), 0);
+    CU_ASSERT_EQUAL(fake_unmaps, 3);
+    free(dst);
+    unit_ctx_free(ctx);
+}
+
 int main(void)
 {
     return unit_run("pages", (const struct unit_test[]){
         { "parse a good body", test_parse_good },
         { "parse refuses bad bodies with one line", test_parse_bad },
         { "staging is bounded by the guest size", test_staging_bound },
+        { "read drops unmappable frames and holds mappings", test_read_drops_holds },
         { NULL, NULL },
     });
 }

@@ -67,25 +67,25 @@ static void test_not_converging_stops(void)
     CU_ASSERT_EQUAL(p.exacts, 0);
 }
 
+/* Syncs that found exact[0..n) pages: each must say go on sending. */
+static void expect_send(colo_precopy *p, const uint64_t *exact, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        CU_ASSERT_EQUAL(colo_precopy_synced(p, COLO_PRECOPY_SYNC, exact[i]), COLO_PRECOPY_SEND);
+}
+
 static void test_stalled_stops_early(void)
 {
     colo_precopy p;
     colo_precopy_init(&p, 100, 30);
-    /* Converging: each sync beats the best so far. */
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 4000), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2000), COLO_PRECOPY_SEND);
-    /* A steady dirty set: three rounds without a new best, then stop. */
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2049), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2000), COLO_PRECOPY_SEND);
+    /* Converging (4000, 2000 beat the best so far), then a steady dirty
+     * set: three rounds without a new best, and the third stops. */
+    expect_send(&p, (const uint64_t[]){ 4000, 2000, 2049, 2000 }, 4);
     CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 2100), COLO_PRECOPY_STOP);
     CU_ASSERT_EQUAL(p.syncs, 5);
     /* A new best resets the count. */
     colo_precopy_init(&p, 100, 30);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 3000), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 1000), COLO_PRECOPY_SEND);
-    CU_ASSERT_EQUAL(colo_precopy_synced(&p, COLO_PRECOPY_SYNC, 1500), COLO_PRECOPY_SEND);
+    expect_send(&p, (const uint64_t[]){ 3000, 3000, 3000, 1000, 1500 }, 5);
     CU_ASSERT_EQUAL(p.stalled, 1);
 }
 

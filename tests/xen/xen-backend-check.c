@@ -86,6 +86,28 @@ static int open_backend(libxlcolo_ctx **ctx, colo_backend **be)
     return colo_backend_open(*ctx, "xen", "/run", be);
 }
 
+/* A domain opened through the backend, for the one-shot commands. */
+struct session {
+    libxlcolo_ctx *ctx;
+    colo_backend *be;
+    colo_dom *d;
+};
+
+/* 0, or the backend's -errno (the domain's when the backend opened). */
+static int session_open(struct session *s, const char *name)
+{
+    *s = (struct session){ 0 };
+    int r = open_backend(&s->ctx, &s->be);
+    return r < 0 ? r : colo_be_domain_open(s->be, name, &s->d);
+}
+
+static void session_close(struct session *s)
+{
+    colo_be_domain_close(s->be, s->d);
+    colo_backend_close(s->be);
+    libxlcolo_ctx_free(s->ctx);
+}
+
 /* ------------------------------------------------------------ bitmaps */
 
 #define WORD_BITS (8 * sizeof(unsigned long))
@@ -243,11 +265,8 @@ static void check_left_on(colo_backend *be, colo_dom *d, const char *name, uint6
 {
     pid_t pid = fork();
     if (pid == 0) {
-        libxlcolo_ctx *ctx;
-        colo_backend *cbe;
-        colo_dom *cd;
-        if (open_backend(&ctx, &cbe) < 0 || colo_be_domain_open(cbe, name, &cd) < 0 ||
-            colo_be_logdirty_enable(cbe, cd) < 0)
+        struct session s;
+        if (session_open(&s, name) < 0 || colo_be_logdirty_enable(s.be, s.d) < 0)
             _exit(1);
         raise(SIGKILL);
         _exit(2);
@@ -505,53 +524,34 @@ out:
 
 static int cmd_counter(const char *name, uint64_t pfn)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
+    struct session s;
     uint64_t v = 0;
-    int r = open_backend(&ctx, &be);
+    int r = session_open(&s, name);
     if (r >= 0)
-        r = colo_be_domain_open(be, name, &d);
-    if (r >= 0)
-        r = read_counter(be, d, pfn, &v);
+        r = read_counter(s.be, s.d, pfn, &v);
     if (r >= 0)
         printf("%" PRIu64 "\n", v);
     else
         fprintf(stderr, "xen-backend-check: counter of %s: %s\n", name, strerror(-r));
-    colo_be_domain_close(be, d);
-    colo_backend_close(be);
-    libxlcolo_ctx_free(ctx);
+    session_close(&s);
     return r < 0;
 }
 
 static int cmd_refuse(const char *name)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
-    int r = open_backend(&ctx, &be);
-    if (r < 0)
-        return 2;
-    r = colo_be_domain_open(be, name, &d);
-    colo_be_domain_close(be, d);
-    colo_backend_close(be);
-    libxlcolo_ctx_free(ctx);
+    struct session s;
+    int r = session_open(&s, name);
+    session_close(&s);
     return r == -EOPNOTSUPP ? 0 : 1;
 }
 
 static int cmd_qmp(const char *name, const char *command)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
-    int r = open_backend(&ctx, &be);
+    struct session s;
+    int r = session_open(&s, name);
     if (r >= 0)
-        r = colo_be_domain_open(be, name, &d);
-    if (r >= 0)
-        r = xen_qmp(be, d->domid, command, NULL);
-    colo_be_domain_close(be, d);
-    colo_backend_close(be);
-    libxlcolo_ctx_free(ctx);
+        r = xen_qmp(s.be, s.d->domid, command, NULL);
+    session_close(&s);
     return r < 0;
 }
 
@@ -560,19 +560,18 @@ static int cmd_qmp(const char *name, const char *command)
 #define WATCH_SKIP_WAIT_S 300
 static int cmd_watch(const char *name, unsigned seconds, const char *fig, unsigned skip)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
+    struct session s;
     unsigned cap = 4096, n = 0;
     _cleanup_free_ double *stops = calloc(cap, sizeof(double));
-    int r = open_backend(&ctx, &be);
-    if (r >= 0)
-        r = colo_be_domain_open(be, name, &d);
-    if (r < 0 || !stops)
+    int r = session_open(&s, name);
+    if (r < 0 || !stops) {
+        session_close(&s);
         return 1;
+    }
+    colo_dom *d = s.d;
     double t0 = now_ms(), since = -1, first = -1, last = -1;
     double window = (skip ? WATCH_SKIP_WAIT_S : seconds) * 1000.0;
-    xc_interface *xch = xen_be(be)->xch; /* one hypercall a sample: disturb dom0 least */
+    xc_interface *xch = xen_be(s.be)->xch; /* one hypercall a sample: disturb dom0 least */
     while (now_ms() - t0 < window) {
         xc_domaininfo_t di; /* getinfolist: in every Xen version */
         if (xc_domain_getinfolist(xch, d->domid, 1, &di) != 1 || di.domain != d->domid)
@@ -605,9 +604,7 @@ static int cmd_watch(const char *name, unsigned seconds, const char *fig, unsign
     FIGURE("pause_p50", "%.1f", percentile(stops, n, 0.50), "ms");
     FIGURE("pause_p99", "%.1f", percentile(stops, n, 0.99), "ms");
     FIGURE("checkpoints_per_s", "%.2f", n > 1 && span > 0 ? (n - 1) / span : 0.0, "1/s");
-    colo_be_domain_close(be, d);
-    colo_backend_close(be);
-    libxlcolo_ctx_free(ctx);
+    session_close(&s);
     return n ? 0 : 1;
 }
 
@@ -623,17 +620,13 @@ static int raw_shadow_op(xc_interface *xch, uint32_t domid, unsigned sop)
 /* Is log-dirty on? Raw libxenctrl, none of the backend's recovery. */
 static int cmd_logdirty(const char *name)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
+    struct session s;
     int ret = 2;
-    int r = open_backend(&ctx, &be);
-    if (r >= 0)
-        r = colo_be_domain_open(be, name, &d);
+    int r = session_open(&s, name);
     if (r >= 0) {
-        xc_interface *xch = xen_be(be)->xch;
-        if (raw_shadow_op(xch, d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) == 0) {
-            raw_shadow_op(xch, d->domid, XEN_DOMCTL_SHADOW_OP_OFF);
+        xc_interface *xch = xen_be(s.be)->xch;
+        if (raw_shadow_op(xch, s.d->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) == 0) {
+            raw_shadow_op(xch, s.d->domid, XEN_DOMCTL_SHADOW_OP_OFF);
             printf("off\n");
             ret = 0;
         } else if (errno == EINVAL) {
@@ -643,9 +636,7 @@ static int cmd_logdirty(const char *name)
             fprintf(stderr, "xen-backend-check: log-dirty enable on %s: %s\n", name, strerror(errno));
         }
     }
-    colo_be_domain_close(be, d);
-    colo_backend_close(be);
-    libxlcolo_ctx_free(ctx);
+    session_close(&s);
     return ret;
 }
 
@@ -654,16 +645,12 @@ static int cmd_logdirty(const char *name)
  * mid-checkpoint leaves behind. */
 static int cmd_stop_and_die(const char *name)
 {
-    libxlcolo_ctx *ctx = NULL;
-    colo_backend *be = NULL;
-    colo_dom *d = NULL;
-    int r = open_backend(&ctx, &be);
+    struct session s;
+    int r = session_open(&s, name);
     if (r >= 0)
-        r = colo_be_domain_open(be, name, &d);
+        r = colo_be_logdirty_enable(s.be, s.d);
     if (r >= 0)
-        r = colo_be_logdirty_enable(be, d);
-    if (r >= 0)
-        r = colo_be_pause(be, d, COLO_PAUSE_CHECKPOINT);
+        r = colo_be_pause(s.be, s.d, COLO_PAUSE_CHECKPOINT);
     if (r < 0) {
         fprintf(stderr, "xen-backend-check: stop %s: %s\n", name, strerror(-r));
         return 1;

@@ -310,7 +310,8 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
      * find their mappings in place. Read them all once, untimed. */
     for (uint64_t base = 0; base < nr; base += 16384) {
         uint64_t n = MIN(16384, nr - base), skipped = 0;
-        if ((r = colo_pages_read(g->be, g->dom, perm + base, n, src, &skipped)) < 0)
+        memcpy(pfns, perm + base, n * sizeof(*pfns)); /* the read compacts its pfns */
+        if ((r = colo_pages_read(g->be, g->dom, pfns, &n, src, &skipped, NULL)) < 0)
             goto out;
     }
 
