@@ -10,7 +10,6 @@
 #include "backend.h"
 #include "bitmap.h"
 #include "digest.h"
-#include "proto.h"
 #include "colo-internal.h"
 
 static const colo_backend_ops *const backends[] = {
@@ -198,9 +197,9 @@ int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
 static int digest_by_map(colo_backend *be, colo_dom *d, uint8_t out[32])
 {
     struct colo_domain_info info;
-    uint64_t pfns[COLO_BATCH_PAGES];
-    void *addr[COLO_BATCH_PAGES];
-    int err[COLO_BATCH_PAGES];
+    uint64_t pfns[COLO_MAP_BATCH];
+    void *addr[COLO_MAP_BATCH];
+    int err[COLO_MAP_BATCH];
     colo_digest *dg = NULL;
     _cleanup_free_ unsigned long *populated = NULL;
     _cleanup_free_ uint8_t *context = NULL;
@@ -223,7 +222,7 @@ static int digest_by_map(colo_backend *be, colo_dom *d, uint8_t out[32])
 
     uint64_t cursor = 0;
     unsigned n;
-    while ((n = colo_bitmap_take(populated, info.nr_pages, &cursor, pfns, COLO_BATCH_PAGES)) > 0) {
+    while ((n = colo_bitmap_take(populated, info.nr_pages, &cursor, pfns, COLO_MAP_BATCH)) > 0) {
         colo_mapping *m = NULL;
         r = colo_be_map(be, d, pfns, n, PROT_READ, addr, err, &m);
         if (r < 0)

@@ -21,9 +21,11 @@
 #include <sys/types.h>
 
 #include "libxlcolo.h"
+#include "page.h"
 
-#define COLO_PAGE_SHIFT 12
-#define COLO_PAGE_SIZE (1u << COLO_PAGE_SHIFT)
+/* Frames per map() call when the engine or the generic digest walks many:
+ * as Xen's save code. */
+#define COLO_MAP_BATCH 1024
 
 typedef struct colo_backend colo_backend;
 typedef struct colo_backend_ops colo_backend_ops;

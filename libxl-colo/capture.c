@@ -14,7 +14,7 @@
 
 #include "bitmap.h"
 #include "digest.h"
-#include "pages.h"
+#include "pages_copy.h"
 #include "primary.h"
 
 int colo_capture_reserve(libxlcolo_ctx *ctx, struct colo_capture *c, uint64_t pages)

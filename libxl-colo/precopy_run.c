@@ -8,7 +8,7 @@
 
 #include "bitmap.h"
 #include "digest.h"
-#include "pages.h"
+#include "pages_copy.h"
 #include "precopy.h"
 #include "primary.h"
 

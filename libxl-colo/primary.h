@@ -6,7 +6,7 @@
 #include "control.h"
 #include "failover.h"
 #include "link.h"
-#include "pages.h"
+#include "pages_copy.h"
 #include "stream.h"
 
 /* One checkpoint as captured while the guest was stopped. */

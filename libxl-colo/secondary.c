@@ -17,7 +17,7 @@
 #include "control.h"
 #include "failover.h"
 #include "link.h"
-#include "pages.h"
+#include "pages_copy.h"
 #include "staging.h"
 
 typedef struct {

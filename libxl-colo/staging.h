@@ -9,7 +9,7 @@
 #define COLO_STAGING_H
 
 #include "backend.h"
-#include "pages.h"
+#include "pages_copy.h"
 
 struct colo_staged_rec {
     uint16_t type;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "pages.h"
+#include "pages_copy.h"
 #include "staging.h"
 #include "unit-util.h"
 

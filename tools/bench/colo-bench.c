@@ -36,7 +36,7 @@
 
 #include "bitmap.h"
 #include "net.h"
-#include "pages.h"
+#include "pages_copy.h"
 #include "primary.h"
 #include "stream.h"
 
