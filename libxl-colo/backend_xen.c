@@ -1,20 +1,17 @@
 /* backend_xen.c - the "xen" backend: a real HVM or PVH guest on Xen.
  *
- * libxenctrl for domain info, pause, log-dirty and HVM context;
- * libxenforeignmemory to map guest frames; xenstore for the cooperative
- * suspend of guests with PV drivers; QMP for the qemu-xen device model
- * (xen_qmp.c); libxl to build and tear down domains (xen_domain.c); the
- * secondary's device model at failover (xen_dm.c).
+ * This file holds the ops table, open and close, finding a domain, and
+ * log-dirty. The other files, none of which calls back into this one:
+ *   xen_dom.c     domain info, name, PV drivers, a new colo_dom
+ *   xen_map.c     map and unmap guest frames (libxenforeignmemory)
+ *   xen_stop.c    stopping and restarting a guest at a checkpoint
+ *   xen_state.c   context, device state and digest
+ *   xen_domain.c  the secondary's domain, built and torn down with libxl
+ *   xen_dm.c      the secondary's device model at failover
+ *   xen_qmp.c     QMP to the qemu-xen device model
  *
- * Stopping and restarting a guest at a checkpoint is in xen_stop.c.
  * HVM guests have their device model's global dirty log on while log-dirty
  * is (QMP xen-set-global-dirty-log), so that its DMA writes are logged.
- *
- * Context, device state and digest are in xen_state.c.
- *
- * The rings at HVM_PARAM_STORE_PFN and HVM_PARAM_CONSOLE_PFN belong to each
- * side's own xenstored and xenconsoled: map() reports them as -EPERM on both
- * sides, so they are neither copied nor digested.
  */
 #include "config.h"
 
@@ -28,90 +25,10 @@
 #include <xenguest.h>
 #include <xen/hvm/params.h>
 
-_Static_assert(sizeof(xen_pfn_t) == sizeof(uint64_t), "xen_pfn_t is 64-bit");
-
 #define SUSPEND_TIMEOUT_MS 10000
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
 
-/* ------------------------------------------------------------------ info */
-
-int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
-{
-    uint32_t emu;
-#ifdef HAVE_XC_DOMAIN_GETINFO_SINGLE
-    xc_domaininfo_t di;
-    if (xc_domain_getinfo_single(x->xch, domid, &di) < 0)
-        return negative_errno();
-    ri->hvm = di.flags & XEN_DOMINF_hvm_guest;
-    ri->dying = di.flags & XEN_DOMINF_dying;
-    ri->shutdown = di.flags & XEN_DOMINF_shutdown;
-    ri->paused = di.flags & XEN_DOMINF_paused;
-    ri->shutdown_reason = (di.flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
-    ri->max_memkb = (uint64_t)di.max_pages * (XC_PAGE_SIZE / 1024);
-    ri->tot_pages = di.tot_pages;
-    ri->max_vcpu_id = di.max_vcpu_id;
-    emu = di.arch_config.emulation_flags;
-#else
-    xc_dominfo_t in;
-    int r = xc_domain_getinfo(x->xch, domid, 1, &in);
-    if (r < 0)
-        return negative_errno();
-    if (r != 1 || in.domid != domid)
-        return -ESRCH;
-    ri->hvm = in.hvm;
-    ri->dying = in.dying;
-    ri->shutdown = in.shutdown;
-    ri->paused = in.paused;
-    ri->shutdown_reason = in.shutdown_reason;
-    ri->max_memkb = in.max_memkb;
-    ri->tot_pages = in.nr_pages;
-    ri->max_vcpu_id = in.max_vcpu_id;
-    emu = in.arch_config.emulation_flags;
-#endif
-    /* PVH emulates the local APIC alone; HVM has the PIC and the rest. */
-    ri->pvh = ri->hvm && !(emu & XEN_X86_EMU_PIC);
-    return 0;
-}
-
-static void read_name(struct xen_be *x, uint32_t domid, char *name, size_t len)
-{
-    char path[64];
-    unsigned n = 0;
-    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
-    _cleanup_free_ char *v = xs_read(x->xsh, XBT_NULL, path, &n);
-    snprintf(name, len, "%s", v ? v : "");
-}
-
-int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out)
-{
-    struct xen_be *x = xen_be(be);
-    struct xen_rawinfo ri;
-    int r = xen_getinfo(x, domid, &ri);
-    if (r < 0)
-        return LOG_ERRNO(be->ctx, r, "domain %u: no such domain (getinfo)", domid);
-    if (!ri.hvm)
-        return LOG_ERRNO(be->ctx, -EOPNOTSUPP,
-                         "domain %u is PV: xen-colo needs HVM or PVH "
-                         "(no log-dirty without shadow paging)", domid);
-    colo_dom *d = calloc(1, sizeof(*d));
-    if (!d)
-        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: open", domid);
-    d->domid = domid;
-    d->type = ri.pvh ? COLO_DOM_PVH : COLO_DOM_HVM;
-    d->bm = (xc_hypercall_buffer_t){ .hbuf = NULL, .param_shadow = NULL,
-                                     HYPERCALL_BUFFER_INIT_NO_BOUNCE };
-    read_name(x, domid, d->name, sizeof(d->name));
-    xc_hvm_param_get(x->xch, domid, HVM_PARAM_STORE_PFN, &d->store_pfn);
-    xc_hvm_param_get(x->xch, domid, HVM_PARAM_CONSOLE_PFN, &d->console_pfn);
-    if (d->type == COLO_DOM_HVM) {
-        char qmp[64];
-        snprintf(qmp, sizeof(qmp), "/var/run/xen/qmp-libxl-%u", domid);
-        d->has_dm = access(qmp, F_OK) == 0;
-    }
-    d->pv_drivers = xen_detect_pv_drivers(x, d);
-    *out = d;
-    return 0;
-}
+/* ---------------------------------------------------------- domains */
 
 static int parse_domid(const char *s, uint32_t *domid)
 {
@@ -135,7 +52,7 @@ static int find_by_name(struct xen_be *x, const char *name, uint32_t *domid)
         uint32_t id;
         if (parse_domid(ents[i], &id) < 0)
             continue;
-        read_name(x, id, got, sizeof(got));
+        xen_dom_name(x, id, got, sizeof(got));
         if (strcmp(got, name) == 0) {
             *domid = id;
             return 0;
@@ -342,91 +259,9 @@ static int xen_logdirty_clean(colo_backend *be, colo_dom *d, unsigned long *bitm
     return logdirty_read(be, d, true, bitmap, nr_pages, dirty_count, flags);
 }
 
-/* ------------------------------------------------------------------- map */
-
-static bool is_ring_pfn(const colo_dom *d, uint64_t pfn)
-{
-    return (d->store_pfn && pfn == d->store_pfn) || (d->console_pfn && pfn == d->console_pfn);
-}
-
-/* Map n frames. Frames that hold no memory (XTAB) are not mapped at all:
- * asking privcmd for them costs as much as mapping them, and the hole below
- * 4 GiB of an HVM guest is most of its pfn space. On a secondary we made,
- * a frame the primary has and we lack (hvmloader's, a grant table's) is
- * populated first, as libxc's restore does. */
-int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-                   void **pages, int *err, colo_mapping **m)
-{
-    struct xen_be *x = xen_be(be);
-    _cleanup_free_ xen_pfn_t *type = malloc(n * sizeof(*type));
-    _cleanup_free_ xen_pfn_t *want = malloc(n * sizeof(*want));
-    _cleanup_free_ unsigned *idx = malloc(n * sizeof(*idx));
-    _cleanup_free_ int *merr = malloc(n * sizeof(*merr));
-    bool populate = d->created && (prot & PROT_WRITE);
-    unsigned k = 0, populated = 0;
-
-    if (!type || !want || !idx || !merr)
-        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: map %u pages", d->domid, n);
-    memcpy(type, pfns, n * sizeof(*type));
-    if (xc_get_pfn_type_batch(x->xch, d->domid, n, type) < 0)
-        memset(type, 0, n * sizeof(*type)); /* unknown: try to map them all */
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t t = (uint32_t)type[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
-        pages[i] = NULL;
-        err[i] = 0;
-        if (is_ring_pfn(d, pfns[i])) {
-            err[i] = -EPERM;
-            continue;
-        }
-        if (t == XEN_DOMCTL_PFINFO_BROKEN) {
-            err[i] = -EIO;
-            continue;
-        }
-        if (t == XEN_DOMCTL_PFINFO_XTAB) {
-            xen_pfn_t p = pfns[i];
-            if (!populate || xc_domain_populate_physmap_exact(x->xch, d->domid, 1, 0, 0, &p) < 0) {
-                err[i] = -ENOENT;
-                continue;
-            }
-            populated++;
-        }
-        want[k] = pfns[i];
-        idx[k++] = i;
-    }
-    if (populated)
-        LOG(be->ctx, DEBUG, "domain %u: populated %u pfns the primary has", d->domid, populated);
-    struct colo_mapping *mp = calloc(1, sizeof(*mp));
-    if (!mp)
-        return LOG_ERRNO(be->ctx, -ENOMEM, "domain %u: map %u pages", d->domid, n);
-    if (k) {
-        memset(merr, 0, k * sizeof(*merr));
-        mp->addr = xenforeignmemory_map(x->fmem, d->domid, prot, k, want, merr);
-        if (!mp->addr) {
-            int r = negative_errno();
-            free(mp);
-            return LOG_ERRNO(be->ctx, r, "domain %u: map %u pages", d->domid, k);
-        }
-        mp->n = k;
-        for (unsigned j = 0; j < k; j++) {
-            err[idx[j]] = merr[j];
-            if (!merr[j])
-                pages[idx[j]] = (char *)mp->addr + (size_t)j * XC_PAGE_SIZE;
-        }
-    }
-    *m = mp;
-    return 0;
-}
-
-void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m)
-{
-    if (m->addr)
-        xenforeignmemory_unmap(xen_be(be)->fmem, m->addr, m->n);
-    free(m);
-}
-
 /* ------------------------------------------------------- open and close */
 
-void xen_dom_free(colo_backend *be, colo_dom *d)
+static void xen_dom_free(colo_backend *be, colo_dom *d)
 {
     bitmap_free(xen_be(be), d);
     xen_qmp_close(d->qmp);

@@ -1,11 +1,17 @@
 /*
  * xen_priv.h - the xen backend's private state, shared by its files:
- *   backend_xen.c  handles, domain info, log-dirty, map
+ *   backend_xen.c  the ops table, open and close, finding a domain, log-dirty
+ *   xen_dom.c      domain info, name, PV drivers, a new colo_dom
+ *   xen_map.c      map and unmap guest frames
  *   xen_stop.c     stop and restart at a checkpoint; a stop left by a killed
  *                  toolstack
  *   xen_state.c    context, device state, digest
  *   xen_domain.c   the secondary's domain: config, create, activate, destroy
+ *   xen_dm.c       the secondary's device model at failover
  *   xen_qmp.c      a small QMP client for the qemu-xen device model
+ * Calls run one way: backend_xen.c calls the others; xen_stop, xen_state
+ * and xen_domain call xen_dom, xen_map, xen_dm and xen_qmp (and xen_stop
+ * calls xen_domain's activate); those four call no other xen file.
  */
 #ifndef COLO_XEN_PRIV_H
 #define COLO_XEN_PRIV_H
@@ -89,7 +95,7 @@ int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
 int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags);
 int xen_domain_activate(colo_backend *be, colo_dom *d);
 
-/* backend_xen.c */
+/* xen_dom.c */
 struct xen_rawinfo {
     bool hvm, pvh, dying, shutdown, paused;
     unsigned shutdown_reason;
@@ -98,15 +104,19 @@ struct xen_rawinfo {
     unsigned max_vcpu_id;
 };
 int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri);
+/* The domain's name in xenstore, "" if it has none. */
+void xen_dom_name(struct xen_be *x, uint32_t domid, char *name, size_t len);
+/* Does the guest answer control/shutdown = "suspend"? */
+bool xen_detect_pv_drivers(struct xen_be *x, colo_dom *d);
 /* Fill a colo_dom for a domain id (refuses PV). */
 int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out);
-void xen_dom_free(colo_backend *be, colo_dom *d);
+
+/* xen_map.c */
 int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
             void **pages, int *err, colo_mapping **m);
 void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
 
 /* xen_stop.c */
-bool xen_detect_pv_drivers(struct xen_be *x, colo_dom *d);
 int xen_pause(colo_backend *be, colo_dom *d, unsigned flags);
 int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags);
 /* Restart whatever we stopped, device model first. */
@@ -126,7 +136,7 @@ int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t 
 int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
 int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages);
 
-/* backend_xen.c: where device-model state files go */
+/* xen_state.c: where device-model state files go */
 void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len);
 
 /* xen_dm.c: restart a secondary's device model from its saved state. */

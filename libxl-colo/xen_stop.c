@@ -5,7 +5,7 @@
  *   wait for SHUTDOWN_suspend, and restart with xc_domain_resume(dom, 1), the
  *   fast "suspend cancelled" path (DESIGN.md §4.1). A plain pause leaves a
  *   secondary whose PV state is bound to the primary: it hangs after failover.
- *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice.
+ *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice (xen_dom.c).
  * - HVM guests also have their device model stopped (QMP stop/cont), as
  *   libxl's own suspend does.
  *
@@ -29,44 +29,6 @@
 #include <xenguest.h>
 
 #define STOP_MARK "/local/domain/%u/xen-colo-stopped"
-
-static int xs_read_int(struct xen_be *x, const char *path, long *out)
-{
-    unsigned len = 0;
-    _cleanup_free_ char *v = xs_read(x->xsh, XBT_NULL, path, &len);
-    if (!v)
-        return -ENOENT;
-    char *end;
-    *out = strtol(v, &end, 10);
-    return end == v ? -EINVAL : 0;
-}
-
-static xen_stop_mode stop_mode_setting(void)
-{
-    const char *s = getenv("LIBXLCOLO_XEN_STOP");
-    if (s && strcmp(s, "pause") == 0)
-        return XEN_STOP_PAUSE;
-    if (s && strcmp(s, "suspend") == 0)
-        return XEN_STOP_SUSPEND;
-    return XEN_STOP_AUTO;
-}
-
-/* Does the guest answer control/shutdown = "suspend"? */
-bool xen_detect_pv_drivers(struct xen_be *x, colo_dom *d)
-{
-    char path[96];
-    long v = 0;
-    switch (stop_mode_setting()) {
-    case XEN_STOP_PAUSE:
-        return false;
-    case XEN_STOP_SUSPEND:
-        return true;
-    default:
-        break;
-    }
-    snprintf(path, sizeof(path), "/local/domain/%u/control/feature-suspend", d->domid);
-    return xs_read_int(x, path, &v) == 0 && v == 1;
-}
 
 static uint64_t now_ms(void)
 {
