@@ -2,9 +2,9 @@
  * primary.c - libxlcolo_start(): protect a running domain.
  *
  * One thread, one poll loop (Redis's ae in miniature): the link, the control
- * socket and the checkpoint trigger. A checkpoint runs QEMU COLO's exchange:
- * REQUEST -> REPLY, stop and capture, restart, VMSTATE_SEND ... SIZE ->
- * RECEIVED (the epoch is committed: its output may go) -> LOADED.
+ * socket and the checkpoint trigger. The initial sync is precopy_run.c, one
+ * checkpoint is checkpoint.c, the answers to control requests are
+ * primary_control.c; none of them calls back into this file.
  */
 #include "config.h"
 
@@ -14,77 +14,6 @@
 
 #include "bitmap.h"
 #include "primary.h"
-
-void colo_primary_set_state(colo_primary *p, libxlcolo_state state)
-{
-    if (p->st.state == state)
-        return;
-    p->st.state = state;
-    colo_emit_state(p->ctx, LIBXLCOLO_ROLE_PRIMARY, state, p->st.epoch);
-}
-
-static int timeout_ms(const colo_primary *p)
-{
-    return (int)p->opt->timeout_ms;
-}
-
-int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
-{
-    uint64_t epoch = p->st.checkpoints == 0 && extra ? 0 : p->st.epoch + 1;
-    uint64_t t0 = colo_now_ns(), bytes = 0;
-    int r;
-
-    if (extra == NULL || epoch != 0) {
-        r = colo_link_send_epoch(p->s, COLO_REC_CHECKPOINT_REQUEST, epoch);
-        if (r < 0)
-            return r;
-        r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_CHECKPOINT_REPLY, epoch, timeout_ms(p));
-        if (r < 0)
-            return r;
-    }
-    r = colo_capture_checkpoint(p, extra);
-    if (r < 0)
-        return r;
-    r = colo_capture_send(p, epoch, &bytes);
-    if (r < 0)
-        return r;
-    r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_RECEIVED, epoch, timeout_ms(p));
-    if (r < 0)
-        return r;
-
-    /* Committed: the secondary holds the whole epoch. */
-    uint64_t total = colo_now_ns() - t0;
-    p->st.epoch = epoch;
-    p->st.checkpoints++;
-    p->st.last_pause_ns = p->cap.pause_ns;
-    p->st.last_pages = p->cap.count;
-    libxlcolo_event ev = {
-        .type = LIBXLCOLO_EVENT_CHECKPOINT,
-        .role = LIBXLCOLO_ROLE_PRIMARY,
-        .state = p->st.state,
-        .epoch = epoch,
-        .pages = p->cap.count,
-        .bytes = bytes,
-        .pause_ns = p->cap.pause_ns,
-        .verify_ns = p->cap.verify_ns,
-        .stop_ns = p->cap.stop_ns,
-        .copy_ns = p->cap.copy_ns,
-        .state_ns = p->cap.state_ns,
-        .total_ns = total,
-        .has_digest = p->cap.has_digest,
-    };
-    memcpy(ev.digest, p->cap.digest, sizeof(ev.digest));
-    colo_emit(p->ctx, &ev);
-    if (p->waiting_client >= 0) {
-        colo_control_reply_ok(p->ctl, p->waiting_client, epoch);
-        p->waiting_client = -1;
-    }
-    r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_LOADED, epoch, timeout_ms(p));
-    if (r < 0)
-        return r;
-    p->last_rx_ns = colo_now_ns();
-    return 0;
-}
 
 /* The secondary is gone: go on alone, and say so. */
 static void primary_go_alone(colo_primary *p, const char *why)
@@ -103,50 +32,6 @@ static void primary_go_alone(colo_primary *p, const char *why)
     p->s = NULL;
     colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
     colo_primary_set_state(p, LIBXLCOLO_STATE_UNPROTECTED);
-}
-
-static void primary_fill_status(colo_primary *p)
-{
-    p->st.failover = colo_failover_get(&p->fo);
-}
-
-/* One control request; what it asks is left in p for the loops. */
-static void primary_control(colo_primary *p)
-{
-    colo_ctl_cmd cmd;
-    int cfd = colo_control_accept(p->ctl, &cmd);
-    if (cfd < 0)
-        return;
-    switch (cmd) {
-    case COLO_CTL_STATUS:
-        primary_fill_status(p);
-        colo_control_reply_status(p->ctl, cfd, &p->st);
-        break;
-    case COLO_CTL_CHECKPOINT:
-        if (p->waiting_client >= 0) {
-            colo_control_reply_error(p->ctl, cfd, EBUSY, "a checkpoint request is already waiting");
-            break;
-        }
-        /* Answered when the checkpoint commits (epoch 0 during the sync). */
-        p->waiting_client = cfd;
-        p->want_ckpt = true;
-        break;
-    case COLO_CTL_FAILOVER:
-        p->failover_asked = true;
-        colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
-        break;
-    case COLO_CTL_STOP:
-        p->stop = true;
-        colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
-        break;
-    }
-}
-
-void colo_primary_poll_control(colo_primary *p)
-{
-    struct pollfd pfd = { .fd = colo_control_fd(p->ctl), .events = POLLIN };
-    if (poll(&pfd, 1, 0) == 1)
-        primary_control(p);
 }
 
 /* Between checkpoints: wait for the next one, answer control requests,
@@ -181,7 +66,7 @@ static int primary_wait(colo_primary *p)
             continue;
         if (fds[0].revents) {
             struct colo_rec_hdr h;
-            int r = colo_stream_recv(p->s, &h, NULL, 0, timeout_ms(p));
+            int r = colo_stream_recv(p->s, &h, NULL, 0, colo_primary_timeout_ms(p));
             if (r < 0)
                 return r;
             if (h.type != COLO_REC_HEARTBEAT)
@@ -190,7 +75,7 @@ static int primary_wait(colo_primary *p)
             p->last_rx_ns = colo_now_ns();
         }
         if (fds[1].revents)
-            primary_control(p);
+            colo_primary_control(p);
         if (fds[2].revents) {
             uint64_t v;
             if (read(p->ctx->trigger_fd, &v, sizeof(v)) == sizeof(v))
@@ -329,7 +214,7 @@ static void primary_teardown(colo_primary *p, bool clean)
         colo_stream_send_buf(p->s, COLO_REC_STOP, 0, NULL, 0);
         /* Wait (bounded) for the secondary to close, so it has read STOP. */
         struct colo_rec_hdr h;
-        while (colo_stream_recv(p->s, &h, NULL, 0, timeout_ms(p)) == 0)
+        while (colo_stream_recv(p->s, &h, NULL, 0, colo_primary_timeout_ms(p)) == 0)
             ;
     }
     colo_stream_free(p->s);
@@ -370,7 +255,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         r = colo_primary_initial_sync(&p);
     }
     if (r == 0) {
-        r = colo_link_expect_epoch(ctx, p.s, COLO_REC_CHECKPOINT_READY, 0, timeout_ms(&p));
+        r = colo_link_expect_epoch(ctx, p.s, COLO_REC_CHECKPOINT_READY, 0, colo_primary_timeout_ms(&p));
     }
     if (r == 0 && !p.stop && !p.failover_asked) {
         colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);

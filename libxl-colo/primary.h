@@ -58,11 +58,24 @@ int colo_capture_reserve(libxlcolo_ctx *ctx, struct colo_capture *c, uint64_t pa
 /* Send a capture as checkpoint epoch: VMSTATE_SEND ... VMSTATE_SIZE. */
 int colo_capture_send(colo_primary *p, uint64_t epoch, uint64_t *bytes);
 
+/* The wait for any one answer of the secondary. */
+static inline int colo_primary_timeout_ms(const colo_primary *p)
+{
+    return (int)p->opt->timeout_ms;
+}
+
+/* The primary's files call one way: primary.c (libxlcolo_start, its loop)
+ * -> precopy_run.c -> checkpoint.c -> capture.c, and each of them may call
+ * primary_control.c. */
+
 /* precopy_run.c: the initial live sync, ending with epoch 0. */
 int colo_primary_initial_sync(colo_primary *p);
-/* primary.c */
+/* checkpoint.c: one checkpoint (with extra: epoch 0, the stop-and-copy). */
 int colo_primary_checkpoint(colo_primary *p, unsigned long *extra);
+/* primary_control.c */
 void colo_primary_set_state(colo_primary *p, libxlcolo_state state);
+/* Answer one control request (the socket is readable). */
+void colo_primary_control(colo_primary *p);
 /* Answer a pending control request, if any, without waiting. */
 void colo_primary_poll_control(colo_primary *p);
 
