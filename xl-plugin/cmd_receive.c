@@ -56,7 +56,7 @@ int cmd_receive(struct xlcolo *xc, int argc, char **argv)
             xc->json = true;
             break;
         case 'h':
-            return cmd_help(xc, 2, (char *[]){ "help", "receive", NULL });
+            return xlcolo_print_cmd_help("receive");
         default:
             return bad_option("receive", c, argv);
         }

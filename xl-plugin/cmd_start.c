@@ -90,7 +90,7 @@ static int parse_start(struct xlcolo *xc, int argc, char **argv,
             xc->json = true;
             break;
         case 'h':
-            *status = cmd_help(xc, 2, (char *[]){ "help", "start", NULL });
+            *status = xlcolo_print_cmd_help("start");
             return 0;
         default:
             r = bad_option("start", c, argv);

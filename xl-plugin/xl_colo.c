@@ -15,52 +15,15 @@
 
 #include "xl_colo.h"
 
-static void print_help(FILE *f)
-{
-    fputs("usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] "
-          "COMMAND [ARGS]\n\ncommands:\n", f);
-    for (size_t i = 0; i < xlcolo_cmdtable_len; i++)
-        fprintf(f, "  %-12s %s\n", xlcolo_cmdtable[i].name,
-                xlcolo_cmdtable[i].summary);
-    fprintf(f, "\nglobal options:\n"
-            "  --backend sim|xen  default: xen if /dev/xen/privcmd exists, else sim\n"
-            "  --rundir DIR       control sockets, default $XLCOLO_RUNDIR or %s\n"
-            "  -v, --verbose      more logging on stderr (repeatable)\n"
-            "  -j, --json         machine output: one JSON object per line\n"
-            "\nSee 'xl-colo help COMMAND' for the options of a command.\n",
-            "/run/xen-colo");
-}
-
-static void print_cmd_help(const struct cmd_spec *spec)
-{
-    printf("usage: xl-colo %s %s\n\n%s\n", spec->name, spec->usage,
-           spec->summary);
-    if (*spec->options) {
-        printf("\noptions:\n");
-        for (const char *s = spec->options; *s;) {
-            size_t n = strcspn(s, "\n");
-            printf("  %.*s\n", (int)n, s);
-            s += n + (s[n] == '\n');
-        }
-    }
-}
-
 int cmd_help(struct xlcolo *xc, int argc, char **argv)
 {
     if (argc > 2)
         return usage_error("help", "unexpected argument '%s'", argv[2]);
     if (argc == 1) {
-        print_help(stdout);
+        xlcolo_print_help(stdout);
         return EXIT_SUCCESS;
     }
-    const struct cmd_spec *spec = xlcolo_cmd_lookup(argv[1]);
-    if (!spec) {
-        fprintf(stderr, "xl-colo: unknown command '%s' (see 'xl-colo help')\n",
-                argv[1]);
-        return XLCOLO_EXIT_USAGE;
-    }
-    print_cmd_help(spec);
-    return EXIT_SUCCESS;
+    return xlcolo_print_cmd_help(argv[1]);
 }
 
 /* The stdiostream logger on stderr, wrapped to count ERROR lines: a
@@ -171,7 +134,7 @@ static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
             xc->json = true;
             break;
         case 'h':
-            print_help(stdout);
+            xlcolo_print_help(stdout);
             *status = EXIT_SUCCESS;
             return 0;
         default:

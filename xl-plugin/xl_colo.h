@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "libxlcolo.h"
 #include "macro.h"
@@ -44,6 +45,12 @@ extern const size_t xlcolo_cmdtable_len;
 
 /* Exact-name lookup; NULL if there is no such command. */
 const struct cmd_spec *xlcolo_cmd_lookup(const char *name);
+
+/* `xl-colo help`: the commands and the global options. */
+void xlcolo_print_help(FILE *f);
+/* `xl-colo help NAME` on stdout: EXIT_SUCCESS, or XLCOLO_EXIT_USAGE with
+ * one line on stderr if there is no such command. The commands' -h too. */
+int xlcolo_print_cmd_help(const char *name);
 
 int cmd_start(struct xlcolo *xc, int argc, char **argv);
 int cmd_receive(struct xlcolo *xc, int argc, char **argv);

@@ -1,10 +1,11 @@
 /*
  * xl_colo_cmdtable.c - the commands, with their help in the row (xl's
- * cmd_spec). Lookup is by exact name only: no abbreviations, so a new
- * command can never break a script.
+ * cmd_spec), and the printing of that help. Lookup is by exact name only:
+ * no abbreviations, so a new command can never break a script.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "xl_colo.h"
@@ -67,4 +68,46 @@ const struct cmd_spec *xlcolo_cmd_lookup(const char *name)
         if (strcmp(xlcolo_cmdtable[i].name, name) == 0)
             return &xlcolo_cmdtable[i];
     return NULL;
+}
+
+void xlcolo_print_help(FILE *f)
+{
+    fputs("usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] "
+          "COMMAND [ARGS]\n\ncommands:\n", f);
+    for (size_t i = 0; i < xlcolo_cmdtable_len; i++)
+        fprintf(f, "  %-12s %s\n", xlcolo_cmdtable[i].name,
+                xlcolo_cmdtable[i].summary);
+    fprintf(f, "\nglobal options:\n"
+            "  --backend sim|xen  default: xen if /dev/xen/privcmd exists, else sim\n"
+            "  --rundir DIR       control sockets, default $XLCOLO_RUNDIR or %s\n"
+            "  -v, --verbose      more logging on stderr (repeatable)\n"
+            "  -j, --json         machine output: one JSON object per line\n"
+            "\nSee 'xl-colo help COMMAND' for the options of a command.\n",
+            "/run/xen-colo");
+}
+
+static void print_cmd_help(const struct cmd_spec *spec)
+{
+    printf("usage: xl-colo %s %s\n\n%s\n", spec->name, spec->usage,
+           spec->summary);
+    if (*spec->options) {
+        printf("\noptions:\n");
+        for (const char *s = spec->options; *s;) {
+            size_t n = strcspn(s, "\n");
+            printf("  %.*s\n", (int)n, s);
+            s += n + (s[n] == '\n');
+        }
+    }
+}
+
+int xlcolo_print_cmd_help(const char *name)
+{
+    const struct cmd_spec *spec = xlcolo_cmd_lookup(name);
+    if (!spec) {
+        fprintf(stderr, "xl-colo: unknown command '%s' (see 'xl-colo help')\n",
+                name);
+        return XLCOLO_EXIT_USAGE;
+    }
+    print_cmd_help(spec);
+    return EXIT_SUCCESS;
 }

@@ -187,7 +187,7 @@ int parse_plain(struct xlcolo *xc, const char *cmd, int argc, char **argv,
             xc->json = true;
             break;
         case 'h':
-            *status = cmd_help(xc, 2, (char *[]){ "help", (char *)cmd, NULL });
+            *status = xlcolo_print_cmd_help(cmd);
             return 0;
         default:
             *status = bad_option(cmd, c, argv);
