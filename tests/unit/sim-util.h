@@ -23,9 +23,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "colo-internal.h"
-#include "sim-proto.h"
+#include "backend/sim/sim-proto.h"
 #include "unit-util.h"
 
 #ifndef SIMGUEST_BIN

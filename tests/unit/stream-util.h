@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "crc32c.h"
+#include "stream/crc32c.h"
 #include "macro.h"
-#include "stream.h"
+#include "stream/stream.h"
 #include "unit-util.h"
 
 #define T_MS 5000 /* every wait in the tests is bounded */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "control.h"
+#include "control/control.h"
 
 static char run_dir[64];
 static xentoollog_logger_stdiostream *logger;

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "crc32c.h"
+#include "stream/crc32c.h"
 #include "macro.h"
 #include "unit-util.h"
 

@@ -7,8 +7,8 @@
 
 #include <CUnit/Basic.h>
 
-#include "backend.h"
-#include "digest.h"
+#include "backend/backend.h"
+#include "backend/digest.h"
 
 static void hex_of(colo_digest *d, char *hex)
 {

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "failover.h"
+#include "engine/failover.h"
 #include "unit-util.h"
 
 struct seen {

@@ -2,7 +2,7 @@
  * no key, insecure, versions, magic, order, timeout. */
 #include "config.h"
 
-#include "hmac.h"
+#include "stream/hmac.h"
 #include "stream-util.h"
 
 static const char insecure_line[] =

@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "hmac.h"
+#include "stream/hmac.h"
 #include "macro.h"
 #include "unit-util.h"
 

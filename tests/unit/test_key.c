@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "stream.h"
+#include "stream/stream.h"
 #include "unit-util.h"
 
 static char dir[] = "/tmp/xlcolo-key-XXXXXX";

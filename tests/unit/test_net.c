@@ -5,7 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include "net.h"
+#include "stream/net.h"
 #include "stream-util.h"
 
 static void parse_ok(const char *spec, const char *host, uint16_t port)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "pages_copy.h"
-#include "staging.h"
+#include "engine/pages_copy.h"
+#include "engine/staging.h"
 #include "unit-util.h"
 
 static struct unit_logger lg;

@@ -2,7 +2,7 @@
  * only when the cheap estimate is under the threshold. */
 #include "config.h"
 
-#include "precopy.h"
+#include "engine/precopy.h"
 #include "unit-util.h"
 
 static void test_high_estimate_sends_without_exact(void)

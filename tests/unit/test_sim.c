@@ -15,8 +15,8 @@
 
 #include <CUnit/Basic.h>
 
-#include "backend.h"
-#include "digest.h"
+#include "backend/backend.h"
+#include "backend/digest.h"
 #include "sim-util.h"
 
 static colo_dom *open_dom(const char *name)

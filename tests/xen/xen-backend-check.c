@@ -42,10 +42,10 @@
 #include <time.h>
 #include <xentoollog.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "colo-internal.h"
-#include "digest.h"
-#include "xen_priv.h"
+#include "backend/digest.h"
+#include "backend/xen/xen_priv.h"
 
 #define BATCH 1024
 #define TINYPVH_COUNTER_PFN 0x300

@@ -35,10 +35,10 @@
 #include <unistd.h>
 
 #include "bitmap.h"
-#include "net.h"
-#include "pages_copy.h"
-#include "primary.h"
-#include "stream.h"
+#include "stream/net.h"
+#include "engine/pages_copy.h"
+#include "engine/primary.h"
+#include "stream/stream.h"
 
 #define WAIT_MS 10000     /* spawn, connect, accept, handshake */
 #define IO_MS 30000       /* any one wait for stream data */

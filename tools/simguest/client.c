@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "backend/digest.h"
 #include "opts.h"
-#include "sim-proto.h"
+#include "backend/sim/sim-proto.h"
 
 static int guest_connect(const char *cmd, const struct client_opts *o, int *out)
 {

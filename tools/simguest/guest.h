@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sim-proto.h"
+#include "backend/sim/sim-proto.h"
 
 #define SIM_PAGE_SIZE 4096u
 #define SIM_BITS_PER_LONG (sizeof(unsigned long) * 8)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "backend/digest.h"
 #include "guest.h"
 #include "macro.h"
 

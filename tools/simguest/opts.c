@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "opts.h"
-#include "sim-proto.h"
+#include "backend/sim/sim-proto.h"
 
 int fail(int status, const char *cmd, const char *fmt, ...)
 {

@@ -19,7 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "backend/digest.h"
 #include "macro.h"
 #include "server.h"
 

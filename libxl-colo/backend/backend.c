@@ -1,0 +1,250 @@
+/* backend.c - choose a backend, and the checked wrappers the engine calls.
+ *
+ * Every wrapper has one shape (libvirt's public entry points): check the
+ * arguments, call the slot, or return -EOPNOTSUPP for an empty one. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "backend/backend.h"
+#include "bitmap.h"
+#include "backend/digest.h"
+#include "colo-internal.h"
+
+static const colo_backend_ops *const backends[] = {
+    &colo_backend_sim_ops,
+#ifdef HAVE_XEN_BACKEND
+    &colo_backend_xen_ops,
+#endif
+};
+
+const char *colo_backend_default_name(void)
+{
+    return access("/dev/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
+}
+
+int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
+                      colo_backend **out)
+{
+    const colo_backend_ops *ops = NULL;
+
+    if (!name)
+        name = colo_backend_default_name();
+    for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
+        if (strcmp(backends[i]->name, name) == 0)
+            ops = backends[i];
+    if (!ops)
+        return LOG_ERRNO(ctx, -ENOENT, "unknown backend '%s' (known: sim, xen)", name);
+
+    colo_backend *be = calloc(1, sizeof(*be));
+    if (!be)
+        return -ENOMEM;
+    be->ops = ops;
+    be->ctx = ctx;
+    be->run_dir = run_dir ? run_dir : libxlcolo_default_run_dir();
+    int r = ops->open(be, 0);
+    if (r < 0) {
+        free(be);
+        return r;
+    }
+    *out = be;
+    return 0;
+}
+
+void colo_backend_close(colo_backend *be)
+{
+    if (!be)
+        return;
+    be->ops->close(be);
+    free(be);
+}
+
+#define CALL(be, slot, ...)                                             \
+    ((be)->ops->slot ? (be)->ops->slot((be), __VA_ARGS__)               \
+                     : LOG_ERRNO((be)->ctx, -EOPNOTSUPP,                \
+                                 "backend %s does not support " #slot,  \
+                                 (be)->ops->name))
+
+int colo_be_domain_open(colo_backend *be, const char *name, colo_dom **out)
+{
+    if (!name || !*name || !out)
+        return -EINVAL;
+    return CALL(be, domain_open, name, out, 0);
+}
+
+void colo_be_domain_close(colo_backend *be, colo_dom *d)
+{
+    if (d && be->ops->domain_close)
+        be->ops->domain_close(be, d);
+}
+
+int colo_be_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
+                          colo_dom **out, unsigned flags)
+{
+    if (!cfg || !out || cfg->nr_pages == 0 || cfg->nr_vcpus == 0)
+        return -EINVAL;
+    return CALL(be, domain_create, cfg, out, flags);
+}
+
+int colo_be_domain_config(colo_backend *be, colo_dom *d,
+                          struct colo_domain_config *cfg, void **extra_owned)
+{
+    return CALL(be, domain_config, d, cfg, extra_owned);
+}
+
+int colo_be_domain_destroy(colo_backend *be, colo_dom *d)
+{
+    return CALL(be, domain_destroy, d, 0);
+}
+
+int colo_be_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_info *info)
+{
+    return CALL(be, domain_info, d, info);
+}
+
+int colo_be_pause(colo_backend *be, colo_dom *d, unsigned flags)
+{
+    return CALL(be, pause, d, flags);
+}
+
+int colo_be_unpause(colo_backend *be, colo_dom *d, unsigned flags)
+{
+    return CALL(be, unpause, d, flags);
+}
+
+int colo_be_logdirty_enable(colo_backend *be, colo_dom *d)
+{
+    return CALL(be, logdirty_enable, d, 0);
+}
+
+int colo_be_logdirty_off(colo_backend *be, colo_dom *d)
+{
+    return CALL(be, logdirty_off, d, 0);
+}
+
+int colo_be_logdirty_peek(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                          uint64_t nr_pages, uint64_t *count)
+{
+    if (!count)
+        return -EINVAL;
+    return CALL(be, logdirty_peek, d, bitmap, nr_pages, count, 0);
+}
+
+int colo_be_logdirty_clean(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                           uint64_t nr_pages, uint64_t *count)
+{
+    if (!bitmap || !count)
+        return -EINVAL;
+    return CALL(be, logdirty_clean, d, bitmap, nr_pages, count, 0);
+}
+
+int colo_be_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n,
+                int prot, void **pages, int *err, colo_mapping **m)
+{
+    if (!pfns || !pages || !err || !m || n == 0 || n > 1024 * 64)
+        return -EINVAL;
+    if (prot & ~(PROT_READ | PROT_WRITE))
+        return -EINVAL;
+    return CALL(be, map, d, pfns, n, prot, pages, err, m);
+}
+
+void colo_be_unmap(colo_backend *be, colo_dom *d, colo_mapping *m)
+{
+    if (m && be->ops->unmap)
+        be->ops->unmap(be, d, m);
+}
+
+ssize_t colo_be_context_get(colo_backend *be, colo_dom *d, uint8_t **buf)
+{
+    if (!buf)
+        return -EINVAL;
+    return CALL(be, context_get, d, buf);
+}
+
+int colo_be_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+{
+    return CALL(be, context_set, d, buf, len);
+}
+
+ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
+{
+    if (!buf)
+        return -EINVAL;
+    return CALL(be, devstate_save, d, buf);
+}
+
+int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+{
+    return CALL(be, devstate_load, d, buf, len);
+}
+
+int colo_be_recover(colo_backend *be, colo_dom *d)
+{
+    return be->ops->recover ? be->ops->recover(be, d) : 0;
+}
+
+int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
+                      uint64_t nr_pages)
+{
+    if (be->ops->populated)
+        return be->ops->populated(be, d, bitmap, nr_pages);
+    colo_bitmap_fill(bitmap, nr_pages);
+    return 0;
+}
+
+/* The generic digest: map every pfn read-only, in order, then the context. */
+static int digest_by_map(colo_backend *be, colo_dom *d, uint8_t out[32])
+{
+    struct colo_domain_info info;
+    uint64_t pfns[COLO_MAP_BATCH];
+    void *addr[COLO_MAP_BATCH];
+    int err[COLO_MAP_BATCH];
+    colo_digest *dg = NULL;
+    _cleanup_free_ unsigned long *populated = NULL;
+    _cleanup_free_ uint8_t *context = NULL;
+
+    int r = colo_be_domain_info(be, d, &info);
+    if (r < 0)
+        return r;
+    populated = colo_bitmap_alloc(info.nr_pages);
+    if (!populated)
+        return -ENOMEM;
+    r = colo_be_populated(be, d, populated, info.nr_pages);
+    if (r < 0)
+        return r;
+    ssize_t len = colo_be_context_get(be, d, &context);
+    if (len < 0)
+        return (int)len;
+    r = colo_digest_new(&dg);
+    if (r < 0)
+        return r;
+
+    uint64_t cursor = 0;
+    unsigned n;
+    while ((n = colo_bitmap_take(populated, info.nr_pages, &cursor, pfns, COLO_MAP_BATCH)) > 0) {
+        colo_mapping *m = NULL;
+        r = colo_be_map(be, d, pfns, n, PROT_READ, addr, err, &m);
+        if (r < 0)
+            break;
+        for (unsigned i = 0; i < n; i++)
+            if (addr[i])
+                colo_digest_page(dg, pfns[i], addr[i]);
+        colo_be_unmap(be, d, m);
+    }
+    if (r == 0) {
+        colo_digest_context(dg, context, (size_t)len);
+        colo_digest_final(dg, out);
+    }
+    colo_digest_free(dg);
+    return r;
+}
+
+int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
+{
+    if (!out)
+        return -EINVAL;
+    if (be->ops->digest)
+        return be->ops->digest(be, d, out);
+    return digest_by_map(be, d, out);
+}

@@ -1,0 +1,416 @@
+/*
+ * control.c - the server side of the per-domain control socket (control.h).
+ *
+ * One listening unix socket per protection, $run_dir/<domain>.ctl, polled by
+ * the engine. A request is one short line; every reply is one JSON object
+ * on one line, generated with yajl_gen.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <yajl/yajl_gen.h>
+
+#include "control/control.h"
+
+#define CONTROL_REQUEST_MAX 64       /* bytes, newline included */
+#define CONTROL_REQUEST_TIMEOUT_MS 1000
+#define CONTROL_BACKLOG 8
+
+struct colo_control {
+    libxlcolo_ctx *ctx;
+    int fd;                          /* listening, non-blocking */
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static const struct {
+    const char *name;
+    colo_ctl_cmd cmd;
+} control_commands[] = {
+    { "status", COLO_CTL_STATUS },
+    { "checkpoint", COLO_CTL_CHECKPOINT },
+    { "failover", COLO_CTL_FAILOVER },
+    { "stop", COLO_CTL_STOP },
+};
+
+static void yajl_gen_freep(yajl_gen *g)
+{
+    if (*g)
+        yajl_gen_free(*g);
+}
+#define _cleanup_gen_ _cleanup_(yajl_gen_freep)
+
+/* 1..63 characters of [A-Za-z0-9_.-]: safe as a file name, fits in
+ * libxlcolo_status.domain. */
+bool colo_domain_name_valid(const char *d)
+{
+    size_t n = d ? strlen(d) : 0;
+    if (n < 1 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)d[i]) && !strchr("_.-", d[i]))
+            return false;
+    return true;
+}
+
+/* mkdir -p, creating missing components with mode 0700. Existing
+ * directories keep their mode. */
+static int mkdir_p(const char *dir)
+{
+    _cleanup_free_ char *p = strdup(dir);
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1;; s++) {
+        bool last = *s == '\0';
+        if (*s != '/' && !last)
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            return negative_errno();
+        if (last)
+            break;
+        *s = '/';
+    }
+    struct stat st;
+    if (stat(dir, &st) < 0)
+        return negative_errno();
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static int socket_path(libxlcolo_ctx *ctx, const char *run_dir,
+                       const char *domain, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s.ctl",
+                     run_dir, domain);
+    if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+        return LOG_ERRNO(ctx, -ENAMETOOLONG,
+                         "control socket path %s/%s.ctl is longer than %zu bytes",
+                         run_dir, domain, sizeof(sa->sun_path) - 1);
+    return 0;
+}
+
+/* Does a live process answer on the socket at sa? 1 yes, 0 no (stale). */
+static int socket_is_live(const struct sockaddr_un *sa)
+{
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return negative_errno();
+    if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+        return 1;
+    if (errno == ECONNREFUSED || errno == ENOENT)
+        return 0;
+    return negative_errno();
+}
+
+int colo_control_listen(libxlcolo_ctx *ctx, const char *run_dir,
+                        const char *domain, colo_control **out)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    int r;
+
+    if (!run_dir)
+        run_dir = libxlcolo_default_run_dir();
+    if (!colo_domain_name_valid(domain))
+        return LOG_ERRNO(ctx, -EINVAL,
+                         "invalid domain name '%s' for a control socket "
+                         "(1..63 of A-Z a-z 0-9 _ . -)", domain ? domain : "");
+    r = socket_path(ctx, run_dir, domain, &sa);
+    if (r < 0)
+        return r;
+    r = mkdir_p(run_dir);
+    if (r < 0)
+        return LOG_ERRNO(ctx, r, "cannot create run directory %s", run_dir);
+
+    if (lstat(sa.sun_path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return LOG_ERRNO(ctx, -EEXIST, "%s exists and is not a socket",
+                             sa.sun_path);
+        r = socket_is_live(&sa);
+        if (r > 0) {
+            snprintf(ctx->last_error, sizeof(ctx->last_error),
+                     "a protection of %s is already running (socket %s)",
+                     domain, sa.sun_path);
+            return LOG_ERRNO(ctx, -EADDRINUSE, "%s", ctx->last_error);
+        }
+        if (r < 0)
+            return LOG_ERRNO(ctx, r, "cannot probe control socket %s",
+                             sa.sun_path);
+        LOG(ctx, INFO, "removing stale control socket %s", sa.sun_path);
+        if (unlink(sa.sun_path) < 0 && errno != ENOENT)
+            return LOG_ERRNO(ctx, negative_errno(),
+                             "cannot remove stale control socket %s",
+                             sa.sun_path);
+    }
+
+    _cleanup_close_ int fd = socket(AF_UNIX,
+                                    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return LOG_ERRNO(ctx, negative_errno(), "cannot create control socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = negative_errno();
+        if (r == -EADDRINUSE) /* another protection won the race */
+            snprintf(ctx->last_error, sizeof(ctx->last_error),
+                     "a protection of %s is already running (socket %s)",
+                     domain, sa.sun_path);
+        return LOG_ERRNO(ctx, r, "cannot bind control socket %s", sa.sun_path);
+    }
+    /* The run directory is 0700 when we created it; the socket itself is
+     * 0600 whatever the umask was. */
+    if (chmod(sa.sun_path, 0600) < 0 || listen(fd, CONTROL_BACKLOG) < 0) {
+        r = negative_errno();
+        unlink(sa.sun_path);
+        return LOG_ERRNO(ctx, r, "cannot listen on control socket %s",
+                         sa.sun_path);
+    }
+
+    colo_control *c = calloc(1, sizeof(*c));
+    if (!c) {
+        unlink(sa.sun_path);
+        return LOG_ERRNO(ctx, -ENOMEM, "cannot allocate the control socket");
+    }
+    c->ctx = ctx;
+    memcpy(c->path, sa.sun_path, sizeof(c->path));
+    c->fd = TAKE_FD(fd);
+    LOG(ctx, DETAIL, "control socket %s", c->path);
+    *out = c;
+    return 0;
+}
+
+void colo_control_free(colo_control *c)
+{
+    if (!c)
+        return;
+    unlink(c->path);
+    closep(&c->fd);
+    free(c);
+}
+
+int colo_control_fd(const colo_control *c)
+{
+    return c->fd;
+}
+
+static int64_t now_ms(void)
+{
+    return (int64_t)(colo_now_ns() / 1000000u);
+}
+
+int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms)
+{
+    size_t len = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int n = poll(&pfd, 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return negative_errno();
+        if (n == 0)
+            return -ETIMEDOUT;
+
+        ssize_t got = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got < 0)
+            return negative_errno();
+        if (got == 0) { /* EOF: an unterminated line still counts */
+            if (len == 0)
+                return -ENODATA;
+            break;
+        }
+        char *nl = memchr(buf + len, '\n', (size_t)got);
+        len += (size_t)got;
+        if (nl) {
+            len = (size_t)(nl - buf);
+            break;
+        }
+        if (len >= size - 1)
+            return -E2BIG;
+    }
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    return 0;
+}
+
+int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
+{
+    char line[CONTROL_REQUEST_MAX + 1];
+    struct timeval tv = { .tv_sec = CONTROL_REQUEST_TIMEOUT_MS / 1000 };
+
+    _cleanup_close_ int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return -EAGAIN;
+        return LOG_ERRNO(c->ctx, negative_errno(),
+                         "cannot accept on control socket %s", c->path);
+    }
+    /* Bounds a stuck client in a reply as well as in its request. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+
+    int r = colo_ctl_recv_line(fd, line, sizeof(line), CONTROL_REQUEST_TIMEOUT_MS);
+    if (r == -E2BIG) {
+        LOG(c->ctx, DETAIL, "control request over %d bytes refused",
+            CONTROL_REQUEST_MAX);
+        colo_control_reply_error(c, TAKE_FD(fd), E2BIG,
+                                 "request too long (limit 64 bytes)");
+        return -EPROTO;
+    }
+    if (r < 0) {
+        LOG(c->ctx, DEBUG, "control client gave no request: %s", strerror(-r));
+        return r;
+    }
+
+    for (size_t i = 0; i < ARRAY_SIZE(control_commands); i++)
+        if (strcmp(line, control_commands[i].name) == 0) {
+            *cmd = control_commands[i].cmd;
+            return TAKE_FD(fd);
+        }
+
+    /* Echo the request back printable: the reply must stay valid UTF-8. */
+    char shown[CONTROL_REQUEST_MAX + 1], msg[CONTROL_REQUEST_MAX + 64];
+    size_t i;
+    for (i = 0; line[i] && i < sizeof(shown) - 1; i++)
+        shown[i] = isprint((unsigned char)line[i]) ? line[i] : '?';
+    shown[i] = '\0';
+    snprintf(msg, sizeof(msg), "unknown command '%s' (one of status, "
+             "checkpoint, failover, stop)", shown);
+    LOG(c->ctx, DETAIL, "control request refused: %s", msg);
+    colo_control_reply_error(c, TAKE_FD(fd), EPROTO, msg);
+    return -EPROTO;
+}
+
+static void gen_str(yajl_gen g, const char *key, const char *val)
+{
+    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+    yajl_gen_string(g, (const unsigned char *)val, strlen(val));
+}
+
+static void gen_u64(yajl_gen g, const char *key, uint64_t val)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRIu64, val);
+    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+    yajl_gen_number(g, num, (size_t)n);
+}
+
+static void gen_ok(yajl_gen g, bool ok)
+{
+    yajl_gen_string(g, (const unsigned char *)"ok", 2);
+    yajl_gen_bool(g, ok);
+}
+
+/* Send the finished object g plus a newline, then close client_fd. */
+static int send_reply(colo_control *c, int client_fd, yajl_gen g)
+{
+    _cleanup_close_ int fd = client_fd;
+    const unsigned char *buf;
+    size_t len;
+
+    if (yajl_gen_map_close(g) != yajl_gen_status_ok ||
+        yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+        return LOG_ERRNO(c->ctx, -EINVAL, "cannot generate a control reply");
+
+    struct iovec iov[2] = {
+        { .iov_base = (void *)buf, .iov_len = len },
+        { .iov_base = (void *)"\n", .iov_len = 1 },
+    };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+    while (mh.msg_iovlen > 0) {
+        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) { /* the client went away: not our failure */
+            int r = negative_errno();
+            LOG(c->ctx, DETAIL, "control reply not delivered: %s", strerror(-r));
+            return r;
+        }
+        while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
+            n -= (ssize_t)mh.msg_iov->iov_len;
+            mh.msg_iov++;
+            mh.msg_iovlen--;
+        }
+        if (mh.msg_iovlen > 0) {
+            mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+            mh.msg_iov->iov_len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
+static yajl_gen reply_begin(bool ok)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (!g)
+        return NULL;
+    yajl_gen_map_open(g);
+    gen_ok(g, ok);
+    return g;
+}
+
+int colo_control_reply_status(colo_control *c, int client_fd,
+                              const libxlcolo_status *st)
+{
+    _cleanup_gen_ yajl_gen g = reply_begin(true);
+    if (!g) {
+        closep(&client_fd);
+        return -ENOMEM;
+    }
+    gen_str(g, "domain", st->domain);
+    gen_str(g, "role", libxlcolo_role_name(st->role));
+    gen_str(g, "state", libxlcolo_state_name(st->state));
+    gen_str(g, "mode", libxlcolo_mode_name(st->mode));
+    gen_str(g, "failover", libxlcolo_failover_name(st->failover));
+    gen_str(g, "backend", st->backend);
+    gen_u64(g, "epoch", st->epoch);
+    gen_u64(g, "checkpoints", st->checkpoints);
+    gen_u64(g, "last_pause_ns", st->last_pause_ns);
+    gen_u64(g, "last_pages", st->last_pages);
+    gen_str(g, "peer", st->peer);
+    gen_u64(g, "pid", st->pid > 0 ? (uint64_t)st->pid : 0);
+    return send_reply(c, client_fd, g);
+}
+
+int colo_control_reply_ok(colo_control *c, int client_fd, uint64_t epoch)
+{
+    _cleanup_gen_ yajl_gen g = reply_begin(true);
+    if (!g) {
+        closep(&client_fd);
+        return -ENOMEM;
+    }
+    gen_u64(g, "epoch", epoch);
+    return send_reply(c, client_fd, g);
+}
+
+int colo_control_reply_error(colo_control *c, int client_fd, int err,
+                             const char *msg)
+{
+    _cleanup_gen_ yajl_gen g = reply_begin(false);
+    if (!g) {
+        closep(&client_fd);
+        return -ENOMEM;
+    }
+    if (err < 0)
+        err = -err;
+    gen_str(g, "error", msg && *msg ? msg : strerror(err));
+    gen_u64(g, "errno", err > 0 ? (uint64_t)err : EIO);
+    return send_reply(c, client_fd, g);
+}

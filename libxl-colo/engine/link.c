@@ -1,0 +1,100 @@
+/* link.c - open the replication link and the small exchanges on it. */
+#include "config.h"
+
+#include <string.h>
+
+#include "engine/link.h"
+#include "stream/net.h"
+
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define CONNECT_WINDOW_MS 10000
+
+static int link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt,
+                    uint8_t **key, size_t *keylen)
+{
+    *key = NULL;
+    *keylen = 0;
+    if (opt->key_file)
+        return colo_key_load(ctx, opt->key_file, key, keylen);
+    if (!opt->insecure)
+        return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
+    return 0;
+}
+
+static int link_finish(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
+                       bool server, colo_stream **out)
+{
+    uint8_t *key;
+    size_t keylen;
+    unsigned version;
+    colo_stream *s = NULL;
+
+    int r = link_key(ctx, opt, &key, &keylen);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    r = colo_stream_new(ctx, fd, &s); /* owns fd, even on failure */
+    if (r == 0) {
+        colo_stream_set_send_timeout(s, (int)opt->timeout_ms);
+        r = server ? colo_stream_handshake_server(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version)
+                   : colo_stream_handshake_client(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version);
+    }
+    colo_key_free(key, keylen);
+    if (r < 0) {
+        colo_stream_free(s);
+        return r;
+    }
+    LOG(ctx, INFO, "link up, stream version %u%s", version, key ? ", authenticated" : "");
+    *out = s;
+    return 0;
+}
+
+int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
+                      const libxlcolo_options *opt, colo_stream **out)
+{
+    int fd = colo_net_connect(ctx, host, port, CONNECT_WINDOW_MS);
+    if (fd < 0)
+        return fd;
+    return link_finish(ctx, fd, opt, false, out);
+}
+
+int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
+                     const libxlcolo_options *opt, colo_stream **out)
+{
+    int lfd = colo_net_listen(ctx, addr, port);
+    if (lfd < 0)
+        return lfd;
+    int fd = colo_net_accept(ctx, lfd, -1, NULL, 0);
+    close(lfd);
+    if (fd < 0)
+        return fd;
+    return link_finish(ctx, fd, opt, true, out);
+}
+
+int colo_link_send_epoch(colo_stream *s, uint16_t type, uint64_t epoch)
+{
+    struct colo_wire_epoch e = { .epoch = epoch };
+    return colo_stream_send_buf(s, type, 0, &e, sizeof(e));
+}
+
+int colo_link_expect_epoch(libxlcolo_ctx *ctx, colo_stream *s, uint16_t type,
+                           uint64_t epoch, int timeout_ms)
+{
+    for (;;) {
+        struct colo_rec_hdr h;
+        struct colo_wire_epoch e;
+        int r = colo_stream_recv(s, &h, &e, sizeof(e), timeout_ms);
+        if (r < 0)
+            return r;
+        if (h.type == COLO_REC_HEARTBEAT)
+            continue;
+        if (h.type != type || h.length != sizeof(e))
+            return LOG_ERRNO(ctx, -EPROTO, "record %s out of protocol order (expected %s)",
+                             colo_rec_type_name(h.type), colo_rec_type_name(type));
+        if (e.epoch != epoch)
+            return LOG_ERRNO(ctx, -EPROTO, "%s for epoch %" PRIu64 ", expected %" PRIu64,
+                             colo_rec_type_name(type), e.epoch, epoch);
+        return 0;
+    }
+}

@@ -1,0 +1,292 @@
+/*
+ * primary.c - libxlcolo_start(): protect a running domain.
+ *
+ * One thread, one poll loop (Redis's ae in miniature): the link, the control
+ * socket and the checkpoint trigger. The initial sync is precopy_run.c, one
+ * checkpoint is checkpoint.c, the answers to control requests are
+ * primary_control.c; none of them calls back into this file.
+ */
+#include "config.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bitmap.h"
+#include "engine/primary.h"
+
+/* The secondary is gone: go on alone, and say so. */
+static void primary_go_alone(colo_primary *p, const char *why)
+{
+    colo_failover_request(&p->fo, false);
+    colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_REQUIRE, LIBXLCOLO_FAILOVER_ACTIVE);
+    LOG(p->ctx, WARN, "secondary lost (%s): %s continues unprotected", why, p->info.name);
+    libxlcolo_event ev = {
+        .type = LIBXLCOLO_EVENT_PEER_LOST,
+        .role = LIBXLCOLO_ROLE_PRIMARY,
+        .epoch = p->st.epoch,
+        .message = why,
+    };
+    colo_emit(p->ctx, &ev);
+    colo_stream_free(p->s);
+    p->s = NULL;
+    colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
+    colo_primary_set_state(p, LIBXLCOLO_STATE_UNPROTECTED);
+}
+
+/* Between checkpoints: wait for the next one, answer control requests,
+ * keep the heartbeat. Returns 1 for "checkpoint now", 0 to stop, -errno
+ * when the link failed. */
+static int primary_wait(colo_primary *p)
+{
+    while (!p->want_ckpt && !p->stop && !p->failover_asked) {
+        uint64_t now = colo_now_ns();
+        if (now >= p->next_ckpt_ns)
+            return 1;
+        if (now - p->last_rx_ns > (uint64_t)p->opt->timeout_ms * 1000000ull)
+            return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
+        if (now >= p->next_hb_ns) {
+            int r = colo_stream_send_buf(p->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
+            if (r < 0)
+                return r;
+            p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+        }
+        uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
+        int wait_ms = (int)DIV_ROUND_UP(until > now ? until - now : 0, 1000000ull);
+
+        struct pollfd fds[3] = {
+            { .fd = colo_stream_fd(p->s), .events = POLLIN },
+            { .fd = colo_control_fd(p->ctl), .events = POLLIN },
+            { .fd = p->ctx->trigger_fd, .events = POLLIN },
+        };
+        int n = poll(fds, 3, wait_ms);
+        if (n < 0 && errno != EINTR)
+            return LOG_ERRNO(p->ctx, negative_errno(), "poll");
+        if (n <= 0)
+            continue;
+        if (fds[0].revents) {
+            struct colo_rec_hdr h;
+            int r = colo_stream_recv(p->s, &h, NULL, 0, colo_primary_timeout_ms(p));
+            if (r < 0)
+                return r;
+            if (h.type != COLO_REC_HEARTBEAT)
+                return LOG_ERRNO(p->ctx, -EPROTO, "unexpected %s from the secondary between checkpoints",
+                                 colo_rec_type_name(h.type));
+            p->last_rx_ns = colo_now_ns();
+        }
+        if (fds[1].revents)
+            colo_primary_control(p);
+        if (fds[2].revents) {
+            uint64_t v;
+            if (read(p->ctx->trigger_fd, &v, sizeof(v)) == sizeof(v))
+                p->want_ckpt = true;
+        }
+        if (p->opt->dirty_bound && !p->want_ckpt) {
+            uint64_t count = 0;
+            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count) == 0 &&
+                count >= p->opt->dirty_bound)
+                p->want_ckpt = true;
+        }
+    }
+    return p->want_ckpt;
+}
+
+static int primary_run(colo_primary *p)
+{
+    for (;;) {
+        if (p->opt->max_checkpoints && p->st.checkpoints > p->opt->max_checkpoints)
+            p->stop = true;
+        int r = primary_wait(p);
+        if (r < 0)
+            return r;
+        if (p->failover_asked || p->stop)
+            return 0;
+        p->want_ckpt = false;
+
+        struct colo_domain_info info;
+        r = colo_be_domain_info(p->be, p->dom, &info);
+        if (r == 0 && info.shutdown)
+            r = -ESRCH;
+        if (r < 0)
+            return r;
+        r = colo_primary_checkpoint(p, NULL);
+        if (r < 0)
+            return r;
+        uint64_t now = colo_now_ns();
+        p->next_ckpt_ns = now + (uint64_t)p->opt->interval_ms * 1000000ull;
+        p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+    }
+}
+
+static int primary_send_config(colo_primary *p)
+{
+    struct colo_domain_config cfg = { 0 };
+    _cleanup_free_ void *extra = NULL;
+    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra);
+    if (r < 0)
+        return r;
+
+    struct colo_wire_domain_config w = {
+        .type = cfg.type,
+        .nr_vcpus = cfg.nr_vcpus,
+        .nr_pages = cfg.nr_pages,
+        .mem_bytes = cfg.mem_bytes,
+        .mode = p->opt->mode,
+        .interval_ms = p->opt->interval_ms,
+        .heartbeat_ms = p->opt->heartbeat_ms,
+        .timeout_ms = p->opt->timeout_ms,
+        .extra_len = (uint32_t)cfg.extra_len,
+    };
+    snprintf(w.name, sizeof(w.name), "%s", p->info.name);
+    snprintf(w.backend, sizeof(w.backend), "%s", p->be->ops->name);
+    struct iovec iov[2] = {
+        { &w, sizeof(w) },
+        { (void *)cfg.extra, cfg.extra_len },
+    };
+    return colo_stream_send(p->s, COLO_REC_DOMAIN_CONFIG, 0, iov, cfg.extra_len ? 2 : 1);
+}
+
+static int primary_open_domain(colo_primary *p, const char *domain)
+{
+    int r = colo_be_domain_open(p->be, domain, &p->dom);
+    if (r < 0)
+        return r;
+    r = colo_be_domain_info(p->be, p->dom, &p->info);
+    if (r < 0)
+        return r;
+    if (p->info.type == COLO_DOM_PV)
+        return LOG_ERRNO(p->ctx, -EOPNOTSUPP, "domain %s is PV: xen-colo needs HVM or PVH "
+                         "(no log-dirty without shadow paging)", p->info.name);
+    if (p->info.shutdown)
+        return LOG_ERRNO(p->ctx, -ESRCH, "domain %s is shut down", p->info.name);
+    if (p->info.nr_pages == 0 || p->info.nr_pages > COLO_MAX_NR_PAGES)
+        return LOG_ERRNO(p->ctx, -EFBIG, "domain %s has %" PRIu64 " pages: xen-colo handles up to %llu",
+                         p->info.name, p->info.nr_pages, COLO_MAX_NR_PAGES);
+    p->dirty = colo_bitmap_alloc(p->info.nr_pages);
+    p->queue = colo_bitmap_alloc(p->info.nr_pages);
+    if (!p->dirty || !p->queue)
+        return -ENOMEM;
+    return 0;
+}
+
+static int primary_setup(colo_primary *p, const char *domain, const char *host,
+                         uint16_t port)
+{
+    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, &p->be);
+    if (r < 0)
+        return r;
+    r = primary_open_domain(p, domain);
+    if (r < 0)
+        return r;
+    r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
+    if (r < 0)
+        return r;
+    /* Ours alone now: a stop left by a killed protection is undone at once,
+     * before we wait on the network for a secondary. */
+    r = colo_be_recover(p->be, p->dom);
+    if (r < 0)
+        return r;
+    snprintf(p->st.domain, sizeof(p->st.domain), "%s", p->info.name);
+    snprintf(p->st.backend, sizeof(p->st.backend), "%s", p->be->ops->name);
+    snprintf(p->st.peer, sizeof(p->st.peer), "%s:%u", host, port);
+    p->st.role = LIBXLCOLO_ROLE_PRIMARY;
+    p->st.mode = p->opt->mode;
+    p->st.pid = (int)getpid();
+
+    r = colo_link_connect(p->ctx, host, port, p->opt, &p->s);
+    if (r < 0)
+        return r;
+    r = primary_send_config(p);
+    if (r < 0)
+        return r;
+    r = colo_be_logdirty_enable(p->be, p->dom);
+    if (r < 0)
+        return r;
+    p->logdirty_on = true;
+    return 0;
+}
+
+static void primary_teardown(colo_primary *p, bool clean)
+{
+    if (p->waiting_client >= 0)
+        colo_control_reply_error(p->ctl, p->waiting_client, ECANCELED, "protection ended");
+    if (p->s && clean) {
+        colo_stream_send_buf(p->s, COLO_REC_STOP, 0, NULL, 0);
+        /* Wait (bounded) for the secondary to close, so it has read STOP. */
+        struct colo_rec_hdr h;
+        while (colo_stream_recv(p->s, &h, NULL, 0, colo_primary_timeout_ms(p)) == 0)
+            ;
+    }
+    colo_stream_free(p->s);
+    if (p->dom) {
+        if (p->paused_by_us)
+            colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
+        if (p->logdirty_on)
+            colo_be_logdirty_off(p->be, p->dom);
+        colo_be_domain_close(p->be, p->dom);
+    }
+    colo_control_free(p->ctl);
+    colo_backend_close(p->be);
+    colo_capture_free(&p->cap);
+    free(p->dirty);
+    free(p->queue);
+}
+
+int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
+                    uint16_t port, const libxlcolo_options *opt)
+{
+    if (!ctx || !domain || !host || !opt || port == 0)
+        return -EINVAL;
+    if (!opt->key_file && !opt->insecure)
+        return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
+    if (opt->interval_ms == 0 || opt->heartbeat_ms == 0 || opt->timeout_ms <= opt->heartbeat_ms)
+        return LOG_ERRNO(ctx, -EINVAL, "interval and heartbeat must be > 0 and timeout > heartbeat");
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&ctx->running, &expected, 1))
+        return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
+
+    colo_primary p = { .ctx = ctx, .opt = opt, .waiting_client = -1 };
+    colo_failover_init(&p.fo, ctx, LIBXLCOLO_ROLE_PRIMARY);
+    p.st.state = LIBXLCOLO_STATE_CONNECTING;
+
+    int r = primary_setup(&p, domain, host, port);
+    if (r == 0) {
+        p.last_rx_ns = colo_now_ns();
+        r = colo_primary_initial_sync(&p);
+    }
+    if (r == 0) {
+        r = colo_link_expect_epoch(ctx, p.s, COLO_REC_CHECKPOINT_READY, 0, colo_primary_timeout_ms(&p));
+    }
+    if (r == 0 && !p.stop && !p.failover_asked) {
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);
+        uint64_t now = colo_now_ns();
+        p.last_rx_ns = now;
+        p.next_ckpt_ns = now + (uint64_t)opt->interval_ms * 1000000ull;
+        p.next_hb_ns = now + (uint64_t)opt->heartbeat_ms * 1000000ull;
+        r = primary_run(&p);
+    }
+    if (r == -ECANCELED)
+        r = 0; /* the initial sync was cut short by stop or failover */
+    if (r == 0 && p.failover_asked && p.s)
+        primary_go_alone(&p, "failover requested");
+    bool clean = r == 0 && p.s;
+    if (r == -ESRCH && p.s) {
+        /* The guest is gone here (destroyed, crashed, shut down): close the
+         * link without STOP, so the secondary takes over from the last
+         * checkpoint, as it would if this whole host had died. */
+        LOG(ctx, WARN, "domain %s is gone: the secondary takes over from checkpoint %" PRIu64,
+            p.info.name, p.st.epoch);
+        p.paused_by_us = false;
+        p.logdirty_on = false;
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
+    } else if (r < 0 && p.s && p.st.state != LIBXLCOLO_STATE_CONNECTING) {
+        /* The link failed under a running guest: it goes on alone. */
+        primary_go_alone(&p, strerror(-r));
+        r = -ENOTCONN;
+    }
+    if (clean)
+        colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
+    primary_teardown(&p, clean);
+    atomic_store(&ctx->running, 0);
+    return r;
+}

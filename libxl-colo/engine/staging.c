@@ -1,0 +1,128 @@
+/* staging.c - buffer a checkpoint whole, then apply it (see staging.h). */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "engine/staging.h"
+
+void colo_staging_init(colo_staging *st, libxlcolo_ctx *ctx, uint64_t nr_pages)
+{
+    *st = (colo_staging){ .ctx = ctx, .nr_pages = nr_pages };
+    /* Every page once with its pfn, per-batch headers, context, devstate. */
+    st->limit = nr_pages * (COLO_PAGE_SIZE + 8) +
+                DIV_ROUND_UP(nr_pages, COLO_BATCH_PAGES) * 16 +
+                COLO_MAX_CONTEXT_BODY + COLO_MAX_DEVSTATE_BODY;
+}
+
+void colo_staging_free(colo_staging *st)
+{
+    if (st->buf)
+        munmap(st->buf, st->cap);
+    free(st->recs);
+    *st = (colo_staging){ 0 };
+}
+
+void colo_staging_begin(colo_staging *st, uint64_t epoch)
+{
+    st->used = 0;
+    st->nrecs = 0;
+    st->pages = 0;
+    st->body_bytes = 0;
+    st->epoch = epoch;
+    st->open = true;
+}
+
+void colo_staging_discard(colo_staging *st)
+{
+    st->open = false;
+    st->used = 0;
+    st->nrecs = 0;
+}
+
+uint8_t *colo_staging_reserve(colo_staging *st, uint64_t len, int *err)
+{
+    uint64_t need = ((st->used + 7) & ~7ull) + len;
+    if (need > st->limit) {
+        *err = LOG_ERRNO(st->ctx, -EMSGSIZE, "checkpoint %" PRIu64 " exceeds %" PRIu64
+                         " bytes, more than the guest's %" PRIu64 " pages can need",
+                         st->epoch, st->limit, st->nr_pages);
+        return NULL;
+    }
+    if (need > st->cap) {
+        uint64_t cap = MAX(need, MIN(st->cap * 2, st->limit));
+        cap = (cap + 0xfffff) & ~0xfffffull;
+        void *nb = st->buf ? mremap(st->buf, st->cap, cap, MREMAP_MAYMOVE)
+                           : mmap(NULL, cap, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (nb == MAP_FAILED) {
+            *err = LOG_ERRNO(st->ctx, negative_errno(), "no memory to stage %" PRIu64 " bytes", cap);
+            return NULL;
+        }
+        st->buf = nb;
+        st->cap = cap;
+    }
+    st->used = (st->used + 7) & ~7ull;
+    return st->buf + st->used;
+}
+
+int colo_staging_commit(colo_staging *st, uint16_t type, uint64_t len)
+{
+    if (st->nrecs == st->recs_cap) {
+        size_t cap = st->recs_cap ? st->recs_cap * 2 : 64;
+        struct colo_staged_rec *r = realloc(st->recs, cap * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        st->recs = r;
+        st->recs_cap = cap;
+    }
+    if (type == COLO_REC_PAGES) {
+        struct colo_pages_view v;
+        int r = colo_pages_parse(st->ctx, st->buf + st->used, len, st->nr_pages, &v);
+        if (r < 0)
+            return r;
+        st->pages += v.count;
+        if (st->pages > st->nr_pages)
+            return LOG_ERRNO(st->ctx, -EMSGSIZE, "checkpoint %" PRIu64 " carries more pages than the guest has",
+                             st->epoch);
+    }
+    st->recs[st->nrecs++] = (struct colo_staged_rec){ .type = type, .off = st->used, .len = len };
+    st->used += len;
+    st->body_bytes += len;
+    return 0;
+}
+
+int colo_staging_apply(colo_staging *st, colo_backend *be, colo_dom *d,
+                       bool (*interrupt)(void *), void *opaque)
+{
+    uint64_t skipped = 0;
+    int r = 0;
+
+    for (size_t i = 0; i < st->nrecs && r == 0; i++) {
+        const struct colo_staged_rec *rec = &st->recs[i];
+        const uint8_t *body = st->buf + rec->off;
+        if (interrupt)
+            interrupt(opaque);
+        switch (rec->type) {
+        case COLO_REC_PAGES: {
+            struct colo_pages_view v;
+            r = colo_pages_parse(st->ctx, body, rec->len, st->nr_pages, &v);
+            if (r == 0)
+                r = colo_pages_apply(be, d, &v, &skipped);
+            break;
+        }
+        case COLO_REC_CONTEXT:
+            r = colo_be_context_set(be, d, body, rec->len);
+            break;
+        case COLO_REC_DEVSTATE:
+            if (rec->len)
+                r = colo_be_devstate_load(be, d, body, rec->len);
+            break;
+        }
+    }
+    if (skipped)
+        LOG(st->ctx, DETAIL, "checkpoint %" PRIu64 ": %" PRIu64 " frames not mappable, skipped",
+            st->epoch, skipped);
+    st->open = false;
+    return r;
+}
