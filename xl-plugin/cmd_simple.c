@@ -5,16 +5,17 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "json.h"
 #include "xl_colo.h"
 
 static void print_done(const struct xlcolo *xc, const char *domain,
                        const char *human)
 {
     if (xc->json) {
-        struct json_line *j = json_begin();
-        json_str(j, "domain", domain);
-        json_bool(j, "ok", true);
-        json_end(j);
+        _cleanup_json_ colo_json *j = colo_json_new();
+        colo_json_put_str(j, "domain", domain);
+        colo_json_put_bool(j, "ok", true);
+        (void)colo_json_print(j, stdout);
     } else {
         printf("%s of %s requested\n", human, domain);
     }
@@ -32,10 +33,10 @@ int cmd_checkpoint(struct xlcolo *xc, int argc, char **argv)
     if (r < 0)
         return fail_errno(xc, "checkpoint", r);
     if (xc->json) {
-        struct json_line *j = json_begin();
-        json_str(j, "domain", domain);
-        json_u64(j, "epoch", epoch);
-        json_end(j);
+        _cleanup_json_ colo_json *j = colo_json_new();
+        colo_json_put_str(j, "domain", domain);
+        colo_json_put_u64(j, "epoch", epoch);
+        (void)colo_json_print(j, stdout);
     } else {
         printf("checkpoint %" PRIu64 " committed\n", epoch);
     }

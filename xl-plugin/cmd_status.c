@@ -5,25 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "control/status_codec.h"
+#include "json.h"
 #include "xl_colo.h"
 
 static void print_status(const struct xlcolo *xc, const libxlcolo_status *st)
 {
     if (xc->json) {
-        struct json_line *j = json_begin();
-        json_str(j, "domain", st->domain);
-        json_str(j, "role", libxlcolo_role_name(st->role));
-        json_str(j, "state", libxlcolo_state_name(st->state));
-        json_str(j, "mode", libxlcolo_mode_name(st->mode));
-        json_str(j, "failover", libxlcolo_failover_name(st->failover));
-        json_str(j, "backend", st->backend);
-        json_u64(j, "epoch", st->epoch);
-        json_u64(j, "checkpoints", st->checkpoints);
-        json_u64(j, "last_pause_ns", st->last_pause_ns);
-        json_u64(j, "last_pages", st->last_pages);
-        json_str(j, "peer", st->peer);
-        json_u64(j, "pid", st->pid > 0 ? (uint64_t)st->pid : 0);
-        json_end(j);
+        _cleanup_json_ colo_json *j = colo_json_new();
+        colo_status_to_json(j, st);
+        (void)colo_json_print(j, stdout);
         return;
     }
     printf("%s  %s  %s  %s  epoch %" PRIu64 "  checkpoints %" PRIu64

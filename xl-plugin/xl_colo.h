@@ -104,7 +104,7 @@ int list_protections(const char *run_dir, char ***out);
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 
-/* --- xl_colo_run.c: what start and receive share, JSON output -------- */
+/* --- xl_colo_run.c: what start and receive share -------------------- */
 
 /* Both or neither of --key and --insecure: a usage error. */
 int check_auth(const char *cmd, const libxlcolo_options *opt);
@@ -114,15 +114,6 @@ void announce_backend(const struct xlcolo *xc);
 
 /* Prints one line per event on stdout, flushed (JSON with xc->json). */
 libxlcolo_event_cb print_event;
-
-/* JSON line helpers over yajl_gen, for status and the simple commands. */
-struct json_line;
-struct json_line *json_begin(void);
-void json_str(struct json_line *j, const char *key, const char *val);
-void json_u64(struct json_line *j, const char *key, uint64_t val);
-void json_bool(struct json_line *j, const char *key, bool val);
-/* Prints the object and a newline on stdout, flushes and frees. */
-void json_end(struct json_line *j);
 
 /* SIGINT/SIGTERM during a protection: a thread waits for them and asks
  * the protection of this process to stop through its control socket. */

@@ -1,6 +1,7 @@
 /*
- * xl_colo_run.c - what start and receive share: the event printer, the
- * JSON line helpers, and the stop watch (SIGINT/SIGTERM -> a clean stop).
+ * xl_colo_run.c - what start and receive share: the event printer (its
+ * -j lines made with the library's JSON helpers, json.h), and the stop
+ * watch (SIGINT/SIGTERM -> a clean stop).
  */
 #include "config.h"
 
@@ -9,76 +10,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <yajl/yajl_gen.h>
 
+#include "json.h"
 #include "xl_colo.h"
-
-/* --- JSON lines ------------------------------------------------------ */
-
-struct json_line {
-    yajl_gen g;
-};
-
-struct json_line *json_begin(void)
-{
-    struct json_line *j = calloc(1, sizeof(*j));
-    if (!j)
-        return NULL;
-    j->g = yajl_gen_alloc(NULL);
-    if (!j->g) {
-        free(j);
-        return NULL;
-    }
-    yajl_gen_map_open(j->g);
-    return j;
-}
-
-static void json_key(struct json_line *j, const char *key)
-{
-    yajl_gen_string(j->g, (const unsigned char *)key, strlen(key));
-}
-
-void json_str(struct json_line *j, const char *key, const char *val)
-{
-    if (!j)
-        return;
-    json_key(j, key);
-    yajl_gen_string(j->g, (const unsigned char *)val, strlen(val));
-}
-
-void json_u64(struct json_line *j, const char *key, uint64_t val)
-{
-    char num[24];
-    if (!j)
-        return;
-    int n = snprintf(num, sizeof(num), "%" PRIu64, val);
-    json_key(j, key);
-    yajl_gen_number(j->g, num, (size_t)n);
-}
-
-void json_bool(struct json_line *j, const char *key, bool val)
-{
-    if (!j)
-        return;
-    json_key(j, key);
-    yajl_gen_bool(j->g, val);
-}
-
-void json_end(struct json_line *j)
-{
-    const unsigned char *buf;
-    size_t len;
-    if (!j)
-        return;
-    yajl_gen_map_close(j->g);
-    if (yajl_gen_get_buf(j->g, &buf, &len) == yajl_gen_status_ok) {
-        fwrite(buf, 1, len, stdout);
-        fputc('\n', stdout);
-        fflush(stdout);
-    }
-    yajl_gen_free(j->g);
-    free(j);
-}
 
 /* --- events ---------------------------------------------------------- */
 
@@ -97,69 +31,69 @@ static void ms3(char *out, size_t size, uint64_t ns)
 
 /* "digest" (this side's) and "peer_digest" (the primary's, on a
  * secondary), each only when the event has it. */
-static void json_digests(struct json_line *j, const libxlcolo_event *ev)
+static void json_digests(colo_json *j, const libxlcolo_event *ev)
 {
     char digest[2 * LIBXLCOLO_DIGEST_LEN + 1];
     if (ev->has_digest) {
         hex(digest, ev->digest, LIBXLCOLO_DIGEST_LEN);
-        json_str(j, "digest", digest);
+        colo_json_put_str(j, "digest", digest);
     }
     if (ev->has_peer_digest) {
         hex(digest, ev->peer_digest, LIBXLCOLO_DIGEST_LEN);
-        json_str(j, "peer_digest", digest);
+        colo_json_put_str(j, "peer_digest", digest);
     }
 }
 
 static void print_event_json(const libxlcolo_event *ev)
 {
-    struct json_line *j = json_begin();
+    _cleanup_json_ colo_json *j = colo_json_new();
 
     switch (ev->type) {
     case LIBXLCOLO_EVENT_PRECOPY_ROUND:
-        json_str(j, "event", "precopy");
-        json_u64(j, "round", ev->round);
-        json_u64(j, "pages", ev->pages);
-        json_u64(j, "estimate", ev->estimate);
+        colo_json_put_str(j, "event", "precopy");
+        colo_json_put_u64(j, "round", ev->round);
+        colo_json_put_u64(j, "pages", ev->pages);
+        colo_json_put_u64(j, "estimate", ev->estimate);
         break;
     case LIBXLCOLO_EVENT_CHECKPOINT:
-        json_str(j, "event", "checkpoint");
-        json_str(j, "role", libxlcolo_role_name(ev->role));
-        json_u64(j, "epoch", ev->epoch);
-        json_u64(j, "pages", ev->pages);
-        json_u64(j, "bytes", ev->bytes);
-        json_u64(j, "pause_ns", ev->pause_ns);
+        colo_json_put_str(j, "event", "checkpoint");
+        colo_json_put_str(j, "role", libxlcolo_role_name(ev->role));
+        colo_json_put_u64(j, "epoch", ev->epoch);
+        colo_json_put_u64(j, "pages", ev->pages);
+        colo_json_put_u64(j, "bytes", ev->bytes);
+        colo_json_put_u64(j, "pause_ns", ev->pause_ns);
         if (ev->verify_ns)
-            json_u64(j, "verify_ns", ev->verify_ns);
+            colo_json_put_u64(j, "verify_ns", ev->verify_ns);
         if (ev->role == LIBXLCOLO_ROLE_PRIMARY) {
-            json_u64(j, "stop_ns", ev->stop_ns);
-            json_u64(j, "copy_ns", ev->copy_ns);
-            json_u64(j, "state_ns", ev->state_ns);
+            colo_json_put_u64(j, "stop_ns", ev->stop_ns);
+            colo_json_put_u64(j, "copy_ns", ev->copy_ns);
+            colo_json_put_u64(j, "state_ns", ev->state_ns);
         }
-        json_u64(j, "total_ns", ev->total_ns);
+        colo_json_put_u64(j, "total_ns", ev->total_ns);
         json_digests(j, ev);
         break;
     case LIBXLCOLO_EVENT_STATE:
-        json_str(j, "event", "state");
-        json_str(j, "role", libxlcolo_role_name(ev->role));
-        json_str(j, "state", libxlcolo_state_name(ev->state));
-        json_u64(j, "epoch", ev->epoch);
+        colo_json_put_str(j, "event", "state");
+        colo_json_put_str(j, "role", libxlcolo_role_name(ev->role));
+        colo_json_put_str(j, "state", libxlcolo_state_name(ev->state));
+        colo_json_put_u64(j, "epoch", ev->epoch);
         json_digests(j, ev);
         break;
     case LIBXLCOLO_EVENT_FAILOVER:
-        json_str(j, "event", "failover");
-        json_str(j, "from", libxlcolo_failover_name(ev->failover_from));
-        json_str(j, "to", libxlcolo_failover_name(ev->failover_to));
+        colo_json_put_str(j, "event", "failover");
+        colo_json_put_str(j, "from", libxlcolo_failover_name(ev->failover_from));
+        colo_json_put_str(j, "to", libxlcolo_failover_name(ev->failover_to));
         break;
     case LIBXLCOLO_EVENT_PEER_LOST:
-        json_str(j, "event", "peer_lost");
-        json_str(j, "message", ev->message ? ev->message : "");
+        colo_json_put_str(j, "event", "peer_lost");
+        colo_json_put_str(j, "message", ev->message ? ev->message : "");
         break;
     default:
-        json_str(j, "event", "unknown");
-        json_u64(j, "type", (uint64_t)ev->type);
+        colo_json_put_str(j, "event", "unknown");
+        colo_json_put_u64(j, "type", (uint64_t)ev->type);
         break;
     }
-    json_end(j);
+    (void)colo_json_print(j, stdout);
 }
 
 void print_event(void *opaque, const libxlcolo_event *ev)

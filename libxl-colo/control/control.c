@@ -3,13 +3,13 @@
  *
  * One listening unix socket per protection, $run_dir/<domain>.ctl, polled by
  * the engine. A request is one short line; every reply is one JSON object
- * on one line, generated with yajl_gen.
+ * on one line, made with the JSON helpers (json.h); the status fields are
+ * the status codec's (control/status_codec.h).
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,9 +18,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
-#include <yajl/yajl_gen.h>
 
 #include "control/control.h"
+#include "control/status_codec.h"
+#include "json.h"
 
 #define CONTROL_REQUEST_MAX 64       /* bytes, newline included */
 #define CONTROL_REQUEST_TIMEOUT_MS 1000
@@ -41,13 +42,6 @@ static const struct {
     { "failover", COLO_CTL_FAILOVER },
     { "stop", COLO_CTL_STOP },
 };
-
-static void yajl_gen_freep(yajl_gen *g)
-{
-    if (*g)
-        yajl_gen_free(*g);
-}
-#define _cleanup_gen_ _cleanup_(yajl_gen_freep)
 
 /* 1..63 characters of [A-Za-z0-9_.-]: safe as a file name, fits in
  * libxlcolo_status.domain. */
@@ -298,36 +292,19 @@ int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
     return -EPROTO;
 }
 
-static void gen_str(yajl_gen g, const char *key, const char *val)
-{
-    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-    yajl_gen_string(g, (const unsigned char *)val, strlen(val));
-}
-
-static void gen_u64(yajl_gen g, const char *key, uint64_t val)
-{
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRIu64, val);
-    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-    yajl_gen_number(g, num, (size_t)n);
-}
-
-static void gen_ok(yajl_gen g, bool ok)
-{
-    yajl_gen_string(g, (const unsigned char *)"ok", 2);
-    yajl_gen_bool(g, ok);
-}
-
-/* Send the finished object g plus a newline, then close client_fd. */
-static int send_reply(colo_control *c, int client_fd, yajl_gen g)
+/* Send the finished object j plus a newline, then close client_fd. */
+static int send_reply(colo_control *c, int client_fd, colo_json *j)
 {
     _cleanup_close_ int fd = client_fd;
-    const unsigned char *buf;
+    const char *buf;
     size_t len;
 
-    if (yajl_gen_map_close(g) != yajl_gen_status_ok ||
-        yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-        return LOG_ERRNO(c->ctx, -EINVAL, "cannot generate a control reply");
+    int r = colo_json_finish(j, &buf, &len);
+    if (r < 0)
+        return LOG_ERRNO(c->ctx, r, "cannot generate a control reply");
+    if (len > COLO_CTL_REPLY_MAX) /* the client would refuse it */
+        return LOG_ERRNO(c->ctx, -EMSGSIZE, "control reply of %zu bytes is "
+                         "over %d", len, COLO_CTL_REPLY_MAX);
 
     struct iovec iov[2] = {
         { .iov_base = (void *)buf, .iov_len = len },
@@ -339,7 +316,7 @@ static int send_reply(colo_control *c, int client_fd, yajl_gen g)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) { /* the client went away: not our failure */
-            int r = negative_errno();
+            r = negative_errno();
             LOG(c->ctx, DETAIL, "control reply not delivered: %s", strerror(-r));
             return r;
         }
@@ -356,61 +333,47 @@ static int send_reply(colo_control *c, int client_fd, yajl_gen g)
     return 0;
 }
 
-static yajl_gen reply_begin(bool ok)
+/* {"ok":OK, ...}: the caller adds the rest. NULL (and client_fd closed)
+ * when out of memory. */
+static colo_json *reply_begin(bool ok, int *client_fd)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
-    if (!g)
+    colo_json *j = colo_json_new();
+    if (!j) {
+        closep(client_fd);
         return NULL;
-    yajl_gen_map_open(g);
-    gen_ok(g, ok);
-    return g;
+    }
+    colo_json_put_bool(j, "ok", ok);
+    return j;
 }
 
 int colo_control_reply_status(colo_control *c, int client_fd,
                               const libxlcolo_status *st)
 {
-    _cleanup_gen_ yajl_gen g = reply_begin(true);
-    if (!g) {
-        closep(&client_fd);
+    _cleanup_json_ colo_json *j = reply_begin(true, &client_fd);
+    if (!j)
         return -ENOMEM;
-    }
-    gen_str(g, "domain", st->domain);
-    gen_str(g, "role", libxlcolo_role_name(st->role));
-    gen_str(g, "state", libxlcolo_state_name(st->state));
-    gen_str(g, "mode", libxlcolo_mode_name(st->mode));
-    gen_str(g, "failover", libxlcolo_failover_name(st->failover));
-    gen_str(g, "backend", st->backend);
-    gen_u64(g, "epoch", st->epoch);
-    gen_u64(g, "checkpoints", st->checkpoints);
-    gen_u64(g, "last_pause_ns", st->last_pause_ns);
-    gen_u64(g, "last_pages", st->last_pages);
-    gen_str(g, "peer", st->peer);
-    gen_u64(g, "pid", st->pid > 0 ? (uint64_t)st->pid : 0);
-    return send_reply(c, client_fd, g);
+    colo_status_to_json(j, st);
+    return send_reply(c, client_fd, j);
 }
 
 int colo_control_reply_ok(colo_control *c, int client_fd, uint64_t epoch)
 {
-    _cleanup_gen_ yajl_gen g = reply_begin(true);
-    if (!g) {
-        closep(&client_fd);
+    _cleanup_json_ colo_json *j = reply_begin(true, &client_fd);
+    if (!j)
         return -ENOMEM;
-    }
-    gen_u64(g, "epoch", epoch);
-    return send_reply(c, client_fd, g);
+    colo_json_put_u64(j, "epoch", epoch);
+    return send_reply(c, client_fd, j);
 }
 
 int colo_control_reply_error(colo_control *c, int client_fd, int err,
                              const char *msg)
 {
-    _cleanup_gen_ yajl_gen g = reply_begin(false);
-    if (!g) {
-        closep(&client_fd);
+    _cleanup_json_ colo_json *j = reply_begin(false, &client_fd);
+    if (!j)
         return -ENOMEM;
-    }
     if (err < 0)
         err = -err;
-    gen_str(g, "error", msg && *msg ? msg : strerror(err));
-    gen_u64(g, "errno", err > 0 ? (uint64_t)err : EIO);
-    return send_reply(c, client_fd, g);
+    colo_json_put_str(j, "error", msg && *msg ? msg : strerror(err));
+    colo_json_put_u64(j, "errno", err > 0 ? (uint64_t)err : EIO);
+    return send_reply(c, client_fd, j);
 }

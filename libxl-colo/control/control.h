@@ -3,17 +3,23 @@
  *
  * $run_dir/<domain>.ctl is a unix stream socket (mode 0600). A client sends
  * one request line ("status\n", "checkpoint\n", "failover\n", "stop\n") and
- * reads one reply line, a JSON object: {"ok":true,...} or
- * {"ok":false,"error":"..."}. The engine polls the listening fd in its loop,
- * accepts a request with colo_control_accept() and answers it - at once, or
- * later (a checkpoint is answered when it is committed) - with one of the
- * reply functions, which also close the client.
+ * reads one reply line, a JSON object of at most COLO_CTL_REPLY_MAX bytes:
+ * {"ok":true,...} or {"ok":false,"error":"...","errno":N}; the status
+ * reply's fields are the status codec's (control/status_codec.h). The
+ * engine polls the listening fd in its loop, accepts a request with
+ * colo_control_accept() and answers it - at once, or later (a checkpoint
+ * is answered when it is committed) - with one of the reply functions,
+ * which also close the client.
  */
 #ifndef COLO_CONTROL_H
 #define COLO_CONTROL_H
 
 #include "colo-internal.h"
 #include <stdbool.h>
+
+/* The longest reply line, its newline not counted: the client refuses a
+ * longer one (-EMSGSIZE), and the server does not send one. */
+#define COLO_CTL_REPLY_MAX 4096
 
 typedef enum {
     COLO_CTL_STATUS = 1,
@@ -44,13 +50,13 @@ int colo_control_reply_ok(colo_control *c, int client_fd, uint64_t epoch);
 int colo_control_reply_error(colo_control *c, int client_fd, int err,
                              const char *msg);
 
+/* 1..63 characters of [A-Za-z0-9_.-]. */
+bool colo_domain_name_valid(const char *d);
+
 /* Read one line (newline stripped, NUL-terminated) from fd within
  * timeout_ms; an unterminated line at EOF counts. -ENODATA: EOF before any
  * byte; -E2BIG: longer than size - 1; -ETIMEDOUT. Shared by the server
  * (requests) and the clients (replies). */
-/* 1..63 characters of [A-Za-z0-9_.-]. */
-bool colo_domain_name_valid(const char *d);
-
 int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms);
 
 #endif

@@ -226,6 +226,27 @@ static void test_oversized_request(void)
                            "(limit 64 bytes)\",\"errno\":7}\n");
     server_finish(&s);
     CU_ASSERT_EQUAL(s.refused, 1);
+
+    /* Nor does the server send a reply over the client's bound: the
+     * client sees the connection close instead. */
+    libxlcolo_ctx *ctx = new_ctx();
+    colo_control *c = NULL;
+    colo_ctl_cmd cmd;
+    static char msg[COLO_CTL_REPLY_MAX];
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/big.ctl", run_dir);
+    memset(msg, 'm', sizeof(msg) - 1);
+    CU_ASSERT_FATAL(colo_control_listen(ctx, run_dir, "big", &c) == 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CU_ASSERT_EQUAL(send(fd, "status\n", 7, 0), 7);
+    int cfd = colo_control_accept(c, &cmd);
+    CU_ASSERT(cfd >= 0);
+    CU_ASSERT_EQUAL(colo_control_reply_error(c, cfd, EIO, msg), -EMSGSIZE);
+    CU_ASSERT_EQUAL(recv(fd, reply, sizeof(reply), 0), 0);
+    close(fd);
+    colo_control_free(c);
+    libxlcolo_ctx_free(ctx);
 }
 
 static void test_no_socket(void)
@@ -388,7 +409,9 @@ static void *fake_main(void *opaque)
     return NULL;
 }
 
-static int fake_call(const char *reply, libxlcolo_status *st)
+/* status from a fake server answering reply; why[256] gets the client's
+ * line (libxlcolo_last_error). */
+static int fake_call(const char *reply, libxlcolo_status *st, char *why)
 {
     struct fake f = { .reply = reply };
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -401,6 +424,7 @@ static int fake_call(const char *reply, libxlcolo_status *st)
     pthread_create(&tid, NULL, fake_main, &f);
     libxlcolo_ctx *ctx = new_ctx();
     int r = libxlcolo_status_get(ctx, run_dir, "fake", st);
+    snprintf(why, 256, "%s", libxlcolo_last_error(ctx));
     libxlcolo_ctx_free(ctx);
     pthread_join(tid, NULL);
     close(f.lfd);
@@ -411,14 +435,34 @@ static int fake_call(const char *reply, libxlcolo_status *st)
 static void test_bad_replies(void)
 {
     libxlcolo_status st;
-    CU_ASSERT_EQUAL(fake_call("garbage\n", &st), -EBADMSG);
-    CU_ASSERT_EQUAL(fake_call("[1,2]\n", &st), -EBADMSG);
-    CU_ASSERT_EQUAL(fake_call("{\"ok\":true}\n", &st), -EBADMSG);
-    CU_ASSERT_EQUAL(fake_call("{\"ok\":true,\"domain\":\"x\"", &st), -EBADMSG);
-    CU_ASSERT_EQUAL(fake_call("", &st), -ECONNRESET);
+    char why[256], big[COLO_CTL_REPLY_MAX + 2];
+    CU_ASSERT_EQUAL(fake_call("garbage\n", &st, why), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(why, "malformed reply from the protection of fake: "
+                           "lexical error: invalid char in json text.");
+    CU_ASSERT_EQUAL(fake_call("[1,2]\n", &st, why), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(why, "malformed reply from the protection of fake: "
+                           "not a JSON object");
+    CU_ASSERT_EQUAL(fake_call("{\"ok\":true}\n", &st, why), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(why, "malformed status reply from the protection "
+                           "of fake: missing \"domain\"");
+    CU_ASSERT_EQUAL(fake_call("{\"ok\":true,\"domain\":\"x\"", &st, why), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(why, "malformed reply from the protection of fake: "
+                           "parse error: premature EOF");
+    CU_ASSERT_EQUAL(fake_call("{\"ok\":1}\n", &st, why), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(why, "malformed reply from the protection of fake: "
+                           "no \"ok\"");
+    CU_ASSERT_EQUAL(fake_call("", &st, why), -ECONNRESET);
     CU_ASSERT_EQUAL(fake_call("{\"ok\":false,\"error\":\"no\",\"errno\":16}\n",
-                              &st), -EBUSY);
-    CU_ASSERT_EQUAL(fake_call("{\"ok\":false}\n", &st), -EIO);
+                              &st, why), -EBUSY);
+    CU_ASSERT_STRING_EQUAL(why, "no");
+    CU_ASSERT_EQUAL(fake_call("{\"ok\":false}\n", &st, why), -EIO);
+    CU_ASSERT_EQUAL(fake_call("{\"ok\":false,\"errno\":99999}\n", &st, why), -EIO);
+    /* The reply bound: one byte over, refused before any parsing. */
+    memset(big, ' ', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    CU_ASSERT_EQUAL(fake_call(big, &st, why), -EMSGSIZE);
+    CU_ASSERT_STRING_EQUAL(why, "reply to 'status' from the protection of fake "
+                           "is over 4096 bytes");
 }
 
 int main(void)

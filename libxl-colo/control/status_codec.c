@@ -1,0 +1,182 @@
+/*
+ * status_codec.c - libxlcolo_status to JSON and back (status_codec.h).
+ *
+ * One table is the schema: each row names a member of libxlcolo_status
+ * (its name is the JSON key) and how it is carried. Encoding and decoding
+ * both walk it, so the order on the wire is the table's.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "control/status_codec.h"
+
+typedef enum {
+    F_STR,       /* char[]: a string that fits */
+    F_U64,       /* uint64_t */
+    F_PID,       /* int: 0..INT_MAX, a pid <= 0 is sent as 0 */
+    F_ROLE,      /* the enums, by name */
+    F_STATE,
+    F_MODE,
+    F_FAILOVER,
+} field_kind;
+
+typedef struct {
+    const char *key;
+    field_kind kind;
+    size_t offset;
+    size_t size;
+} status_field;
+
+#define FIELD(kind, member) \
+    { #member, kind, offsetof(libxlcolo_status, member), \
+      sizeof(((libxlcolo_status *)0)->member) }
+
+static const status_field fields[] = {
+    FIELD(F_STR, domain),
+    FIELD(F_ROLE, role),
+    FIELD(F_STATE, state),
+    FIELD(F_MODE, mode),
+    FIELD(F_FAILOVER, failover),
+    FIELD(F_STR, backend),
+    FIELD(F_U64, epoch),
+    FIELD(F_U64, checkpoints),
+    FIELD(F_U64, last_pause_ns),
+    FIELD(F_U64, last_pages),
+    FIELD(F_STR, peer),
+    FIELD(F_PID, pid),
+};
+
+/* The enums' names come from the public *_name() functions, over the
+ * values 0..count-1. */
+static const char *role_name(int i) { return libxlcolo_role_name(i); }
+static const char *state_name(int i) { return libxlcolo_state_name(i); }
+static const char *mode_name(int i) { return libxlcolo_mode_name(i); }
+static const char *failover_name(int i) { return libxlcolo_failover_name(i); }
+
+static const struct {
+    const char *(*name)(int);
+    int count;
+} enums[] = {
+    [F_ROLE] = { role_name, LIBXLCOLO_ROLE_SECONDARY + 1 },
+    [F_STATE] = { state_name, LIBXLCOLO_STATE_STOPPED + 1 },
+    [F_MODE] = { mode_name, LIBXLCOLO_MODE_COLO + 1 },
+    [F_FAILOVER] = { failover_name, LIBXLCOLO_FAILOVER_RELAUNCH + 1 },
+};
+
+/* The member of st that f describes. */
+#define MEMBER(st, f, type) ((type *)((char *)(st) + (f)->offset))
+#define CMEMBER(st, f, type) ((const type *)((const char *)(st) + (f)->offset))
+
+/* An enum member's value as an int, and back. */
+static int enum_get(const libxlcolo_status *st, const status_field *f)
+{
+    switch (f->kind) {
+    case F_ROLE: return (int)*CMEMBER(st, f, libxlcolo_role);
+    case F_STATE: return (int)*CMEMBER(st, f, libxlcolo_state);
+    case F_MODE: return (int)*CMEMBER(st, f, libxlcolo_mode);
+    case F_FAILOVER: return (int)*CMEMBER(st, f, libxlcolo_failover_state);
+    default: return -1;
+    }
+}
+
+static void enum_set(libxlcolo_status *st, const status_field *f, int v)
+{
+    switch (f->kind) {
+    case F_ROLE: *MEMBER(st, f, libxlcolo_role) = v; break;
+    case F_STATE: *MEMBER(st, f, libxlcolo_state) = v; break;
+    case F_MODE: *MEMBER(st, f, libxlcolo_mode) = v; break;
+    case F_FAILOVER: *MEMBER(st, f, libxlcolo_failover_state) = v; break;
+    default: break;
+    }
+}
+
+void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+        const status_field *f = &fields[i];
+        int pid;
+        switch (f->kind) {
+        case F_STR:
+            colo_json_put_str(j, f->key, CMEMBER(st, f, char));
+            break;
+        case F_U64:
+            colo_json_put_u64(j, f->key, *CMEMBER(st, f, uint64_t));
+            break;
+        case F_PID:
+            pid = *CMEMBER(st, f, int);
+            colo_json_put_u64(j, f->key, pid > 0 ? (uint64_t)pid : 0);
+            break;
+        default:
+            colo_json_put_str(j, f->key, enums[f->kind].name(enum_get(st, f)));
+            break;
+        }
+    }
+}
+
+/* The value of the enum field f named by obj's member, or -EBADMSG:
+ * "\"role\" is not one of primary, secondary". */
+static int get_enum(yajl_val obj, const status_field *f, int *out,
+                    char *err, size_t errsize)
+{
+    const int n = enums[f->kind].count;
+    const char *name;
+    char list[128];
+    size_t len = 0;
+
+    int r = colo_json_get_str(obj, f->key, &name, err, errsize);
+    if (r < 0)
+        return r;
+    for (int i = 0; i < n; i++)
+        if (strcmp(enums[f->kind].name(i), name) == 0) {
+            *out = i;
+            return 0;
+        }
+    list[0] = '\0';
+    for (int i = 0; i < n && len < sizeof(list); i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+                                i ? ", " : "", enums[f->kind].name(i));
+    snprintf(err, errsize, "\"%s\" is not one of %s", f->key, list);
+    return -EBADMSG;
+}
+
+int colo_status_from_json(yajl_val obj, libxlcolo_status *st,
+                          char *err, size_t errsize)
+{
+    libxlcolo_status s;
+    uint64_t u;
+    int v, r = 0;
+
+    memset(&s, 0, sizeof(s));
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fields); i++) {
+        const status_field *f = &fields[i];
+        switch (f->kind) {
+        case F_STR:
+            r = colo_json_copy_str(obj, f->key, MEMBER(&s, f, char), f->size,
+                                   err, errsize);
+            break;
+        case F_U64:
+            r = colo_json_get_u64(obj, f->key, UINT64_MAX,
+                                  MEMBER(&s, f, uint64_t), err, errsize);
+            break;
+        case F_PID:
+            r = colo_json_get_u64(obj, f->key, INT_MAX, &u, err, errsize);
+            if (r == 0)
+                *MEMBER(&s, f, int) = (int)u;
+            break;
+        default:
+            r = get_enum(obj, f, &v, err, errsize);
+            if (r == 0)
+                enum_set(&s, f, v);
+            break;
+        }
+    }
+    if (r < 0)
+        return r;
+    *st = s;
+    return 0;
+}
