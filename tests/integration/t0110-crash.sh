@@ -18,7 +18,7 @@ for i in $(seq 1 "$runs"); do
     sleep "0.0$((RANDOM % 40))"
     kill -9 "$pri" "$gpid"
     wait "$pri" 2>/dev/null || true
-    wait_pid "$sec" 30 || { cat "$B/sec.err" >&2; fail "run $i: secondary exited $?"; continue; }
+    wait_pid "$sec" 30 || { rc=$?; cat "$B/sec.err" >&2; fail "run $i: secondary exited $rc"; continue; }
     grep -q "was incomplete when the primary was lost" "$B/sec.err" && mid=$((mid + 1))
 
     python3 - "$A/pri.json" "$B/sec.json" "$i" <<'PY' || fail "run $i: state lost or torn"
