@@ -4,7 +4,8 @@
 # line, the tools and the tests, and every call between the object files
 # just built. Prints the graphs between folders; each violation names its
 # file and line. Run by hand: tests/integration/t0005-layers.sh [BUILDDIR]
+. "$(dirname "$0")/lib.sh"
 src=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${abs_top_builddir:-${1:-}}
 command -v python3 >/dev/null 2>&1 || { echo "error: python3 is needed" >&2; exit 99; }
-exec python3 "$src/tests/integration/layers.py" "$src" ${build:+"$build"}
+python3 "$src/tests/integration/layers.py" "$src" ${build:+"$build"}

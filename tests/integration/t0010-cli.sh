@@ -1,83 +1,25 @@
 #!/bin/bash
 # t0010-cli.sh - the xl-colo command line, where no protection runs: help,
 # usage errors and their exit codes (2), runtime failures (1), each with
-# its exact line on stderr. In the manner of git's t/: every test is a
-# title and a shell snippet chained with &&; `test_expect_code N cmd`
+# its exact line on stderr. In the manner of git's t/ (lib.sh): every test
+# is a title and a shell snippet chained with &&; `test_expect_code N cmd`
 # checks an exit status, `test_cmp expect actual` an output.
 #
 # `make check` puts the build's xl-plugin/ first on PATH. Run by hand:
 #   PATH=$BUILD/xl-plugin:$PATH tests/integration/t0010-cli.sh [-v]
 
-verbose=
-test "${1:-}" = -v && verbose=t
+. "$(dirname "$0")/lib.sh"
 
 if ! command -v xl-colo >/dev/null 2>&1; then
 	echo "error: no xl-colo on PATH (run from 'make check')" >&2
 	exit 99
 fi
 
-TRASH=$(mktemp -d "${TMPDIR:-/tmp}/t0010-cli.XXXXXX") || exit 99
-trap 'rm -rf "$TRASH"' EXIT
-cd "$TRASH" || exit 99
+cd "$T"
 # Never touch a real /run/xen-colo.
-XLCOLO_RUNDIR=$TRASH/run
+XLCOLO_RUNDIR=$T/run
 export XLCOLO_RUNDIR
 unset XLCOLO_BACKEND
-
-test_count=0
-test_failures=0
-
-test_cmp () {
-	diff -u "$@"
-}
-
-# test_expect_code N cmd args...: cmd must exit with status N.
-test_expect_code () {
-	local want=$1 got
-	shift
-	"$@"
-	got=$?
-	if test "$got" = "$want"; then
-		return 0
-	fi
-	echo "test_expect_code: command exited $got, wanted $want: $*" >&2
-	return 1
-}
-
-# test_must_be_empty FILE
-test_must_be_empty () {
-	if test -s "$1"; then
-		echo "'$1' is not empty, it contains:" >&2
-		cat "$1" >&2
-		return 1
-	fi
-}
-
-test_expect_success () {
-	local title=$1 body=$2 out
-	test_count=$((test_count + 1))
-	out=$( (eval "$body") 2>&1 )
-	if test $? -eq 0; then
-		echo "ok $test_count - $title"
-		test -n "$verbose" && test -n "$out" && printf '%s\n' "$out" | sed 's/^/# /'
-	else
-		test_failures=$((test_failures + 1))
-		echo "not ok $test_count - $title"
-		printf '%s\n' "$body" | sed 's/^/#\t/'
-		printf '%s\n' "$out" | sed 's/^/# /'
-	fi
-	return 0
-}
-
-test_done () {
-	echo "1..$test_count"
-	if test "$test_failures" -gt 0; then
-		echo "# failed $test_failures among $test_count test(s)"
-		exit 1
-	fi
-	echo "# passed all $test_count test(s)"
-	exit 0
-}
 
 echo "# xl-colo is $(command -v xl-colo)"
 
@@ -297,8 +239,8 @@ test_expect_success 'status with no protection running exits 1' '
 '
 
 test_expect_success '--rundir is where the control sockets are looked for' '
-	test_expect_code 1 xl-colo --rundir "$TRASH/elsewhere" status web1 2>actual &&
-	echo "xl-colo: status: no protection running for web1 (no $TRASH/elsewhere/web1.ctl)" >expect &&
+	test_expect_code 1 xl-colo --rundir "$T/elsewhere" status web1 2>actual &&
+	echo "xl-colo: status: no protection running for web1 (no $T/elsewhere/web1.ctl)" >expect &&
 	test_cmp expect actual
 '
 

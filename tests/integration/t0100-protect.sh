@@ -9,17 +9,13 @@ A=$(new_host hostA); B=$(new_host hostB); key=$(new_key key); port=$(free_port)
 gpid=$(start_guest "$A" web1 --mem 256M --vcpus 2 --workload kernel-build --seed 11)
 say "guest pid $gpid"
 
-xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 \
-    > "$T/sec.json" 2> "$T/sec.err" &
-sec=$!; track $sec
-xl-colo --rundir "$A" -j start -i 30 --timeout 10000 --key "$key" --verify --max-checkpoints 50 web1 "127.0.0.1:$port" \
-    > "$T/pri.json" 2> "$T/pri.err" &
-pri=$!; track $pri
+# Its end, after 50 checkpoints, is what the test waits for.
+start_pair --no-wait "$A" "$B" web1 "$port" --key "$key" --verify --timeout 10000 -- -i 30 --max-checkpoints 50
 
-wait_pid $pri 240 || { rc=$?; cat "$T/pri.err" "$T/sec.err" >&2; die "primary exited with $rc"; }
-wait_pid $sec 30 || { rc=$?; cat "$T/sec.err" >&2; die "secondary exited with $rc"; }
+wait_pid $pri 240 || { rc=$?; cat "$A/pri.err" "$B/sec.err" >&2; die "primary exited with $rc"; }
+wait_pid $sec 30 || { rc=$?; cat "$B/sec.err" >&2; die "secondary exited with $rc"; }
 
-python3 - "$T/pri.json" "$T/sec.json" <<'PY' || fail "digests differ"
+python3 - "$A/pri.json" "$B/sec.json" <<'PY' || fail "digests differ"
 import json, sys
 pri = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 sec = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
@@ -47,7 +43,7 @@ PY
 
 # A clean stop leaves the primary guest running, log-dirty off, and the
 # secondary's guest destroyed.
-jq_has "$T/sec.json" "event == 'state' and state == 'stopped'" || fail "secondary did not see the stop"
+jq_has "$B/sec.json" "event == 'state' and state == 'stopped'" || fail "secondary did not see the stop"
 [ ! -e "$B/sim/web1.sock" ] || fail "secondary guest left behind"
 [ ! -e "$A/web1.ctl" ] && [ ! -e "$B/web1.ctl" ] || fail "control socket left behind"
 kill -0 "$gpid" || fail "primary guest is gone"

@@ -11,22 +11,17 @@ mid=0
 for i in $(seq 1 "$runs"); do
     A=$(new_host "a$i"); B=$(new_host "b$i"); port=$(free_port)
     gpid=$(start_guest "$A" g --mem 64M --vcpus 1 --workload custom --rate 100000 --hot-set 8192 --seed "$i")
-    xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 \
-        > "$T/sec$i.json" 2> "$T/sec$i.err" &
-    sec=$!; track $sec
-    xl-colo --rundir "$A" -j start -i 20 --timeout 10000 --key "$key" --verify g "127.0.0.1:$port" \
-        > "$T/pri$i.json" 2> "$T/pri$i.err" &
-    pri=$!; track $pri
+    start_pair "$A" "$B" g "$port" --key "$key" --verify --timeout 10000 -- -i 20
     want=$((1 + RANDOM % 4))
-    wait_json "$T/sec$i.json" "event == 'checkpoint' and epoch >= $want" 60 || { cat "$T/sec$i.err" >&2; die "run $i: no checkpoint $want"; }
+    wait_json "$B/sec.json" "event == 'checkpoint' and epoch >= $want" 60 || { cat "$B/sec.err" >&2; die "run $i: no checkpoint $want"; }
     # A random moment within the next checkpoint period or two.
     sleep "0.0$((RANDOM % 40))"
     kill -9 "$pri" "$gpid"
     wait "$pri" 2>/dev/null || true
-    wait_pid "$sec" 30 || { cat "$T/sec$i.err" >&2; fail "run $i: secondary exited $?"; continue; }
-    grep -q "was incomplete when the primary was lost" "$T/sec$i.err" && mid=$((mid + 1))
+    wait_pid "$sec" 30 || { rc=$?; cat "$B/sec.err" >&2; fail "run $i: secondary exited $rc"; continue; }
+    grep -q "was incomplete when the primary was lost" "$B/sec.err" && mid=$((mid + 1))
 
-    python3 - "$T/pri$i.json" "$T/sec$i.json" "$i" <<'PY' || fail "run $i: state lost or torn"
+    python3 - "$A/pri.json" "$B/sec.json" "$i" <<'PY' || fail "run $i: state lost or torn"
 import json, sys
 pri = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 sec = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]

@@ -9,11 +9,7 @@ key=$(new_key key)
 
 protect() { # HOSTA HOSTB PORT
     start_guest "$1" m --mem 32M --vcpus 1 --workload web --seed 5 >/dev/null
-    xl-colo --rundir "$2" -j receive --listen "127.0.0.1:$3" --key "$key" --verify --timeout 10000 > "$2/sec.json" 2> "$2/sec.err" &
-    sec=$!; track $sec
-    xl-colo --rundir "$1" -j start -i 200 --timeout 10000 --key "$key" --verify m "127.0.0.1:$3" > "$1/pri.json" 2> "$1/pri.err" &
-    pri=$!; track $pri
-    wait_json "$1/pri.json" "event == 'state' and state == 'protected'" 60
+    start_pair "$1" "$2" m "$3" --key "$key" --verify --timeout 10000 -- -i 200
 }
 
 # 1. checkpoint on demand, status, then failover on the secondary.
@@ -65,10 +61,7 @@ grep -q "paused: no" "$T/info" && grep -q "logdirty: on" "$T/info" || fail "gues
 colo-simguest destroy --rundir "$B" --name m >/dev/null || fail "no secondary guest left to destroy"
 rm -f "$A/pri.json" "$B/sec.json"
 port=$(free_port)
-xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 > "$B/sec.json" 2> "$B/sec.err" &
-sec=$!; track $sec
-xl-colo --rundir "$A" -j start -i 200 --timeout 10000 --key "$key" --verify m "127.0.0.1:$port" > "$A/pri.json" 2> "$A/pri.err" &
-pri=$!; track $pri
+start_pair --no-wait "$A" "$B" m "$port" --key "$key" --verify --timeout 10000 -- -i 200
 wait_json "$A/pri.json" "event == 'checkpoint' and epoch == 2" 60 || fail "no checkpoint 2 after the restart: $(tail -n 3 "$A/pri.err" "$B/sec.err")"
 grep -q "xl-colo: warning: sim m: log-dirty was left on; turning it off and on again" "$A/pri.err" \
     || fail "the new start did not meet log-dirty left on: $(head -n 3 "$A/pri.err")"

@@ -12,18 +12,14 @@ vg=(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=def
 # libtool wrappers: run valgrind on the real binary.
 run_vg() { "$abs_top_builddir/libtool" --mode=execute "${vg[@]}" "$abs_top_builddir/xl-plugin/xl-colo" "$@"; }
 
-run_vg --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 30000 \
-    > "$T/sec.json" 2> "$T/sec.err" &
-sec=$!; track $sec
-run_vg --rundir "$A" -j start -i 50 --timeout 30000 --key "$key" --verify --max-checkpoints 5 v "127.0.0.1:$port" \
-    > "$T/pri.json" 2> "$T/pri.err" &
-pri=$!; track $pri
-wait_pid $pri 240 || { rc=$?; cat "$T/pri.err" >&2; die "primary under valgrind exited $rc"; }
-wait_pid $sec 60 || { rc=$?; cat "$T/sec.err" >&2; die "secondary under valgrind exited $rc"; }
-jq_has "$T/sec.json" "event == 'checkpoint' and epoch == 5 and digest == peer_digest" || fail "checkpoint 5 not applied intact"
+# Its end, after 5 checkpoints, is what the test waits for.
+start_pair --run run_vg --no-wait "$A" "$B" v "$port" --key "$key" --verify --timeout 30000 -- -i 50 --max-checkpoints 5
+wait_pid $pri 240 || { rc=$?; cat "$A/pri.err" >&2; die "primary under valgrind exited $rc"; }
+wait_pid $sec 60 || { rc=$?; cat "$B/sec.err" >&2; die "secondary under valgrind exited $rc"; }
+jq_has "$B/sec.json" "event == 'checkpoint' and epoch == 5 and digest == peer_digest" || fail "checkpoint 5 not applied intact"
 if grep -v -e "backend sim" -e "unhandled amd64-linux syscall" -e "You may be able" -e "README_MISSING" \
-        -e "Nevertheless we consider" -e "valgrind.org/support" "$T/pri.err" "$T/sec.err" | grep -q .; then
-    fail "valgrind reported: $(cat "$T/pri.err" "$T/sec.err")"
+        -e "Nevertheless we consider" -e "valgrind.org/support" "$A/pri.err" "$B/sec.err" | grep -q .; then
+    fail "valgrind reported: $(cat "$A/pri.err" "$B/sec.err")"
 fi
 colo-simguest destroy --rundir "$A" --name v >/dev/null
 finish

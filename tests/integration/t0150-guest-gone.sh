@@ -7,19 +7,14 @@
 
 A=$(new_host a); B=$(new_host b); key=$(new_key key); port=$(free_port)
 gpid=$(start_guest "$A" gone --mem 32M --vcpus 1 --workload web --seed 12)
-xl-colo --rundir "$B" -j receive --listen "127.0.0.1:$port" --key "$key" --verify --timeout 10000 \
-    > "$T/sec.json" 2> "$T/sec.err" &
-sec=$!; track $sec
-xl-colo --rundir "$A" -j start -i 50 --timeout 10000 --key "$key" --verify gone "127.0.0.1:$port" \
-    > "$T/pri.json" 2> "$T/pri.err" &
-pri=$!; track $pri
-wait_json "$T/sec.json" "event == 'checkpoint' and epoch >= 3" 60 || die "no checkpoints: $(cat "$T/sec.err")"
+start_pair "$A" "$B" gone "$port" --key "$key" --verify --timeout 10000 -- -i 50
+wait_json "$B/sec.json" "event == 'checkpoint' and epoch >= 3" 60 || die "no checkpoints: $(cat "$B/sec.err")"
 
 kill -9 "$gpid"
 wait_pid $pri 30 && fail "primary exited 0 after its guest vanished"
-grep -q "domain gone is gone: the secondary takes over from checkpoint" "$T/pri.err" || fail "primary said: $(cat "$T/pri.err")"
-wait_pid $sec 30 || fail "secondary exited $?: $(cat "$T/sec.err")"
-python3 - "$T/pri.json" "$T/sec.json" <<'PY' || fail "secondary did not take over intact"
+grep -q "domain gone is gone: the secondary takes over from checkpoint" "$A/pri.err" || fail "primary said: $(cat "$A/pri.err")"
+wait_pid $sec 30 || fail "secondary exited $?: $(cat "$B/sec.err")"
+python3 - "$A/pri.json" "$B/sec.json" <<'PY' || fail "secondary did not take over intact"
 import json, sys
 pri = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 sec = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]

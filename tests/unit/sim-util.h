@@ -179,28 +179,44 @@ static inline int rm_one(const char *p, const struct stat *st, int flag, struct 
     return remove(p);
 }
 
-static inline int sim_fixture_init(void)
-{
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-        return -1;
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_sim.XXXXXX");
-    if (!mkdtemp(fx.dir))
-        return -1;
-    setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
-    signal(SIGPIPE, SIG_IGN);
-    fx.ctx = unit_ctx_with(&fx.lg);
-    return colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
-}
-
 static inline void sim_fixture_fini(void)
 {
     for (int i = 0; i < fx.npids; i++)
         if (fx.pids[i] > 0 && kill(fx.pids[i], SIGKILL) == 0)
             reap(fx.pids[i], WAIT_MS);
     colo_backend_close(fx.be);
+    fx.be = NULL;
     libxlcolo_ctx_free(fx.ctx);
+    fx.ctx = NULL;
     if (fx.dir[0])
         nftw(fx.dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    fx.dir[0] = '\0';
+}
+
+/* A suite's init (see unit_run): 0, or non-zero with its cause given and
+ * nothing left behind, as CUnit runs no cleanup after a failed init. */
+static inline int sim_fixture_init(void)
+{
+    static const char tmpl[] = "/tmp/test_sim.XXXXXX";
+
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return unit_setup_error("prctl(PR_SET_CHILD_SUBREAPER): %m");
+    snprintf(fx.dir, sizeof(fx.dir), "%s", tmpl);
+    if (!mkdtemp(fx.dir)) {
+        fx.dir[0] = '\0';
+        return unit_setup_error("mkdtemp %s: %m", tmpl);
+    }
+    setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
+    signal(SIGPIPE, SIG_IGN);
+    fx.ctx = unit_ctx_with(&fx.lg);
+    int r = colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
+    if (r < 0) {
+        unit_setup_error("the sim backend on %s: %s", fx.dir,
+                         fx.lg.last[0] ? fx.lg.last : strerror(-r));
+        sim_fixture_fini();
+        return 1;
+    }
+    return 0;
 }
 
 #endif

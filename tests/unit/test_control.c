@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "control/control.h"
+#include "unit-util.h"
 
 static char run_dir[64];
 static xentoollog_logger_stdiostream *logger;
@@ -465,9 +466,36 @@ static void test_bad_replies(void)
                            "is over 4096 bytes");
 }
 
+/* The run directory and the logger every test's context shares. */
+static int suite_init(void)
+{
+    static const char tmpl[] = "/tmp/test_control.XXXXXX";
+
+    snprintf(run_dir, sizeof(run_dir), "%s", tmpl);
+    if (!mkdtemp(run_dir)) {
+        run_dir[0] = '\0';
+        return unit_setup_error("mkdtemp %s: %m", tmpl);
+    }
+    /* Expected failures log at ERROR; show them only when asked. */
+    logger = xtl_createlogger_stdiostream(stderr,
+                 getenv("TEST_VERBOSE") ? XTL_DEBUG : XTL_CRITICAL, 0);
+    if (!logger) {
+        rmdir(run_dir);
+        return unit_setup_error("xtl_createlogger_stdiostream: %m");
+    }
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    xtl_logger_destroy((xentoollog_logger *)logger);
+    rmdir(run_dir);
+    return 0;
+}
+
 int main(void)
 {
-    static const struct { const char *name; CU_TestFunc fn; } tests[] = {
+    static const struct unit_test tests[] = {
         { "every command", test_every_command },
         { "status reply JSON", test_status_json },
         { "malformed request", test_malformed_request },
@@ -479,24 +507,7 @@ int main(void)
         { "departed client", test_departed_client },
         { "invalid names, mkdir -p", test_invalid_names },
         { "bad replies", test_bad_replies },
+        { NULL, NULL },
     };
-
-    snprintf(run_dir, sizeof(run_dir), "/tmp/test_control.XXXXXX");
-    if (!mkdtemp(run_dir))
-        return 99;
-    /* Expected failures log at ERROR; show them only when asked. */
-    logger = xtl_createlogger_stdiostream(stderr,
-                 getenv("TEST_VERBOSE") ? XTL_DEBUG : XTL_CRITICAL, 0);
-    if (!logger || CU_initialize_registry() != CUE_SUCCESS)
-        return 99;
-    CU_pSuite suite = CU_add_suite("control", NULL, NULL);
-    for (size_t i = 0; i < ARRAY_SIZE(tests); i++)
-        CU_add_test(suite, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    unsigned failed = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    xtl_logger_destroy((xentoollog_logger *)logger);
-    rmdir(run_dir);
-    return failed ? 1 : 0;
+    return unit_run("control", suite_init, suite_clean, tests);
 }

@@ -124,5 +124,5 @@ int main(void)
         { "chaining", test_chaining },
         { NULL, NULL },
     };
-    return unit_run("crc32c", tests);
+    return unit_run("crc32c", NULL, NULL, tests);
 }

@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-
 #include "backend/backend.h"
 #include "backend/digest.h"
+#include "unit-util.h"
 
 static void hex_of(colo_digest *d, char *hex)
 {
@@ -113,20 +112,13 @@ static void test_hex(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite("digest", NULL, NULL);
-    CU_add_test(s, "SHA-256 vector: empty guest", test_empty_vector);
-    CU_add_test(s, "SHA-256 vector: pages and context", test_pages_vector);
-    CU_add_test(s, "zero pages are skipped", test_zero_pages_skipped);
-    CU_add_test(s, "colo_page_is_zero", test_page_is_zero);
-    CU_add_test(s, "hex", test_hex);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const struct unit_test tests[] = {
+        { "SHA-256 vector: empty guest", test_empty_vector },
+        { "SHA-256 vector: pages and context", test_pages_vector },
+        { "zero pages are skipped", test_zero_pages_skipped },
+        { "colo_page_is_zero", test_page_is_zero },
+        { "hex", test_hex },
+        { NULL, NULL },
+    };
+    return unit_run("digest", NULL, NULL, tests);
 }

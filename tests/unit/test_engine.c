@@ -4,7 +4,6 @@
  * then a clean stop through the control socket. */
 #include "config.h"
 
-#include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -194,20 +193,18 @@ static void test_dirty_bound(void)
     stop_and_join("bound");
 }
 
+static int suite_clean(void)
+{
+    sim_fixture_fini();
+    return 0;
+}
+
 int main(void)
 {
-    if (sim_fixture_init() < 0) {
-        perror("fixture");
-        return 99;
-    }
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("engine", NULL, NULL);
-    CU_add_test(s, "COLO mode: checkpoints on the trigger API only", test_colo_trigger);
-    CU_add_test(s, "Remus: the dirty bound starts checkpoints", test_dirty_bound);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    int failed = (int)(CU_get_number_of_failures() + CU_get_number_of_tests_failed());
-    CU_cleanup_registry();
-    sim_fixture_fini();
-    return failed ? 1 : 0;
+    static const struct unit_test tests[] = {
+        { "COLO mode: checkpoints on the trigger API only", test_colo_trigger },
+        { "Remus: the dirty bound starts checkpoints", test_dirty_bound },
+        { NULL, NULL },
+    };
+    return unit_run("engine", sim_fixture_init, suite_clean, tests);
 }

@@ -103,7 +103,7 @@ static void test_race(void)
 
 int main(void)
 {
-    return unit_run("failover", (const struct unit_test[]){
+    return unit_run("failover", NULL, NULL, (const struct unit_test[]){
         { "normal path NONE->REQUIRE->ACTIVE->COMPLETED", test_normal_path },
         { "RELAUNCH while loading", test_relaunch },
         { "illegal edges refused", test_illegal_edges },

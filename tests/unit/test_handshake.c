@@ -288,5 +288,5 @@ int main(void)
         { "handshake timeout", test_handshake_timeout },
         { NULL, NULL },
     };
-    return unit_run("handshake", tests);
+    return unit_run("handshake", NULL, NULL, tests);
 }

@@ -129,5 +129,5 @@ int main(void)
         { "dup and reset", test_dup_and_reset },
         { NULL, NULL },
     };
-    return unit_run("hmac", tests);
+    return unit_run("hmac", NULL, NULL, tests);
 }

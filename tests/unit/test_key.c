@@ -79,16 +79,16 @@ static void test_modes(void)
     unit_ctx_free(ctx);
 }
 
-int main(void)
+/* The key files' directory: made before the tests, emptied and removed after. */
+static int suite_init(void)
 {
-    static const struct unit_test tests[] = {
-        { "sizes", test_sizes },
-        { "modes", test_modes },
-        { NULL, NULL },
-    };
     if (!mkdtemp(dir))
-        return 99;
-    int r = unit_run("key", tests);
+        return unit_setup_error("mkdtemp %s: %m", dir);
+    return 0;
+}
+
+static int suite_clean(void)
+{
     static const char *const names[] = { "k16", "k4096", "k15", "k4097", "open" };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[256];
@@ -96,5 +96,15 @@ int main(void)
         unlink(path);
     }
     rmdir(dir);
-    return r;
+    return 0;
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        { "sizes", test_sizes },
+        { "modes", test_modes },
+        { NULL, NULL },
+    };
+    return unit_run("key", suite_init, suite_clean, tests);
 }

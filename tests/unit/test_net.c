@@ -180,5 +180,5 @@ int main(void)
         { "accept timeout, refused, in use", test_accept_timeout_and_refused },
         { NULL, NULL },
     };
-    return unit_run("net", tests);
+    return unit_run("net", NULL, NULL, tests);
 }

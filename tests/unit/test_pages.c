@@ -176,7 +176,7 @@ static void test_read_drops_holds(void)
 
 int main(void)
 {
-    return unit_run("pages", (const struct unit_test[]){
+    return unit_run("pages", NULL, NULL, (const struct unit_test[]){
         { "parse a good body", test_parse_good },
         { "parse refuses bad bodies with one line", test_parse_bad },
         { "staging is bounded by the guest size", test_staging_bound },

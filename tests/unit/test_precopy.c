@@ -91,7 +91,7 @@ static void test_stalled_stops_early(void)
 
 int main(void)
 {
-    return unit_run("precopy", (const struct unit_test[]){
+    return unit_run("precopy", NULL, NULL, (const struct unit_test[]){
         { "high estimate: send, no exact sync", test_high_estimate_sends_without_exact },
         { "low estimate: exact sync, then stop", test_low_estimate_pays_exact },
         { "exact above threshold: keep sending", test_exact_above_threshold_keeps_going },

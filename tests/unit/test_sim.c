@@ -553,11 +553,6 @@ static void test_cli(void)
 
 /* --- fixture --- */
 
-static int suite_init(void)
-{
-    return sim_fixture_init() < 0;
-}
-
 static int suite_clean(void)
 {
     if (dA)
@@ -570,27 +565,20 @@ static int suite_clean(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failed;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite("sim", suite_init, suite_clean);
-    CU_add_test(s, "pause stops dirtying", test_pause_stops_dirtying);
-    CU_add_test(s, "PEEK leaves the log, CLEAN clears it", test_peek_leaves_clean_clears);
-    CU_add_test(s, "dirty count is the bitmap's popcount", test_count_is_popcount);
-    CU_add_test(s, "context set: the secondary continues", test_context_continues);
-    CU_add_test(s, "map: out of range is -EINVAL, read-only faults", test_map);
-    CU_add_test(s, "copy pages + context: digests equal", test_copy_gives_equal_digests);
-    CU_add_test(s, "a malformed context is refused", test_bad_context_refused);
-    CU_add_test(s, "a dead guest gives -ESRCH", test_guest_death_is_esrch);
-    CU_add_test(s, "a toolstack killed mid-checkpoint is undone", test_killed_toolstack_undone);
-    CU_add_test(s, "create: existing name, torn config", test_create_existing_name);
-    CU_add_test(s, "destroy leaves nothing behind", test_destroy_leaves_nothing);
-    CU_add_test(s, "command line", test_cli);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-    CU_cleanup_registry();
-    return failed ? 1 : 0;
+    static const struct unit_test tests[] = {
+        { "pause stops dirtying", test_pause_stops_dirtying },
+        { "PEEK leaves the log, CLEAN clears it", test_peek_leaves_clean_clears },
+        { "dirty count is the bitmap's popcount", test_count_is_popcount },
+        { "context set: the secondary continues", test_context_continues },
+        { "map: out of range is -EINVAL, read-only faults", test_map },
+        { "copy pages + context: digests equal", test_copy_gives_equal_digests },
+        { "a malformed context is refused", test_bad_context_refused },
+        { "a dead guest gives -ESRCH", test_guest_death_is_esrch },
+        { "a toolstack killed mid-checkpoint is undone", test_killed_toolstack_undone },
+        { "create: existing name, torn config", test_create_existing_name },
+        { "destroy leaves nothing behind", test_destroy_leaves_nothing },
+        { "command line", test_cli },
+        { NULL, NULL },
+    };
+    return unit_run("sim", sim_fixture_init, suite_clean, tests);
 }

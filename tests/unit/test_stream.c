@@ -406,5 +406,5 @@ int main(void)
         { "the spec's example bytes", test_spec_examples },
         { NULL, NULL },
     };
-    return unit_run("stream", tests);
+    return unit_run("stream", NULL, NULL, tests);
 }
