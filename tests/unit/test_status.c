@@ -386,5 +386,5 @@ int main(void)
         { "JSON writer", test_json_writer },
         { NULL, NULL },
     };
-    return unit_run("status", tests);
+    return unit_run("status", NULL, NULL, tests);
 }
