@@ -162,9 +162,8 @@ static int primary_open_domain(colo_primary *p, const char *domain)
     if (p->info.nr_pages == 0 || p->info.nr_pages > COLO_MAX_NR_PAGES)
         return LOG_ERRNO(p->ctx, -EFBIG, "domain %s has %" PRIu64 " pages: xen-colo handles up to %llu",
                          p->info.name, p->info.nr_pages, COLO_MAX_NR_PAGES);
-    p->dirty = colo_bitmap_alloc(p->info.nr_pages);
     p->queue = colo_bitmap_alloc(p->info.nr_pages);
-    if (!p->dirty || !p->queue)
+    if (colo_capture_buf_init(&p->buf, p->info.nr_pages) < 0 || !p->queue)
         return -ENOMEM;
     return 0;
 }
@@ -228,7 +227,7 @@ static void primary_teardown(colo_primary *p, bool clean)
     colo_control_free(p->ctl);
     colo_backend_close(p->be);
     colo_capture_free(&p->cap);
-    free(p->dirty);
+    colo_capture_buf_free(&p->buf);
     free(p->queue);
 }
 
