@@ -17,7 +17,6 @@
 #include "control/control.h"
 #include "engine/failover.h"
 #include "engine/link.h"
-#include "engine/pages_copy.h"
 #include "engine/staging.h"
 
 typedef struct {
@@ -175,18 +174,13 @@ static int sec_handle(colo_secondary *s, const struct colo_rec_hdr *h)
         return r < 0 ? r : 1;
     case COLO_REC_PAGES:
         if (!s->stg.open && h->flags & COLO_REC_F_PRECOPY && !s->consistent) {
-            /* Initial sync: nothing to protect yet, write it at once. */
+            /* Initial sync: checked and written at once, one record at a
+             * time; the guest runs only from epoch 0 (staging.h). */
             uint8_t *dst = colo_staging_reserve(&s->stg, h->length, &r);
             if (!dst)
                 return r;
             r = colo_stream_recv_body(s->s, h, dst, tmo);
-            struct colo_pages_view v;
-            uint64_t skipped = 0;
-            if (r == 0)
-                r = colo_pages_parse(s->ctx, dst, h->length, s->stg.nr_pages, &v);
-            if (r == 0)
-                r = colo_pages_apply(s->be, s->dom, &v, &skipped);
-            return r;
+            return r < 0 ? r : colo_staging_apply_now(&s->stg, s->be, s->dom, h->type, h->length);
         }
         /* fall through */
     case COLO_REC_CONTEXT:
