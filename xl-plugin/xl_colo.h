@@ -125,7 +125,7 @@ void json_bool(struct json_line *j, const char *key, bool val);
 void json_end(struct json_line *j);
 
 /* SIGINT/SIGTERM during a protection: a thread waits for them and asks
- * the protection of this process to stop through its control socket. */
+ * the protection running in xc->ctx to stop (libxlcolo_request_stop). */
 struct stop_watch;
 int stop_watch_start(struct xlcolo *xc, const char *cmd,
                      struct stop_watch **out);

@@ -25,7 +25,7 @@ typedef struct {
     libxlcolo_status st;
     bool logdirty_on;
     bool paused_by_us;         /* a capture could not restart the guest */
-    bool stop;                 /* a clean stop was asked */
+    bool stop;                 /* a clean stop was asked (socket or in-process) */
     bool want_ckpt;            /* a checkpoint was asked (control socket) */
     bool failover_asked;       /* go on without the secondary */
     int waiting_client;        /* control client waiting for a commit, or -1 */
@@ -50,7 +50,8 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra);
 void colo_primary_set_state(colo_primary *p, libxlcolo_state state);
 /* Answer one control request (the socket is readable). */
 void colo_primary_control(colo_primary *p);
-/* Answer a pending control request, if any, without waiting. */
+/* Answer a pending control request, if any, without waiting; take a stop
+ * asked with libxlcolo_request_stop(). */
 void colo_primary_poll_control(colo_primary *p);
 
 #endif
