@@ -19,8 +19,8 @@ int libxlcolo_ctx_alloc(libxlcolo_ctx **pctx, int version, unsigned flags,
         return -ENOMEM;
     ctx->lg = lg;
     ctx->trigger_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    ctx->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ctx->trigger_fd < 0 || ctx->stop_fd < 0) {
+    ctx->stop_fd = ctx->trigger_fd < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->stop_fd < 0) {
         int r = negative_errno();
         libxlcolo_ctx_free(ctx);
         return r;
