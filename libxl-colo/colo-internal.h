@@ -11,14 +11,37 @@
 #include "libxlcolo.h"
 #include "macro.h"
 
+/* What runs in a context (ctx->running). A protection goes IDLE ->
+ * STARTING -> UP (its loops run and watch stop_fd) -> IDLE;
+ * libxlcolo_request_stop() moves UP to STOPPING, which the loops take as a
+ * clean stop. */
+enum {
+    COLO_RUN_IDLE = 0,
+    COLO_RUN_STARTING,
+    COLO_RUN_UP,
+    COLO_RUN_STOPPING,
+};
+
 struct libxlcolo_ctx {
     xentoollog_logger *lg;
     libxlcolo_event_cb *event_cb;
     void *event_opaque;
     int trigger_fd;          /* eventfd: libxlcolo_request_checkpoint() */
-    atomic_int running;      /* a protection runs in this context */
+    int stop_fd;             /* eventfd: libxlcolo_request_stop() wakes the loops */
+    atomic_int running;      /* COLO_RUN_*: a protection runs in this context */
     char last_error[256];    /* from a control peer */
 };
+
+/* The life of a protection in its context. begin: false if one already
+ * runs; up: its loops now watch for a stop; end: it has finished. */
+bool colo_run_begin(libxlcolo_ctx *ctx);
+void colo_run_up(libxlcolo_ctx *ctx);
+void colo_run_end(libxlcolo_ctx *ctx);
+/* A stop was asked in this process (libxlcolo_request_stop). woken: the
+ * caller polled stop_fd readable; its count is taken then whatever the
+ * state, so that a late wakeup (from a request that raced the end of an
+ * earlier protection) cannot make the poll spin. */
+bool colo_stop_requested(libxlcolo_ctx *ctx, bool woken);
 
 void colo_log(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
               const char *fmt, ...) _printf_(4, 5);

@@ -1,4 +1,5 @@
-/* ctx.c - the context: logger, event callback, checkpoint trigger. */
+/* ctx.c - the context: logger, event callback, checkpoint trigger, stop
+ * request. */
 #include "config.h"
 
 #include <stdio.h>
@@ -18,9 +19,10 @@ int libxlcolo_ctx_alloc(libxlcolo_ctx **pctx, int version, unsigned flags,
         return -ENOMEM;
     ctx->lg = lg;
     ctx->trigger_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (ctx->trigger_fd < 0) {
+    ctx->stop_fd = ctx->trigger_fd < 0 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->stop_fd < 0) {
         int r = negative_errno();
-        free(ctx);
+        libxlcolo_ctx_free(ctx);
         return r;
     }
     *pctx = ctx;
@@ -32,6 +34,7 @@ void libxlcolo_ctx_free(libxlcolo_ctx *ctx)
     if (!ctx)
         return;
     closep(&ctx->trigger_fd);
+    closep(&ctx->stop_fd);
     free(ctx);
 }
 
@@ -94,6 +97,63 @@ int libxlcolo_request_checkpoint(libxlcolo_ctx *ctx)
     if (write(ctx->trigger_fd, &one, sizeof(one)) != sizeof(one))
         return negative_errno();
     return 0;
+}
+
+/* A signal handler may use lock-free atomics and write(2), nothing more. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "libxlcolo_request_stop() needs a lock-free atomic_int");
+
+int libxlcolo_request_stop(libxlcolo_ctx *ctx)
+{
+    int was = COLO_RUN_UP;
+    uint64_t one = 1;
+
+    if (!atomic_compare_exchange_strong(&ctx->running, &was, COLO_RUN_STOPPING))
+        return was == COLO_RUN_STOPPING ? 0 : was == COLO_RUN_STARTING ? -EAGAIN : -ESRCH;
+    /* Only a wakeup: the loops also look at the state whenever their poll
+     * times out (at least once a heartbeat), so a failed write loses no
+     * stop. errno is the caller's: a signal handler's must not change. */
+    int saved = errno;
+    _unused_ ssize_t n = write(ctx->stop_fd, &one, sizeof(one));
+    errno = saved;
+    return 0;
+}
+
+/* Take an eventfd's count, if any, leaving errno as it was. */
+static void eventfd_drain(int fd)
+{
+    uint64_t v;
+    int saved = errno;
+    _unused_ ssize_t n = read(fd, &v, sizeof(v));
+    errno = saved;
+}
+
+bool colo_run_begin(libxlcolo_ctx *ctx)
+{
+    int idle = COLO_RUN_IDLE;
+
+    if (!atomic_compare_exchange_strong(&ctx->running, &idle, COLO_RUN_STARTING))
+        return false;
+    eventfd_drain(ctx->stop_fd); /* left by a request that raced the last end */
+    return true;
+}
+
+void colo_run_up(libxlcolo_ctx *ctx)
+{
+    int starting = COLO_RUN_STARTING;
+    atomic_compare_exchange_strong(&ctx->running, &starting, COLO_RUN_UP);
+}
+
+void colo_run_end(libxlcolo_ctx *ctx)
+{
+    atomic_store(&ctx->running, COLO_RUN_IDLE);
+}
+
+bool colo_stop_requested(libxlcolo_ctx *ctx, bool woken)
+{
+    bool stop = atomic_load(&ctx->running) == COLO_RUN_STOPPING;
+    if (stop || woken)
+        eventfd_drain(ctx->stop_fd);
+    return stop;
 }
 
 uint64_t colo_now_ns(void)

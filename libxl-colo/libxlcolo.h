@@ -9,7 +9,8 @@
  *
  * Threading: one protection (start or receive) runs per context, in the
  * calling thread, until it ends. libxlcolo_request_checkpoint() may be called
- * from any thread while it runs. The control-client calls (status,
+ * from any thread while it runs, and libxlcolo_request_stop() from any
+ * thread or signal handler. The control-client calls (status,
  * checkpoint, failover, stop) talk to a protection in another process
  * through its per-domain control socket.
  */
@@ -31,6 +32,7 @@ extern "C" {
 #define LIBXLCOLO_HAVE_REMUS 1
 #define LIBXLCOLO_HAVE_COLO 1
 #define LIBXLCOLO_HAVE_EVENT_CALLBACK 1
+#define LIBXLCOLO_HAVE_REQUEST_STOP 1
 
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
@@ -158,6 +160,21 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
 /* Ask the protection running in this context for a checkpoint now. Safe
  * from any thread and from the event callback; the NIC comparison calls it. */
 int libxlcolo_request_checkpoint(libxlcolo_ctx *ctx);
+
+/* End the protection running in this context cleanly, as the control
+ * socket's stop (libxlcolo_stop, `xl-colo stop`) does: the primary sends
+ * STOP to its secondary, turns log-dirty off, leaves its guest running, and
+ * libxlcolo_start() returns 0; the secondary destroys its copy of the guest
+ * and libxlcolo_receive() returns 0. It only asks: the protection's own
+ * thread ends it, at once between checkpoints (a checkpoint under way is
+ * finished first). Safe from any thread and async-signal-safe (a lock-free
+ * atomic and one write(2) to an eventfd; errno is left as it was), so a
+ * SIGINT handler may call it.
+ * Returns 0 when the stop was asked (or already had been), -EAGAIN when a
+ * protection is starting but not yet up (still connecting: there is
+ * nothing to stop cleanly yet, and nothing was asked), -ESRCH when none
+ * runs in this context. */
+int libxlcolo_request_stop(libxlcolo_ctx *ctx);
 
 /* Control clients: reach the protection of DOMAIN through the control socket
  * in run_dir (NULL: default). */

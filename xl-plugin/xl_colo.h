@@ -116,7 +116,7 @@ void announce_backend(const struct xlcolo *xc);
 libxlcolo_event_cb print_event;
 
 /* SIGINT/SIGTERM during a protection: a thread waits for them and asks
- * the protection of this process to stop through its control socket. */
+ * the protection running in xc->ctx to stop (libxlcolo_request_stop). */
 struct stop_watch;
 int stop_watch_start(struct xlcolo *xc, const char *cmd,
                      struct stop_watch **out);

@@ -171,11 +171,9 @@ void announce_backend(const struct xlcolo *xc)
  * SIGINT and SIGTERM are blocked before the protection starts (so every
  * thread the library creates inherits the mask) and a thread takes them
  * with sigwait(): the self-pipe idea without a handler or a global. On
- * the first signal it finds the protection of this process among the
- * control sockets (by pid: the socket may be named by domain name when
- * the user gave an id, and receive does not know its domain) and asks it
- * to stop, with a context of its own. If there is none yet (still
- * connecting), or on a second signal, it exits 128+signal at once. */
+ * the first signal it asks the protection running in xc->ctx to stop
+ * (libxlcolo_request_stop, as `xl-colo stop` would). If it is not up yet
+ * (still connecting), or on a second signal, it exits 128+signal at once. */
 
 struct stop_watch {
     struct xlcolo *xc;
@@ -183,21 +181,6 @@ struct stop_watch {
     sigset_t set, old;
     pthread_t tid;
 };
-
-static int stop_own_protection(libxlcolo_ctx *ctx, const char *run_dir)
-{
-    _cleanup_(strv_freep) char **names = NULL;
-    libxlcolo_status st;
-
-    int r = list_protections(run_dir, &names);
-    if (r < 0)
-        return r;
-    for (size_t i = 0; names[i]; i++)
-        if (libxlcolo_status_get(ctx, run_dir, names[i], &st) == 0 &&
-            st.pid == getpid())
-            return libxlcolo_stop(ctx, run_dir, names[i]);
-    return -ESRCH;
-}
 
 static _Noreturn void interrupted(struct stop_watch *w, int sig, const char *why)
 {
@@ -210,7 +193,6 @@ static _Noreturn void interrupted(struct stop_watch *w, int sig, const char *why
 static void *stop_watch_main(void *opaque)
 {
     struct stop_watch *w = opaque;
-    libxlcolo_ctx *ctx = NULL;
     int sig;
 
     for (unsigned n = 0;; n++) {
@@ -219,12 +201,7 @@ static void *stop_watch_main(void *opaque)
         if (n > 0)
             interrupted(w, sig, "");
         pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-        int r = libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, w->xc->lg);
-        if (r == 0)
-            r = stop_own_protection(ctx, w->xc->run_dir);
-        libxlcolo_ctx_free(ctx);
-        ctx = NULL;
-        if (r < 0)
+        if (libxlcolo_request_stop(w->xc->ctx) < 0)
             interrupted(w, sig, " before the protection was up");
         xtl_log(w->xc->lg, XTL_NOTICE, -1, "xl-colo", "%s: stopping on %s",
                 w->cmd, sig == SIGINT ? "SIGINT" : "SIGTERM");

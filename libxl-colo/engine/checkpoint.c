@@ -9,6 +9,39 @@
 
 #include "engine/primary.h"
 
+/* Send the capture as checkpoint epoch: VMSTATE_SEND, the PAGES records,
+ * CONTEXT, DEVSTATE, VMSTATE_SIZE. *bytes gets the bodies' total. */
+static int checkpoint_send(colo_primary *p, uint64_t epoch, uint64_t *bytes)
+{
+    const struct colo_capture *c = &p->cap;
+    int r = colo_link_send_epoch(p->s, COLO_REC_VMSTATE_SEND, epoch);
+    if (r < 0)
+        return r;
+    int64_t sent = colo_pages_send(p->s, COLO_REC_F_NONE, c->pfns, c->data, c->count);
+    if (sent < 0)
+        return (int)sent;
+    r = colo_stream_send_buf(p->s, COLO_REC_CONTEXT, 0, c->context, c->context_len);
+    if (r < 0)
+        return r;
+    r = colo_stream_send_buf(p->s, COLO_REC_DEVSTATE, 0, c->devstate, c->devstate_len);
+    if (r < 0)
+        return r;
+    uint64_t total = (uint64_t)sent + c->context_len + c->devstate_len;
+    struct colo_wire_vmstate_size sz = {
+        .epoch = epoch,
+        .pages = c->count,
+        .bytes = total,
+        .flags = c->has_digest ? COLO_VMSTATE_F_DIGEST : 0,
+    };
+    if (c->has_digest)
+        memcpy(sz.digest, c->digest, sizeof(sz.digest));
+    r = colo_stream_send_buf(p->s, COLO_REC_VMSTATE_SIZE, 0, &sz, sizeof(sz));
+    if (r < 0)
+        return r;
+    *bytes = total;
+    return 0;
+}
+
 int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
 {
     uint64_t epoch = p->st.checkpoints == 0 && extra ? 0 : p->st.epoch + 1;
@@ -23,10 +56,12 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
         if (r < 0)
             return r;
     }
-    r = colo_capture_checkpoint(p, extra);
+    r = colo_capture_take(p->be, p->dom, extra, p->opt->verify, &p->buf, &p->cap);
+    /* A guest the capture could not restart is ours to restart at the end. */
+    p->paused_by_us = p->cap.paused;
     if (r < 0)
         return r;
-    r = colo_capture_send(p, epoch, &bytes);
+    r = checkpoint_send(p, epoch, &bytes);
     if (r < 0)
         return r;
     r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_RECEIVED, epoch, colo_primary_timeout_ms(p));

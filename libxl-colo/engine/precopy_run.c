@@ -19,13 +19,13 @@
  * taken from the queue. */
 static int64_t precopy_send_chunk(colo_primary *p, uint64_t *cursor, uint64_t *queued)
 {
-    struct colo_capture *c = &p->cap;
+    struct colo_capture_buf *c = &p->buf; /* scratch until the next capture */
     uint64_t taken = colo_bitmap_take(p->queue, p->info.nr_pages, cursor, c->pfns,
                                       (unsigned)MIN(c->cap, PRECOPY_CHUNK));
     if (taken == 0)
         return 0;
-    uint64_t n = taken; /* less the frames that cannot be mapped */
-    int r = colo_pages_read(p->be, p->dom, c->pfns, &n, c->data, &c->skipped, NULL);
+    uint64_t n = taken, skipped = 0; /* n: less the frames that cannot be mapped */
+    int r = colo_pages_read(p->be, p->dom, c->pfns, &n, c->data, &skipped, NULL);
     if (r < 0)
         return r;
 
@@ -63,7 +63,7 @@ int colo_primary_initial_sync(colo_primary *p)
     if (r < 0)
         return r;
     queued = colo_bitmap_weight(p->queue, n);
-    r = colo_capture_reserve(p->ctx, &p->cap, PRECOPY_CHUNK);
+    r = colo_capture_buf_reserve(p->ctx, &p->buf, PRECOPY_CHUNK);
     if (r < 0)
         return r;
 
@@ -98,10 +98,10 @@ int colo_primary_initial_sync(colo_primary *p)
 
         /* SYNC or EXACT: pay for the CLEAN, queue what it returns. */
         uint64_t count;
-        r = colo_be_logdirty_clean(p->be, p->dom, p->dirty, n, &count);
+        r = colo_be_logdirty_clean(p->be, p->dom, p->buf.dirty, n, &count);
         if (r < 0)
             return r;
-        queued = colo_bitmap_or(p->queue, p->dirty, n);
+        queued = colo_bitmap_or(p->queue, p->buf.dirty, n);
         cursor = 0;
         sent_round = 0;
         round++;

@@ -54,14 +54,18 @@ static int primary_wait(colo_primary *p)
         uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
         int wait_ms = (int)DIV_ROUND_UP(until > now ? until - now : 0, 1000000ull);
 
-        struct pollfd fds[3] = {
+        struct pollfd fds[4] = {
             { .fd = colo_stream_fd(p->s), .events = POLLIN },
             { .fd = colo_control_fd(p->ctl), .events = POLLIN },
             { .fd = p->ctx->trigger_fd, .events = POLLIN },
+            { .fd = p->ctx->stop_fd, .events = POLLIN },
         };
-        int n = poll(fds, 3, wait_ms);
+        int n = poll(fds, 4, wait_ms);
         if (n < 0 && errno != EINTR)
             return LOG_ERRNO(p->ctx, negative_errno(), "poll");
+        /* libxlcolo_request_stop(): the control socket's stop, in-process. */
+        if (colo_stop_requested(p->ctx, n > 0 && fds[3].revents))
+            p->stop = true;
         if (n <= 0)
             continue;
         if (fds[0].revents) {
@@ -162,9 +166,8 @@ static int primary_open_domain(colo_primary *p, const char *domain)
     if (p->info.nr_pages == 0 || p->info.nr_pages > COLO_MAX_NR_PAGES)
         return LOG_ERRNO(p->ctx, -EFBIG, "domain %s has %" PRIu64 " pages: xen-colo handles up to %llu",
                          p->info.name, p->info.nr_pages, COLO_MAX_NR_PAGES);
-    p->dirty = colo_bitmap_alloc(p->info.nr_pages);
     p->queue = colo_bitmap_alloc(p->info.nr_pages);
-    if (!p->dirty || !p->queue)
+    if (colo_capture_buf_init(&p->buf, p->info.nr_pages) < 0 || !p->queue)
         return -ENOMEM;
     return 0;
 }
@@ -228,7 +231,7 @@ static void primary_teardown(colo_primary *p, bool clean)
     colo_control_free(p->ctl);
     colo_backend_close(p->be);
     colo_capture_free(&p->cap);
-    free(p->dirty);
+    colo_capture_buf_free(&p->buf);
     free(p->queue);
 }
 
@@ -241,8 +244,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
     if (opt->interval_ms == 0 || opt->heartbeat_ms == 0 || opt->timeout_ms <= opt->heartbeat_ms)
         return LOG_ERRNO(ctx, -EINVAL, "interval and heartbeat must be > 0 and timeout > heartbeat");
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&ctx->running, &expected, 1))
+    if (!colo_run_begin(ctx))
         return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
 
     colo_primary p = { .ctx = ctx, .opt = opt, .waiting_client = -1 };
@@ -251,6 +253,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
 
     int r = primary_setup(&p, domain, host, port);
     if (r == 0) {
+        colo_run_up(ctx); /* from here on, libxlcolo_request_stop() is heard */
         p.last_rx_ns = colo_now_ns();
         r = colo_primary_initial_sync(&p);
     }
@@ -287,6 +290,6 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
     if (clean)
         colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
     primary_teardown(&p, clean);
-    atomic_store(&ctx->running, 0);
+    colo_run_end(ctx);
     return r;
 }

@@ -1,7 +1,8 @@
 /*
  * primary_control.c - the primary's state changes, and its answers to the
- * control socket (status, checkpoint, failover, stop). What a request asks
- * is left in colo_primary for the loops of primary.c and precopy_run.c.
+ * control socket (status, checkpoint, failover, stop) and to a stop asked
+ * in-process (libxlcolo_request_stop). What a request asks is left in
+ * colo_primary for the loops of primary.c and precopy_run.c.
  */
 #include "config.h"
 
@@ -59,4 +60,6 @@ void colo_primary_poll_control(colo_primary *p)
     struct pollfd pfd = { .fd = colo_control_fd(p->ctl), .events = POLLIN };
     if (poll(&pfd, 1, 0) == 1)
         colo_primary_control(p);
+    if (colo_stop_requested(p->ctx, false))
+        p->stop = true; /* libxlcolo_request_stop(): as the socket's stop */
 }

@@ -17,7 +17,6 @@
 #include "control/control.h"
 #include "engine/failover.h"
 #include "engine/link.h"
-#include "engine/pages_copy.h"
 #include "engine/staging.h"
 
 typedef struct {
@@ -175,18 +174,13 @@ static int sec_handle(colo_secondary *s, const struct colo_rec_hdr *h)
         return r < 0 ? r : 1;
     case COLO_REC_PAGES:
         if (!s->stg.open && h->flags & COLO_REC_F_PRECOPY && !s->consistent) {
-            /* Initial sync: nothing to protect yet, write it at once. */
+            /* Initial sync: checked and written at once, one record at a
+             * time; the guest runs only from epoch 0 (staging.h). */
             uint8_t *dst = colo_staging_reserve(&s->stg, h->length, &r);
             if (!dst)
                 return r;
             r = colo_stream_recv_body(s->s, h, dst, tmo);
-            struct colo_pages_view v;
-            uint64_t skipped = 0;
-            if (r == 0)
-                r = colo_pages_parse(s->ctx, dst, h->length, s->stg.nr_pages, &v);
-            if (r == 0)
-                r = colo_pages_apply(s->be, s->dom, &v, &skipped);
-            return r;
+            return r < 0 ? r : colo_staging_apply_now(&s->stg, s->be, s->dom, h->type, h->length);
         }
         /* fall through */
     case COLO_REC_CONTEXT:
@@ -255,13 +249,17 @@ static int sec_loop(colo_secondary *s)
             return -ETIMEDOUT;
         }
         uint64_t until = MIN(deadline, s->next_hb_ns);
-        struct pollfd fds[2] = {
+        struct pollfd fds[3] = {
             { .fd = colo_stream_fd(s->s), .events = POLLIN },
             { .fd = colo_control_fd(s->ctl), .events = POLLIN },
+            { .fd = s->ctx->stop_fd, .events = POLLIN },
         };
-        int n = poll(fds, 2, (int)DIV_ROUND_UP(until - now, 1000000ull));
+        int n = poll(fds, 3, (int)DIV_ROUND_UP(until - now, 1000000ull));
         if (n < 0 && errno != EINTR)
             return LOG_ERRNO(s->ctx, negative_errno(), "poll");
+        /* libxlcolo_request_stop(): the control socket's stop, in-process. */
+        if (colo_stop_requested(s->ctx, n > 0 && fds[2].revents))
+            s->stopped = true;
         if (n > 0 && fds[1].revents)
             sec_control(s);
         if (n > 0 && fds[0].revents) {
@@ -402,8 +400,7 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
         return -EINVAL;
     if (!opt->key_file && !opt->insecure)
         return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&ctx->running, &expected, 1))
+    if (!colo_run_begin(ctx))
         return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
 
     colo_secondary s = { .ctx = ctx, .opt = opt };
@@ -415,6 +412,7 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
 
     int r = sec_setup(&s, addr, port);
     if (r == 0) {
+        colo_run_up(ctx); /* from here on, libxlcolo_request_stop() is heard */
         s.last_rx_ns = colo_now_ns();
         r = sec_loop(&s);
     }
@@ -456,6 +454,6 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
     colo_stream_free(s.s);
     colo_control_free(s.ctl);
     colo_backend_close(s.be);
-    atomic_store(&ctx->running, 0);
+    colo_run_end(ctx);
     return r;
 }

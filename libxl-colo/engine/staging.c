@@ -66,6 +66,42 @@ uint8_t *colo_staging_reserve(colo_staging *st, uint64_t len, int *err)
     return st->buf + st->used;
 }
 
+/* The one check of a received body, at st->buf + st->used: a PAGES body is
+ * parsed here and only here, and rec keeps what the parse found. */
+static int staging_check(colo_staging *st, uint16_t type, uint64_t len,
+                         struct colo_staged_rec *rec)
+{
+    *rec = (struct colo_staged_rec){ .type = type, .off = st->used, .len = len };
+    if (type != COLO_REC_PAGES)
+        return 0;
+    struct colo_pages_view v;
+    int r = colo_pages_parse(st->ctx, st->buf + st->used, len, st->nr_pages, &v);
+    if (r < 0)
+        return r;
+    rec->count = v.count;
+    rec->data_pages = v.data_pages;
+    return 0;
+}
+
+/* Write one checked record into the domain: checkpoints and pre-copy alike. */
+static int staging_write(colo_staging *st, colo_backend *be, colo_dom *d,
+                         const struct colo_staged_rec *rec, uint64_t *skipped)
+{
+    const uint8_t *body = st->buf + rec->off;
+
+    switch (rec->type) {
+    case COLO_REC_PAGES: {
+        struct colo_pages_view v = colo_pages_view_at(body, rec->count, rec->data_pages);
+        return colo_pages_apply(be, d, &v, skipped);
+    }
+    case COLO_REC_CONTEXT:
+        return colo_be_context_set(be, d, body, rec->len);
+    case COLO_REC_DEVSTATE:
+        return rec->len ? colo_be_devstate_load(be, d, body, rec->len) : 0;
+    }
+    return 0;
+}
+
 int colo_staging_commit(colo_staging *st, uint16_t type, uint64_t len)
 {
     if (st->nrecs == st->recs_cap) {
@@ -76,17 +112,17 @@ int colo_staging_commit(colo_staging *st, uint16_t type, uint64_t len)
         st->recs = r;
         st->recs_cap = cap;
     }
+    struct colo_staged_rec rec;
+    int r = staging_check(st, type, len, &rec);
+    if (r < 0)
+        return r;
     if (type == COLO_REC_PAGES) {
-        struct colo_pages_view v;
-        int r = colo_pages_parse(st->ctx, st->buf + st->used, len, st->nr_pages, &v);
-        if (r < 0)
-            return r;
-        st->pages += v.count;
+        st->pages += rec.count;
         if (st->pages > st->nr_pages)
             return LOG_ERRNO(st->ctx, -EMSGSIZE, "checkpoint %" PRIu64 " carries more pages than the guest has",
                              st->epoch);
     }
-    st->recs[st->nrecs++] = (struct colo_staged_rec){ .type = type, .off = st->used, .len = len };
+    st->recs[st->nrecs++] = rec;
     st->used += len;
     st->body_bytes += len;
     return 0;
@@ -99,30 +135,22 @@ int colo_staging_apply(colo_staging *st, colo_backend *be, colo_dom *d,
     int r = 0;
 
     for (size_t i = 0; i < st->nrecs && r == 0; i++) {
-        const struct colo_staged_rec *rec = &st->recs[i];
-        const uint8_t *body = st->buf + rec->off;
         if (interrupt)
             interrupt(opaque);
-        switch (rec->type) {
-        case COLO_REC_PAGES: {
-            struct colo_pages_view v;
-            r = colo_pages_parse(st->ctx, body, rec->len, st->nr_pages, &v);
-            if (r == 0)
-                r = colo_pages_apply(be, d, &v, &skipped);
-            break;
-        }
-        case COLO_REC_CONTEXT:
-            r = colo_be_context_set(be, d, body, rec->len);
-            break;
-        case COLO_REC_DEVSTATE:
-            if (rec->len)
-                r = colo_be_devstate_load(be, d, body, rec->len);
-            break;
-        }
+        r = staging_write(st, be, d, &st->recs[i], &skipped);
     }
     if (skipped)
         LOG(st->ctx, DETAIL, "checkpoint %" PRIu64 ": %" PRIu64 " frames not mappable, skipped",
             st->epoch, skipped);
     st->open = false;
     return r;
+}
+
+int colo_staging_apply_now(colo_staging *st, colo_backend *be, colo_dom *d,
+                           uint16_t type, uint64_t len)
+{
+    struct colo_staged_rec rec;
+    uint64_t skipped = 0; /* pre-copy: frames not mappable are no page of the guest */
+    int r = staging_check(st, type, len, &rec);
+    return r < 0 ? r : staging_write(st, be, d, &rec, &skipped);
 }

@@ -4,6 +4,20 @@
  * Records of an epoch land here, straight from the socket, and are applied
  * only once VMSTATE_SIZE has arrived and matches: a torn checkpoint is never
  * applied. The buffer never grows past a bound fixed by the guest's size.
+ * Each body is checked once, when it is committed; the apply writes what
+ * that check found.
+ *
+ * The initial sync's pre-copy pages (PAGES records flagged
+ * COLO_REC_F_PRECOPY, sent while the guest runs, before epoch 0) take the
+ * same check and the same write, one record at a time
+ * (colo_staging_apply_now): the pre-copy can be the whole guest, and
+ * staging it would hold a second copy of the guest in memory. Writing them
+ * at once leaves no torn state that could run: each record is whole (CRC,
+ * HMAC, then the check) before a byte of it is written; the secondary's
+ * guest is built paused and runs only from a consistent state, which is
+ * epoch 0, the stop-and-copy of all the pre-copy missed, staged whole and
+ * applied only once its VMSTATE_SIZE matches. A primary lost before that
+ * leaves no consistent state, and the secondary is destroyed, never run.
  */
 #ifndef COLO_STAGING_H
 #define COLO_STAGING_H
@@ -13,6 +27,7 @@
 
 struct colo_staged_rec {
     uint16_t type;
+    uint32_t count, data_pages; /* PAGES: what the check found */
     uint64_t off, len;
 };
 
@@ -37,9 +52,18 @@ void colo_staging_discard(colo_staging *st);
 /* Room for a record body of len bytes: returns where to receive it, or
  * NULL (logged, *err set) past the bound. commit() keeps it once verified. */
 uint8_t *colo_staging_reserve(colo_staging *st, uint64_t len, int *err);
+/* Check the body just received where reserve() said (a PAGES body against
+ * the guest's size, and the checkpoint's page count against it too) and
+ * keep it: -EBADMSG or -EMSGSIZE, logged, when it does not hold. */
 int colo_staging_commit(colo_staging *st, uint16_t type, uint64_t len);
-/* Write the whole checkpoint into the domain. */
+/* Write the whole checkpoint into the domain, as committed. */
 int colo_staging_apply(colo_staging *st, colo_backend *be, colo_dom *d,
                        bool (*interrupt)(void *), void *opaque);
+/* A record outside any checkpoint (a pre-copy PAGES record), received
+ * where reserve() said: checked as commit() checks, then written into the
+ * domain at once by the apply's own code, and not kept. Nothing is
+ * written if the check fails. */
+int colo_staging_apply_now(colo_staging *st, colo_backend *be, colo_dom *d,
+                           uint16_t type, uint64_t len);
 
 #endif

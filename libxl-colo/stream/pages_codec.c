@@ -61,11 +61,6 @@ int colo_pages_parse(libxlcolo_ctx *ctx, const uint8_t *body, uint64_t len,
     if (len != index_end + (uint64_t)data_pages * COLO_PAGE_SIZE)
         return LOG_ERRNO(ctx, -EBADMSG, "PAGES record length %" PRIu64
                          " does not match its %u data pages", len, data_pages);
-    *v = (struct colo_pages_view){
-        .count = h.count,
-        .data_pages = data_pages,
-        .pfns = pfns,
-        .data = body + index_end,
-    };
+    *v = colo_pages_view_at(body, h.count, data_pages);
     return 0;
 }

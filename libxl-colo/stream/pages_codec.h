@@ -36,4 +36,19 @@ struct colo_pages_view {
 int colo_pages_parse(libxlcolo_ctx *ctx, const uint8_t *body, uint64_t len,
                      uint64_t nr_pages, struct colo_pages_view *v);
 
+/* The view of a body that colo_pages_parse() has checked, from the count
+ * and data_pages it found, at the body's place now (a buffer may have
+ * moved since): nothing is checked again. */
+static inline struct colo_pages_view colo_pages_view_at(const uint8_t *body, uint32_t count,
+                                                        uint32_t data_pages)
+{
+    const uint8_t *pfns = body + sizeof(struct colo_wire_pages_hdr);
+    return (struct colo_pages_view){
+        .count = count,
+        .data_pages = data_pages,
+        .pfns = (const uint64_t *)pfns,
+        .data = pfns + (uint64_t)count * sizeof(uint64_t),
+    };
+}
+
 #endif

@@ -3,7 +3,10 @@
 # `failover` on the secondary and `stop` on the primary each end cleanly,
 # leaving no process, socket or temporary file behind; a new `start` after
 # a SIGKILL of both sides protects the same guest again; a `start` restarts
-# a guest left stopped mid-checkpoint, even with no secondary to reach.
+# a guest left stopped mid-checkpoint, even with no secondary to reach;
+# SIGINT to `start` ends both sides as `stop` does, SIGTERM to `receive` as
+# `stop` on the secondary does, and a signal before the protection is up
+# ends the command at once with 128 plus its number.
 . "$(dirname "$0")/lib.sh"
 key=$(new_key key)
 
@@ -85,6 +88,51 @@ grep -q "cannot connect to 127.0.0.1 port $port" "$A/pri.err" || fail "start fai
 colo-simguest info --rundir "$A" --name m > "$T/info"
 grep -q "paused: no" "$T/info" && grep -q "checkpoint stop: no" "$T/info" || fail "guest after start: $(cat "$T/info")"
 colo-simguest destroy --rundir "$A" --name m >/dev/null
+
+# 5. SIGINT to start: what `stop` on the primary does (case 2). Both sides
+# end with 0 and say "stopped", the secondary's guest goes, the primary's
+# runs on with log-dirty off.
+A=$(new_host a5); B=$(new_host b5); port=$(free_port)
+protect "$A" "$B" "$port"
+kill -INT $pri
+wait_pid $pri 30 || fail "primary exited $? after SIGINT: $(cat "$A/pri.err")"
+wait_pid $sec 30 || fail "secondary exited $? after the primary's SIGINT: $(cat "$B/sec.err")"
+jq_has "$A/pri.json" "event == 'state' and state == 'stopped'" || fail "primary did not stop on SIGINT: $(tail -n 3 "$A/pri.json")"
+jq_has "$B/sec.json" "event == 'state' and state == 'stopped'" || fail "secondary did not stop: $(tail -n 3 "$B/sec.json")"
+! grep -q "interrupted" "$A/pri.err" || fail "start was cut short, not stopped: $(cat "$A/pri.err")"
+[ ! -e "$B/sim/m.sock" ] || fail "the secondary's guest survived the stop"
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: no" "$T/info" && grep -q "logdirty: off" "$T/info" || fail "primary guest after SIGINT: $(cat "$T/info")"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
+
+# 6. SIGTERM to receive: what `stop` on the secondary does. It ends with 0
+# and its guest goes; the primary carries on alone.
+A=$(new_host a6); B=$(new_host b6); port=$(free_port)
+protect "$A" "$B" "$port"
+kill -TERM $sec
+wait_pid $sec 30 || fail "secondary exited $? after SIGTERM: $(cat "$B/sec.err")"
+jq_has "$B/sec.json" "event == 'state' and state == 'stopped'" || fail "secondary did not stop on SIGTERM: $(tail -n 3 "$B/sec.json")"
+[ ! -e "$B/sim/m.sock" ] || fail "the secondary's guest survived SIGTERM"
+wait_pid $pri 30 && fail "primary exited 0 after losing its secondary"
+grep -q "continues unprotected" "$A/pri.err" || fail "primary did not say it runs alone: $(cat "$A/pri.err")"
+colo-simguest info --rundir "$A" --name m > "$T/info"
+grep -q "paused: no" "$T/info" && grep -q "logdirty: off" "$T/info" || fail "primary guest after the secondary's SIGTERM: $(cat "$T/info")"
+colo-simguest destroy --rundir "$A" --name m >/dev/null
+
+# 7. SIGINT to a receive still waiting for its primary: 130 at once.
+B=$(new_host b7); port=$(free_port)
+xl-colo --rundir "$B" receive --listen "127.0.0.1:$port" --key "$key" > /dev/null 2> "$B/sec.err" &
+sec=$!; track $sec
+end=$((SECONDS + 30))
+until [ -n "$(ss -Hltn "sport = :$port")" ]; do
+    [ $SECONDS -lt $end ] || die "receive does not listen on $port: $(cat "$B/sec.err")"
+    sleep 0.05
+done
+kill -INT $sec
+rc=0; wait_pid $sec 10 || rc=$?
+[ $rc -eq 130 ] || fail "receive exited $rc on SIGINT before the protection was up: $(cat "$B/sec.err")"
+grep -qx "xl-colo: receive: interrupted by SIGINT before the protection was up" "$B/sec.err" \
+    || fail "receive said: $(cat "$B/sec.err")"
 
 # Nothing left behind: no control or guest sockets, no pid files, no processes.
 left=$(find "$T" \( -name '*.ctl' -o -name '*.sock' -o -name '*.pid' \) | head)

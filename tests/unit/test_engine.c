@@ -1,7 +1,9 @@
 /* test_engine.c - the public API in one process: a primary and a secondary
  * on real colo-simguest guests, COLO mode, checkpoints driven only by the
  * trigger API (libxlcolo_request_checkpoint, what the NIC comparison calls),
- * then a clean stop through the control socket. */
+ * then a clean stop through the control socket; a Remus pair started by
+ * the dirty bound; and libxlcolo_request_stop() from another thread,
+ * ending each side as the control socket's stop does. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@ struct side {
     int checkpoints;
     uint64_t min_pages;     /* smallest checkpoint after epoch 0 */
     bool protected;
+    libxlcolo_state last_state;
 };
 
 static struct side pri, sec;
@@ -39,6 +42,8 @@ static void on_event(void *opaque, const libxlcolo_event *ev)
     }
     if (ev->type == LIBXLCOLO_EVENT_STATE && ev->state == LIBXLCOLO_STATE_PROTECTED)
         s->protected = true;
+    if (ev->type == LIBXLCOLO_EVENT_STATE)
+        s->last_state = ev->state;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
 }
@@ -193,6 +198,84 @@ static void test_dirty_bound(void)
     stop_and_join("bound");
 }
 
+/* Join a side's thread, bounded: false if it did not end in time. */
+static bool join_within(struct side *s, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    return pthread_timedjoin_np(s->thread, NULL, &ts) == 0;
+}
+
+/* The primary's guest runs, log-dirty off: what a clean end leaves. */
+static void assert_guest_free(const char *name)
+{
+    struct sim_info in = { 0 };
+    CU_ASSERT_EQUAL_FATAL(raw_info(name, &in), 0);
+    CU_ASSERT_FALSE(in.flags & SIM_INFO_PAUSED);
+    CU_ASSERT_FALSE(in.flags & SIM_INFO_CKPT_STOP);
+    CU_ASSERT_FALSE(in.flags & SIM_INFO_LOGDIRTY);
+}
+
+/* libxlcolo_request_stop(), from a thread of the caller's: -ESRCH with
+ * nothing running, -EAGAIN while a side still waits for its peer, and on
+ * the primary the control socket's stop (both sides end with 0, the guest
+ * runs, log-dirty off); on the secondary its stop too (the secondary's
+ * guest goes, the primary carries on alone and says so). */
+static void test_request_stop(void)
+{
+    char bdir[96], sock[160];
+    snprintf(bdir, sizeof(bdir), "%s/B3", fx.dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(bdir, 0700), 0);
+    CU_ASSERT_FATAL(start_guest("halt", "--mem", "32M", "--workload", "web", "--seed", "4") > 0);
+    guest_name = "halt";
+    snprintf(sock, sizeof(sock), "%s/sim/halt.sock", bdir);
+
+    for (int round = 0; round < 2; round++) {
+        struct side *stopper = round == 0 ? &pri : &sec;
+        side_init(&sec, bdir);
+        side_init(&pri, fx.dir);
+        sec.port = free_port();
+        pri.opt.interval_ms = 50;
+        pri.opt.heartbeat_ms = 50;
+
+        /* Nothing runs yet. */
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(pri.ctx), -ESRCH);
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(sec.ctx), -ESRCH);
+        /* The secondary waits for its primary: not up, nothing asked. */
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&sec.thread, NULL, run_secondary, NULL), 0);
+        for (int i = 0; i < 1000 && atomic_load(&sec.ctx->running) == COLO_RUN_IDLE; i++)
+            window_ms(5);
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(sec.ctx), -EAGAIN);
+
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&pri.thread, NULL, run_primary, NULL), 0);
+        CU_ASSERT_FATAL(wait_checkpoints(&pri, 3, 60000));
+        CU_ASSERT_FATAL(wait_checkpoints(&sec, 3, 60000));
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(stopper->ctx), 0);
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(stopper->ctx), 0); /* asked already */
+        CU_ASSERT_FATAL(join_within(stopper, 20000));
+        CU_ASSERT_FATAL(join_within(stopper == &pri ? &sec : &pri, 20000));
+        CU_ASSERT_EQUAL(sec.ret, 0);
+        CU_ASSERT_EQUAL(sec.last_state, LIBXLCOLO_STATE_STOPPED);
+        CU_ASSERT_NOT_EQUAL(access(sock, F_OK), 0); /* the secondary's guest is gone */
+        if (stopper == &pri) {
+            CU_ASSERT_EQUAL(pri.ret, 0);
+            CU_ASSERT_EQUAL(pri.last_state, LIBXLCOLO_STATE_STOPPED);
+        } else {
+            /* As after `xl-colo stop` on the secondary: the primary loses
+             * its peer and carries on alone. */
+            CU_ASSERT_EQUAL(pri.ret, -ENOTCONN);
+            CU_ASSERT_EQUAL(pri.last_state, LIBXLCOLO_STATE_UNPROTECTED);
+        }
+        assert_guest_free("halt");
+        /* Ended: nothing to stop any more. */
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(pri.ctx), -ESRCH);
+        CU_ASSERT_EQUAL(libxlcolo_request_stop(sec.ctx), -ESRCH);
+        libxlcolo_ctx_free(pri.ctx);
+        libxlcolo_ctx_free(sec.ctx);
+    }
+}
+
 static int suite_clean(void)
 {
     sim_fixture_fini();
@@ -204,6 +287,7 @@ int main(void)
     static const struct unit_test tests[] = {
         { "COLO mode: checkpoints on the trigger API only", test_colo_trigger },
         { "Remus: the dirty bound starts checkpoints", test_dirty_bound },
+        { "libxlcolo_request_stop ends either side cleanly", test_request_stop },
         { NULL, NULL },
     };
     return unit_run("engine", sim_fixture_init, suite_clean, tests);

@@ -1,6 +1,7 @@
 /* test_pages.c - PAGES bodies are checked before anything is written, a
- * checkpoint is staged within a bound fixed by the guest's size, and reading
- * pages drops unmappable frames and holds mappings as asked. */
+ * checkpoint is staged within a bound fixed by the guest's size and applied
+ * as it was checked, a pre-copy record takes the same check and write, and
+ * reading pages drops unmappable frames and holds mappings as asked. */
 #include "config.h"
 
 #include <stdint.h>
@@ -94,11 +95,12 @@ static void test_staging_bound(void)
  * counted. */
 static uint8_t fake_mem[256][COLO_PAGE_SIZE];
 static char fake_token;
-static unsigned fake_unmaps;
+static unsigned fake_unmaps, fake_maps;
 
 static int fake_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
                     void **pages, int *err, colo_mapping **m)
 {
+    fake_maps++;
     for (unsigned i = 0; i < n; i++) {
         bool hole = pfns[i] % 7 == 3;
         pages[i] = hole ? NULL : fake_mem[pfns[i] % 256];
@@ -174,12 +176,80 @@ static void test_read_drops_holds(void)
     unit_ctx_free(ctx);
 }
 
+/* A staged checkpoint is written as its commit checked it, and a pre-copy
+ * record is checked the same way before a byte of it is written. */
+static void test_staging_apply(void)
+{
+    libxlcolo_ctx *ctx = unit_ctx_with(&lg);
+    colo_backend be = { .ops = &fake_ops, .ctx = ctx };
+    colo_staging st;
+    int err = 0;
+    static uint8_t body[8 + 3 * 8 + 2 * 4096];
+
+    memset(fake_mem, 0xee, sizeof(fake_mem));
+    fake_maps = 0;
+    colo_staging_init(&st, ctx, 16);
+    colo_staging_begin(&st, 0);
+    uint64_t a[3] = { 1, 2 | COLO_PFN_ZERO, 4 }, b[1] = { 5 };
+    size_t len = make_body(body, a, 3);
+    uint8_t *dst = colo_staging_reserve(&st, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    memcpy(dst, body, len);
+    CU_ASSERT_EQUAL_FATAL(colo_staging_commit(&st, COLO_REC_PAGES, len), 0);
+    len = make_body(body, b, 1);
+    dst = colo_staging_reserve(&st, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    memcpy(dst, body, len);
+    CU_ASSERT_EQUAL_FATAL(colo_staging_commit(&st, COLO_REC_PAGES, len), 0);
+    CU_ASSERT_EQUAL(st.pages, 4);
+    CU_ASSERT_EQUAL(fake_maps, 0); /* nothing written before the apply */
+    fake_maps = 0;
+    CU_ASSERT_EQUAL(colo_staging_apply(&st, &be, NULL, NULL, NULL), 0);
+    CU_ASSERT_EQUAL(fake_maps, 2); /* one map a record */
+    CU_ASSERT_EQUAL(fake_mem[1][0], 1);
+    CU_ASSERT_EQUAL(fake_mem[1][COLO_PAGE_SIZE - 1], 1);
+    CU_ASSERT_EQUAL(fake_mem[2][0], 0);    /* the zero page */
+    CU_ASSERT_EQUAL(fake_mem[4][0], 3);    /* data pages in pfn order */
+    CU_ASSERT_EQUAL(fake_mem[5][0], 1);
+    CU_ASSERT_EQUAL(fake_mem[6][0], 0xee); /* nothing else */
+    CU_ASSERT_FALSE(st.open);
+
+    /* Pre-copy, outside a checkpoint: a bad record writes nothing... */
+    uint64_t bad[2] = { 6, 16 };
+    len = make_body(body, bad, 2);
+    dst = colo_staging_reserve(&st, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    memcpy(dst, body, len);
+    fake_maps = 0;
+    CU_ASSERT_EQUAL(colo_staging_apply_now(&st, &be, NULL, COLO_REC_PAGES, len), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(lg.last, "PAGES record names pfn 0x10 beyond the guest's 16 pages");
+    CU_ASSERT_EQUAL(fake_maps, 0);
+    CU_ASSERT_EQUAL(fake_mem[6][0], 0xee);
+    /* ...a good one is written at once, and nothing is kept. */
+    uint64_t good[2] = { 6, 7 | COLO_PFN_ZERO };
+    uint64_t used = st.used, nrecs = st.nrecs, pages = st.pages;
+    len = make_body(body, good, 2);
+    dst = colo_staging_reserve(&st, len, &err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dst);
+    memcpy(dst, body, len);
+    CU_ASSERT_EQUAL(colo_staging_apply_now(&st, &be, NULL, COLO_REC_PAGES, len), 0);
+    CU_ASSERT_EQUAL(fake_maps, 1);
+    CU_ASSERT_EQUAL(fake_mem[6][0], 1);
+    CU_ASSERT_EQUAL(fake_mem[7][0], 0);
+    CU_ASSERT_EQUAL(st.used, used);
+    CU_ASSERT_EQUAL(st.nrecs, nrecs);
+    CU_ASSERT_EQUAL(st.pages, pages);
+    colo_staging_free(&st);
+    unit_ctx_free(ctx);
+}
+
 int main(void)
 {
     return unit_run("pages", NULL, NULL, (const struct unit_test[]){
         { "parse a good body", test_parse_good },
         { "parse refuses bad bodies with one line", test_parse_bad },
         { "staging is bounded by the guest size", test_staging_bound },
+        { "a checkpoint is applied as checked, pre-copy checked alike", test_staging_apply },
         { "read drops unmappable frames and holds mappings", test_read_drops_holds },
         { NULL, NULL },
     });

@@ -4,7 +4,7 @@
  *
  * 1. Checkpoint pause time against the number of dirty pages, on a real
  *    colo-simguest: the timed call is the engine's own
- *    colo_capture_checkpoint() (pause, log-dirty CLEAN, take the bits, copy
+ *    colo_capture_take() (pause, log-dirty CLEAN, take the bits, copy
  *    the pages, context, device state, unpause), against a plain memcpy of
  *    the same pages scattered the same way.
  * 2. Stream throughput: PAGES records over loopback TCP, with HMAC and
@@ -37,7 +37,7 @@
 #include "bitmap.h"
 #include "stream/net.h"
 #include "engine/pages_copy.h"
-#include "engine/primary.h"
+#include "engine/capture.h"
 #include "stream/stream.h"
 
 #define WAIT_MS 10000     /* spawn, connect, accept, handshake */
@@ -263,34 +263,30 @@ static int dirty_guest(colo_backend *be, colo_dom *d, const uint64_t *pfns, uint
 static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
                        struct pause_row *rows)
 {
-    libxlcolo_options opt;
-    colo_primary p = { 0 };
+    struct colo_domain_info info;
+    struct colo_capture_buf buf = { 0 };
+    struct colo_capture cap = { 0 };
+    bool logdirty_on = false;
     uint64_t *perm = NULL, *pfns = NULL, *t_cap = NULL, *t_mc = NULL, *t_ph = NULL;
     unsigned long *extra = NULL, *differ = NULL;
     uint8_t *src = NULL, *dst = NULL;
     uint64_t nr;
     int r;
 
-    libxlcolo_options_init(&opt);
-    opt.verify = false;
-    p.ctx = ctx;
-    p.opt = &opt;
-    p.be = g->be;
-    p.dom = g->dom;
-    p.waiting_client = -1;
-    if ((r = colo_be_domain_info(g->be, g->dom, &p.info)) < 0)
+    if ((r = colo_be_domain_info(g->be, g->dom, &info)) < 0)
         return r;
-    nr = p.info.nr_pages;
+    nr = info.nr_pages;
     if (nr < sizes[ARRAY_SIZE(sizes) - 1]) {
         fprintf(stderr, "colo-bench: the guest has only %" PRIu64 " pages\n", nr);
         return -EINVAL;
     }
     if ((r = colo_be_logdirty_enable(g->be, g->dom)) < 0)
         return r;
-    p.logdirty_on = true;
+    logdirty_on = true;
 
+    if ((r = colo_capture_buf_init(&buf, nr)) < 0)
+        goto out;
     r = -ENOMEM;
-    p.dirty = colo_bitmap_alloc(nr);
     extra = colo_bitmap_alloc(nr);
     differ = colo_bitmap_alloc(nr);
     perm = calloc(nr, sizeof(*perm));
@@ -300,7 +296,7 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     t_ph = calloc(4 * (size_t)rounds, sizeof(*t_ph));
     src = map_anon(nr * COLO_PAGE_SIZE);     /* the memcpy's "guest" */
     dst = map_anon(sizes[ARRAY_SIZE(sizes) - 1] * COLO_PAGE_SIZE);
-    if (!p.dirty || !extra || !differ || !perm || !pfns || !t_cap || !t_mc || !t_ph || !src || !dst)
+    if (!extra || !differ || !perm || !pfns || !t_cap || !t_mc || !t_ph || !src || !dst)
         goto out;
     for (uint64_t i = 0; i < nr; i++)
         perm[i] = i;
@@ -331,15 +327,15 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
             colo_bitmap_clear_all(extra, nr);
             for (uint64_t j = 0; j < k; j++)
                 colo_bitmap_set(extra, pfns[j]);
-            if ((r = colo_capture_checkpoint(&p, extra)) < 0)
+            if ((r = colo_capture_take(g->be, g->dom, extra, false, &buf, &cap)) < 0)
                 goto out;
             /* Did it copy what we wrote? (untimed) The running guest may
              * have rewritten its own hot pages since: collect the pfns that
              * differ, and judge their number at the end. */
-            for (uint64_t j = 0, c = 0; j < p.cap.count && c < k; j++)
-                if (p.cap.pfns[j] == pfns[c]) {
-                    if (p.cap.data[j * COLO_PAGE_SIZE] != tag ||
-                        p.cap.data[j * COLO_PAGE_SIZE + COLO_PAGE_SIZE - 1] != tag)
+            for (uint64_t j = 0, c = 0; j < cap.count && c < k; j++)
+                if (cap.pfns[j] == pfns[c]) {
+                    if (cap.data[j * COLO_PAGE_SIZE] != tag ||
+                        cap.data[j * COLO_PAGE_SIZE + COLO_PAGE_SIZE - 1] != tag)
                         colo_bitmap_set(differ, pfns[c]);
                     c++;
                 }
@@ -355,16 +351,16 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
 
             if (i == 0)
                 continue;
-            t_cap[i - 1] = p.cap.pause_ns;
+            t_cap[i - 1] = cap.pause_ns;
             t_mc[i - 1] = t1 - t0;
-            const struct colo_capture *c = &p.cap;
+            const struct colo_capture *c = &cap;
             t_ph[0 * rounds + i - 1] = c->stop_ns;
             t_ph[1 * rounds + i - 1] = c->copy_ns;
             t_ph[2 * rounds + i - 1] = c->state_ns;
             t_ph[3 * rounds + i - 1] = c->pause_ns - c->stop_ns - c->copy_ns - c->state_ns;
-            row->min_count = MIN(row->min_count, p.cap.count);
-            row->max_count = MAX(row->max_count, p.cap.count);
-            if (p.cap.skipped)
+            row->min_count = MIN(row->min_count, cap.count);
+            row->max_count = MAX(row->max_count, cap.count);
+            if (cap.skipped)
                 row->data_ok = false;
         }
         row->differ = colo_bitmap_weight(differ, nr);
@@ -377,10 +373,12 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     }
     r = 0;
 out:
-    if (p.logdirty_on)
+    if (cap.paused)
+        colo_be_unpause(g->be, g->dom, COLO_PAUSE_CHECKPOINT);
+    if (logdirty_on)
         colo_be_logdirty_off(g->be, g->dom);
-    colo_capture_free(&p.cap);
-    free(p.dirty);
+    colo_capture_free(&cap);
+    colo_capture_buf_free(&buf);
     free(extra);
     free(differ);
     free(perm);
@@ -652,7 +650,7 @@ int main(int argc, char **argv)
 
     printf("Checkpoint pause vs dirty pages (sim guest, %s, 1 vCPU, idle; %u rounds each, "
            "nearest-rank percentiles)\n", GUEST_MEM, rounds);
-    printf("  timed: colo_capture_checkpoint() = pause, log-dirty clean, take bits, copy pages, "
+    printf("  timed: colo_capture_take() = pause, log-dirty clean, take bits, copy pages, "
            "context, devstate, unpause\n");
     printf("  baseline: memcpy of the same 4 KiB pages, same scattered pfns, from a local "
            "buffer of the guest's size\n");
