@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 
 #include "colo-internal.h"
 
@@ -94,13 +93,6 @@ int libxlcolo_request_checkpoint(libxlcolo_ctx *ctx)
     if (write(ctx->trigger_fd, &one, sizeof(one)) != sizeof(one))
         return negative_errno();
     return 0;
-}
-
-uint64_t colo_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 const char *libxlcolo_default_run_dir(void)

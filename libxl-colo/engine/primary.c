@@ -43,16 +43,16 @@ static int primary_wait(colo_primary *p)
         uint64_t now = colo_now_ns();
         if (now >= p->next_ckpt_ns)
             return 1;
-        if (now - p->last_rx_ns > (uint64_t)p->opt->timeout_ms * 1000000ull)
+        if (now - p->last_rx_ns > colo_ms_to_ns(p->opt->timeout_ms))
             return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
         if (now >= p->next_hb_ns) {
             int r = colo_stream_send_buf(p->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
                 return r;
-            p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+            p->next_hb_ns = now + colo_ms_to_ns(p->opt->heartbeat_ms);
         }
         uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
-        int wait_ms = (int)DIV_ROUND_UP(until > now ? until - now : 0, 1000000ull);
+        int wait_ms = colo_ms_until(now, until);
 
         struct pollfd fds[3] = {
             { .fd = colo_stream_fd(p->s), .events = POLLIN },
@@ -113,8 +113,8 @@ static int primary_run(colo_primary *p)
         if (r < 0)
             return r;
         uint64_t now = colo_now_ns();
-        p->next_ckpt_ns = now + (uint64_t)p->opt->interval_ms * 1000000ull;
-        p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+        p->next_ckpt_ns = now + colo_ms_to_ns(p->opt->interval_ms);
+        p->next_hb_ns = now + colo_ms_to_ns(p->opt->heartbeat_ms);
     }
 }
 
@@ -261,8 +261,8 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);
         uint64_t now = colo_now_ns();
         p.last_rx_ns = now;
-        p.next_ckpt_ns = now + (uint64_t)opt->interval_ms * 1000000ull;
-        p.next_hb_ns = now + (uint64_t)opt->heartbeat_ms * 1000000ull;
+        p.next_ckpt_ns = now + colo_ms_to_ns(opt->interval_ms);
+        p.next_hb_ns = now + colo_ms_to_ns(opt->heartbeat_ms);
         r = primary_run(&p);
     }
     if (r == -ECANCELED)

@@ -247,9 +247,9 @@ static int sec_loop(colo_secondary *s)
             int r = colo_stream_send_buf(s->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
                 return r;
-            s->next_hb_ns = now + (uint64_t)s->heartbeat_ms * 1000000ull;
+            s->next_hb_ns = now + colo_ms_to_ns(s->heartbeat_ms);
         }
-        uint64_t deadline = s->last_rx_ns + (uint64_t)s->opt->timeout_ms * 1000000ull;
+        uint64_t deadline = s->last_rx_ns + colo_ms_to_ns(s->opt->timeout_ms);
         if (now >= deadline) {
             LOG(s->ctx, WARN, "primary silent for %u ms", s->opt->timeout_ms);
             return -ETIMEDOUT;
@@ -259,7 +259,7 @@ static int sec_loop(colo_secondary *s)
             { .fd = colo_stream_fd(s->s), .events = POLLIN },
             { .fd = colo_control_fd(s->ctl), .events = POLLIN },
         };
-        int n = poll(fds, 2, (int)DIV_ROUND_UP(until - now, 1000000ull));
+        int n = poll(fds, 2, colo_ms_until(now, until));
         if (n < 0 && errno != EINTR)
             return LOG_ERRNO(s->ctx, negative_errno(), "poll");
         if (n > 0 && fds[1].revents)

@@ -36,13 +36,13 @@ static uint64_t peek_count(colo_dom *d)
 /* Poll until the dirty count reaches at least n (bounded). */
 static bool wait_dirty(colo_dom *d, uint64_t n)
 {
-    int64_t end = sim_now_ms() + WAIT_MS;
+    uint64_t end = colo_deadline_ms(WAIT_MS);
     uint64_t c;
     do {
         if (colo_be_logdirty_peek(fx.be, d, NULL, 0, &c) == 0 && c >= n)
             return true;
         window_ms(2);
-    } while (sim_now_ms() < end);
+    } while (!colo_deadline_passed(end));
     return false;
 }
 
@@ -219,13 +219,13 @@ static void test_context_continues(void)
 
     /* Unpaused, B's counters move on from A's. */
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dB, 0), 0);
-    int64_t end = sim_now_ms() + WAIT_MS;
+    uint64_t end = colo_deadline_ms(WAIT_MS);
     do {
         CU_ASSERT_EQUAL_FATAL(raw_info("B", &ib), 0);
         if (ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1])
             break;
         window_ms(2);
-    } while (sim_now_ms() < end);
+    } while (!colo_deadline_passed(end));
     CU_ASSERT(ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1]);
     CU_ASSERT(ib.counters[0] < ia.counters[0] + 1000000); /* from there, not from 0 */
     CU_ASSERT(ib.ticks > ia.ticks);

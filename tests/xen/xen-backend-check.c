@@ -68,7 +68,7 @@ static int failures;
 #define FIGURE(name, fmt, val, unit) \
     printf("XCOLO: FIGURE %s.%s " fmt " %s\n", tname, name, val, unit)
 
-static double now_ms(void) { return colo_now_ns() / 1e6; }
+static double now_ms(void) { return (double)colo_now_ns() / COLO_NS_PER_MS; }
 
 struct side {
     colo_backend *be;

@@ -72,15 +72,14 @@ static int config_decode(colo_backend *be, const struct colo_domain_config *cfg,
 /* Read the child's output (stdout and stderr, one pipe) until EOF. */
 static int spawn_read(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    int64_t deadline = sim_now_ms() + timeout_ms;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     size_t have = 0;
 
     for (;;) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = deadline - sim_now_ms();
-        if (left <= 0)
+        if (colo_deadline_passed(deadline))
             return -ETIMEDOUT;
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+        if (poll(&p, 1, colo_ms_left(deadline)) < 0 && errno != EINTR)
             return negative_errno();
         char tmp[256];
         ssize_t n = read(fd, tmp, sizeof(tmp));

@@ -173,7 +173,7 @@ int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
  * the name is not waited for. */
 static bool name_free(colo_backend *be, libxl_ctx *lctx, const char *name)
 {
-    uint64_t deadline = colo_now_ns() / 1000000 + RENAME_WAIT_MS;
+    uint64_t deadline = colo_deadline_ms(RENAME_WAIT_MS);
     for (;;) {
         uint32_t id;
         struct xen_rawinfo ri;
@@ -182,7 +182,7 @@ static bool name_free(colo_backend *be, libxl_ctx *lctx, const char *name)
         int r = xen_getinfo(xen_be(be), id, &ri);
         if (r == 0 && !ri.dying && !ri.shutdown)
             return false;
-        if (colo_now_ns() / 1000000 > deadline)
+        if (colo_deadline_passed(deadline))
             return false;
         usleep(50000);
     }

@@ -30,17 +30,12 @@
 
 #define STOP_MARK "/local/domain/%u/xen-colo-stopped"
 
-static uint64_t now_ms(void)
-{
-    return colo_now_ns() / 1000000;
-}
-
 static int coop_suspend(colo_backend *be, colo_dom *d)
 {
     struct xen_be *x = xen_be(be);
     char path[96];
     struct xen_rawinfo ri;
-    uint64_t deadline = now_ms() + x->suspend_timeout_ms;
+    uint64_t deadline = colo_deadline_ms(x->suspend_timeout_ms);
     int r;
 
     snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d->domid);
@@ -56,7 +51,7 @@ static int coop_suspend(colo_backend *be, colo_dom *d)
             return LOG_ERRNO(be->ctx, -ESRCH, "domain %u: suspend: the guest shut down "
                              "with reason %u instead", d->domid, ri.shutdown_reason);
         }
-        if (now_ms() > deadline)
+        if (colo_deadline_passed(deadline))
             break;
         usleep(100);
     }
