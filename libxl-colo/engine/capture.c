@@ -59,7 +59,7 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     struct colo_capture *c = &p->cap;
     uint64_t n = p->info.nr_pages, count = 0, cursor = 0, t0 = colo_now_ns();
 
-    int r = colo_be_logdirty_clean(p->be, p->dom, p->dirty, n, &count);
+    int r = colo_be_logdirty_clean(p->be, p->dom, p->dirty, n, &count, 0);
     if (r < 0)
         return r;
     if (extra)
@@ -76,14 +76,14 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
 
     free(c->context);
     c->context = NULL;
-    ssize_t len = colo_be_context_get(p->be, p->dom, &c->context);
+    ssize_t len = colo_be_context_get(p->be, p->dom, &c->context, 0);
     if (len < 0)
         return (int)len;
     c->context_len = (size_t)len;
 
     free(c->devstate);
     c->devstate = NULL;
-    len = colo_be_devstate_save(p->be, p->dom, &c->devstate);
+    len = colo_be_devstate_save(p->be, p->dom, &c->devstate, 0);
     if (len < 0)
         return (int)len;
     c->devstate_len = (size_t)len;
@@ -93,7 +93,7 @@ static int capture_stopped(colo_primary *p, unsigned long *extra)
     c->verify_ns = 0;
     if (c->has_digest) {
         uint64_t t2 = colo_now_ns();
-        r = colo_be_digest(p->be, p->dom, c->digest);
+        r = colo_be_digest(p->be, p->dom, c->digest, 0);
         c->verify_ns = colo_now_ns() - t2;
     }
     return r;
@@ -105,7 +105,7 @@ int colo_capture_checkpoint(colo_primary *p, unsigned long *extra)
      * dirties before the stop: a reservation inside the pause costs more
      * than the copy. */
     uint64_t expect = 0;
-    int r = colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &expect);
+    int r = colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &expect, 0);
     if (r < 0)
         return r;
     if (extra)

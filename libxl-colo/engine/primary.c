@@ -83,7 +83,7 @@ static int primary_wait(colo_primary *p)
         }
         if (p->opt->dirty_bound && !p->want_ckpt) {
             uint64_t count = 0;
-            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count) == 0 &&
+            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count, 0) == 0 &&
                 count >= p->opt->dirty_bound)
                 p->want_ckpt = true;
         }
@@ -104,7 +104,7 @@ static int primary_run(colo_primary *p)
         p->want_ckpt = false;
 
         struct colo_domain_info info;
-        r = colo_be_domain_info(p->be, p->dom, &info);
+        r = colo_be_domain_info(p->be, p->dom, &info, 0);
         if (r == 0 && info.shutdown)
             r = -ESRCH;
         if (r < 0)
@@ -122,7 +122,7 @@ static int primary_send_config(colo_primary *p)
 {
     struct colo_domain_config cfg = { 0 };
     _cleanup_free_ void *extra = NULL;
-    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra);
+    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra, 0);
     if (r < 0)
         return r;
 
@@ -148,10 +148,10 @@ static int primary_send_config(colo_primary *p)
 
 static int primary_open_domain(colo_primary *p, const char *domain)
 {
-    int r = colo_be_domain_open(p->be, domain, &p->dom);
+    int r = colo_be_domain_open(p->be, domain, &p->dom, 0);
     if (r < 0)
         return r;
-    r = colo_be_domain_info(p->be, p->dom, &p->info);
+    r = colo_be_domain_info(p->be, p->dom, &p->info, 0);
     if (r < 0)
         return r;
     if (p->info.type == COLO_DOM_PV)
@@ -172,7 +172,7 @@ static int primary_open_domain(colo_primary *p, const char *domain)
 static int primary_setup(colo_primary *p, const char *domain, const char *host,
                          uint16_t port)
 {
-    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, &p->be);
+    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, 0, &p->be);
     if (r < 0)
         return r;
     r = primary_open_domain(p, domain);
@@ -183,7 +183,7 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
         return r;
     /* Ours alone now: a stop left by a killed protection is undone at once,
      * before we wait on the network for a secondary. */
-    r = colo_be_recover(p->be, p->dom);
+    r = colo_be_recover(p->be, p->dom, 0);
     if (r < 0)
         return r;
     snprintf(p->st.domain, sizeof(p->st.domain), "%s", p->info.name);
@@ -199,7 +199,7 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     r = primary_send_config(p);
     if (r < 0)
         return r;
-    r = colo_be_logdirty_enable(p->be, p->dom);
+    r = colo_be_logdirty_enable(p->be, p->dom, 0);
     if (r < 0)
         return r;
     p->logdirty_on = true;
@@ -222,7 +222,7 @@ static void primary_teardown(colo_primary *p, bool clean)
         if (p->paused_by_us)
             colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
         if (p->logdirty_on)
-            colo_be_logdirty_off(p->be, p->dom);
+            colo_be_logdirty_off(p->be, p->dom, 0);
         colo_be_domain_close(p->be, p->dom);
     }
     colo_control_free(p->ctl);

@@ -123,7 +123,7 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
     };
     memcpy(ev.peer_digest, sz->digest, sizeof(ev.peer_digest));
     if (s->opt->verify) {
-        r = colo_be_digest(s->be, s->dom, ev.digest);
+        r = colo_be_digest(s->be, s->dom, ev.digest, 0);
         if (r < 0)
             return r;
         ev.has_digest = true;
@@ -299,7 +299,7 @@ static int sec_failover(colo_secondary *s, const char *why)
         .message = why,
     };
     if (s->opt->verify) {
-        int r = colo_be_digest(s->be, s->dom, ev.digest);
+        int r = colo_be_digest(s->be, s->dom, ev.digest, 0);
         if (r < 0)
             return r;
         ev.has_digest = true;
@@ -361,7 +361,7 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     r = sec_config(s, &extra);
     if (r < 0)
         return r;
-    r = colo_backend_open(s->ctx, s->opt->backend, s->opt->run_dir, &s->be);
+    r = colo_backend_open(s->ctx, s->opt->backend, s->opt->run_dir, 0, &s->be);
     if (r < 0)
         return r;
     if (strcmp(s->cfg.backend, s->be->ops->name) != 0)
@@ -442,14 +442,14 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
     if (r < 0 && s.dom && s.opt->verify && s.consistent && destroy) {
         libxlcolo_event ev = { .type = LIBXLCOLO_EVENT_STATE, .role = LIBXLCOLO_ROLE_SECONDARY,
                                .state = LIBXLCOLO_STATE_STOPPED, .epoch = s.st.epoch };
-        if (colo_be_digest(s.be, s.dom, ev.digest) == 0)
+        if (colo_be_digest(s.be, s.dom, ev.digest, 0) == 0)
             ev.has_digest = true;
         s.st.state = LIBXLCOLO_STATE_STOPPED;
         colo_emit(ctx, &ev);
     }
     if (s.dom) {
         if (destroy)
-            colo_be_domain_destroy(s.be, s.dom);
+            colo_be_domain_destroy(s.be, s.dom, 0);
         colo_be_domain_close(s.be, s.dom);
     }
     colo_staging_free(&s.stg);

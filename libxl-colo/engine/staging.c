@@ -112,11 +112,11 @@ int colo_staging_apply(colo_staging *st, colo_backend *be, colo_dom *d,
             break;
         }
         case COLO_REC_CONTEXT:
-            r = colo_be_context_set(be, d, body, rec->len);
+            r = colo_be_context_set(be, d, body, rec->len, 0);
             break;
         case COLO_REC_DEVSTATE:
             if (rec->len)
-                r = colo_be_devstate_load(be, d, body, rec->len);
+                r = colo_be_devstate_load(be, d, body, rec->len, 0);
             break;
         }
     }

@@ -189,7 +189,7 @@ static inline int sim_fixture_init(void)
     setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
     signal(SIGPIPE, SIG_IGN);
     fx.ctx = unit_ctx_with(&fx.lg);
-    return colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
+    return colo_backend_open(fx.ctx, "sim", fx.dir, 0, &fx.be);
 }
 
 static inline void sim_fixture_fini(void)

@@ -97,7 +97,7 @@ static char fake_token;
 static unsigned fake_unmaps;
 
 static int fake_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-                    void **pages, int *err, colo_mapping **m)
+                    void **pages, int *err, colo_mapping **m, unsigned flags)
 {
     for (unsigned i = 0; i < n; i++) {
         bool hole = pfns[i] % 7 == 3;

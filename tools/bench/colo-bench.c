@@ -196,10 +196,10 @@ static int guest_start(libxlcolo_ctx *ctx, struct guest *g)
         g->pid = 0;
         return -ECHILD;
     }
-    int r = colo_backend_open(ctx, "sim", g->dir, &g->be);
+    int r = colo_backend_open(ctx, "sim", g->dir, 0, &g->be);
     if (r < 0)
         return r;
-    return colo_be_domain_open(g->be, "bench", &g->dom);
+    return colo_be_domain_open(g->be, "bench", &g->dom, 0);
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -215,7 +215,7 @@ static void guest_stop(struct guest *g)
     bool gone = false;
 
     if (g->dom) {
-        gone = colo_be_domain_destroy(g->be, g->dom) == 0;
+        gone = colo_be_domain_destroy(g->be, g->dom, 0) == 0;
         colo_be_domain_close(g->be, g->dom);
     }
     if (g->be)
@@ -249,7 +249,7 @@ static int dirty_guest(colo_backend *be, colo_dom *d, const uint64_t *pfns, uint
     for (uint64_t i = 0; i < k; i += REC_PAGES) {
         unsigned n = (unsigned)MIN(k - i, (uint64_t)REC_PAGES);
         colo_mapping *m;
-        int r = colo_be_map(be, d, pfns + i, n, PROT_READ | PROT_WRITE, addr, err, &m);
+        int r = colo_be_map(be, d, pfns + i, n, PROT_READ | PROT_WRITE, addr, err, &m, 0);
         if (r < 0)
             return r;
         for (unsigned j = 0; j < n; j++)
@@ -278,14 +278,14 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     p.be = g->be;
     p.dom = g->dom;
     p.waiting_client = -1;
-    if ((r = colo_be_domain_info(g->be, g->dom, &p.info)) < 0)
+    if ((r = colo_be_domain_info(g->be, g->dom, &p.info, 0)) < 0)
         return r;
     nr = p.info.nr_pages;
     if (nr < sizes[ARRAY_SIZE(sizes) - 1]) {
         fprintf(stderr, "colo-bench: the guest has only %" PRIu64 " pages\n", nr);
         return -EINVAL;
     }
-    if ((r = colo_be_logdirty_enable(g->be, g->dom)) < 0)
+    if ((r = colo_be_logdirty_enable(g->be, g->dom, 0)) < 0)
         return r;
     p.logdirty_on = true;
 
@@ -378,7 +378,7 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     r = 0;
 out:
     if (p.logdirty_on)
-        colo_be_logdirty_off(g->be, g->dom);
+        colo_be_logdirty_off(g->be, g->dom, 0);
     colo_capture_free(&p.cap);
     free(p.dirty);
     free(extra);

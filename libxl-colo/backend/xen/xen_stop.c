@@ -85,8 +85,9 @@ static void stop_unmark(colo_backend *be, colo_dom *d)
         LOG(be->ctx, WARN, "domain %u: restart: remove %s: %s", d->domid, path, strerror(errno));
 }
 
-int xen_recover_stopped(colo_backend *be, colo_dom *d)
+int xen_recover_stopped(colo_backend *be, colo_dom *d, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "recover");
     struct xen_be *x = xen_be(be);
     struct xen_rawinfo ri;
     char path[96];
@@ -129,8 +130,7 @@ int xen_pause(colo_backend *be, colo_dom *d, unsigned flags)
     struct xen_be *x = xen_be(be);
     int r;
 
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: pause: unknown flags %#x", d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "pause");
     if (d->stop != XEN_RUNNING)
         return 0;
     if (!d->pv_drivers && (flags & COLO_PAUSE_CHECKPOINT))
@@ -204,8 +204,7 @@ int xen_restart(colo_backend *be, colo_dom *d)
 
 int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: unpause: unknown flags %#x", d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "unpause");
     if (d->created && !d->activated && d->stop == XEN_RUNNING)
         return xen_domain_activate(be, d); /* a secondary's first run: failover */
     return xen_restart(be, d);
