@@ -32,10 +32,22 @@ int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
     if (!name)
         name = colo_backend_default_name();
     for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
-        if (strcmp(backends[i]->name, name) == 0)
+        if (backends[i]->name && strcmp(backends[i]->name, name) == 0)
             ops = backends[i];
     if (!ops)
         return LOG_ERRNO(ctx, -ENOENT, "unknown backend '%s' (known: sim, xen)", name);
+    return colo_backend_open_ops(ctx, ops, run_dir, flags, out);
+}
+
+int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
+                          const char *run_dir, unsigned flags, colo_backend **out)
+{
+    /* The contract, as libvirt's: every table has these three. */
+    const char *missing = !ops->name ? "name" : !ops->open ? "open" : !ops->close ? "close" : NULL;
+    if (missing)
+        return LOG_ERRNO(ctx, -EINVAL, "backend %s: the ops table has no %s (name, open "
+                         "and close are required)", ops->name ? ops->name : "(unnamed)",
+                         missing);
 
     colo_backend *be = calloc(1, sizeof(*be));
     if (!be)

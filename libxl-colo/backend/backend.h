@@ -162,6 +162,10 @@ extern const colo_backend_ops colo_backend_xen_ops;
  * when /dev/xen/privcmd exists, sim otherwise. */
 int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
                       unsigned flags, colo_backend **out);
+/* Open the backend of that ops table (a test's fake one): refuses, with
+ * -EINVAL and one line, a table without name, open or close. */
+int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
+                          const char *run_dir, unsigned flags, colo_backend **out);
 void colo_backend_close(colo_backend *be);
 const char *colo_backend_default_name(void);
 
