@@ -97,8 +97,7 @@ int libxlcolo_request_checkpoint(libxlcolo_ctx *ctx)
 
 const char *libxlcolo_default_run_dir(void)
 {
-    const char *d = getenv("XLCOLO_RUNDIR");
-    return d && *d ? d : "/run/xen-colo";
+    return "/run/xen-colo";
 }
 
 const char *libxlcolo_last_error(libxlcolo_ctx *ctx)

@@ -71,8 +71,7 @@ int cmd_receive(struct xlcolo *xc, int argc, char **argv)
         return usage_error("receive", "--listen: '%s' is not ADDR[:PORT] "
                            "(IPv6: [ADDR]:PORT)", listen_at);
 
-    opt.backend = xc->backend;
-    opt.run_dir = xc->run_dir;
+    fill_options(xc, &opt);
     announce_backend(xc);
     libxlcolo_set_event_callback(xc->ctx, print_event, xc);
 

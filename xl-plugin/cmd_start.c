@@ -137,8 +137,7 @@ int cmd_start(struct xlcolo *xc, int argc, char **argv)
         return usage_error("start", "'%s' is not HOST[:PORT] (IPv6: "
                            "[ADDR]:PORT)", dest);
 
-    opt.backend = xc->backend;
-    opt.run_dir = xc->run_dir;
+    fill_options(xc, &opt);
     announce_backend(xc);
     libxlcolo_set_event_callback(xc->ctx, print_event, xc);
 

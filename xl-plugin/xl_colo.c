@@ -95,6 +95,33 @@ static void ctx_freep(libxlcolo_ctx **ctx)
 
 enum { OPT_BACKEND = 256, OPT_RUNDIR };
 
+/* The environment, read here and nowhere else (the library reads none):
+ * XLCOLO_RUNDIR (when there is no --rundir), XLCOLO_SIMGUEST and
+ * XLCOLO_XEN_STOP, whose old name LIBXLCOLO_XEN_STOP works for one more
+ * release, with a warning. */
+static void read_environment(struct xlcolo *xc)
+{
+    const char *v = getenv("XLCOLO_RUNDIR");
+    if (!xc->run_dir && v && *v)
+        xc->run_dir = v;
+    v = getenv("XLCOLO_SIMGUEST");
+    if (v && *v)
+        xc->simguest = v;
+    v = getenv("XLCOLO_XEN_STOP");
+    const char *old = getenv("LIBXLCOLO_XEN_STOP");
+    if (old && *old) {
+        xc->xen_stop_old_name = true;
+        if (!v || !*v)
+            v = old;
+    }
+    if (v && strcmp(v, "pause") == 0)
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_PAUSE;
+    else if (v && strcmp(v, "suspend") == 0)
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_SUSPEND;
+    else
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_AUTO;
+}
+
 /* As systemd's parse_argv: 1 to go on with the command, 0 to exit with
  * *status (help printed, or a usage error reported). */
 static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
@@ -147,9 +174,10 @@ static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
         *status = XLCOLO_EXIT_USAGE;
         return 0;
     }
+    read_environment(xc);
     if (!xc->backend) {
         xc->backend_auto = true;
-        xc->backend = access("/dev/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
+        xc->backend = libxlcolo_default_backend();
     }
     if (!xc->run_dir)
         xc->run_dir = libxlcolo_default_run_dir();

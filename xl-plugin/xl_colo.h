@@ -26,8 +26,11 @@ struct xlcolo {
     xentoollog_logger *lg;  /* stderr, counting what it logs at ERROR */
     atomic_uint errors_logged;
     const char *backend;    /* "sim" or "xen", as chosen */
-    bool backend_auto;      /* chosen because /dev/xen/privcmd is (not) there */
-    const char *run_dir;
+    bool backend_auto;      /* libxlcolo_default_backend(): /dev/xen/privcmd is (not) there */
+    const char *run_dir;    /* --rundir, $XLCOLO_RUNDIR or libxlcolo_default_run_dir() */
+    const char *simguest;   /* $XLCOLO_SIMGUEST, or NULL */
+    libxlcolo_xen_stop xen_stop;    /* $XLCOLO_XEN_STOP */
+    bool xen_stop_old_name; /* it came as $LIBXLCOLO_XEN_STOP: warn */
     int verbose;
     bool json;
 };
@@ -109,8 +112,13 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 /* Both or neither of --key and --insecure: a usage error. */
 int check_auth(const char *cmd, const libxlcolo_options *opt);
 
-/* "xl-colo: backend sim (no /dev/xen/privcmd)" on stderr. */
+/* "xl-colo: backend sim (no /dev/xen/privcmd)" on stderr, and a warning
+ * if the environment used an old name. */
 void announce_backend(const struct xlcolo *xc);
+
+/* What start and receive tell the library beside their own options: the
+ * global options and the environment. */
+void fill_options(const struct xlcolo *xc, libxlcolo_options *opt);
 
 /* Prints one line per event on stdout, flushed (JSON with xc->json). */
 libxlcolo_event_cb print_event;

@@ -83,7 +83,7 @@ void xlcolo_print_help(FILE *f)
             "  -v, --verbose      more logging on stderr (repeatable)\n"
             "  -j, --json         machine output: one JSON object per line\n"
             "\nSee 'xl-colo help COMMAND' for the options of a command.\n",
-            "/run/xen-colo");
+            libxlcolo_default_run_dir());
 }
 
 static void print_cmd_help(const struct cmd_spec *spec)

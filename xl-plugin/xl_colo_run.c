@@ -231,6 +231,17 @@ void announce_backend(const struct xlcolo *xc)
     fprintf(stderr, "xl-colo: backend %s%s\n", xc->backend,
             xc->backend_auto && strcmp(xc->backend, "sim") == 0 ?
             " (no /dev/xen/privcmd)" : "");
+    if (xc->xen_stop_old_name)
+        fprintf(stderr, "xl-colo: warning: LIBXLCOLO_XEN_STOP is deprecated and will be "
+                "removed; use XLCOLO_XEN_STOP\n");
+}
+
+void fill_options(const struct xlcolo *xc, libxlcolo_options *opt)
+{
+    opt->backend = xc->backend;
+    opt->run_dir = xc->run_dir;
+    opt->simguest = xc->simguest;
+    opt->xen_stop = xc->xen_stop;
 }
 
 /* --- the stop watch ---------------------------------------------------

@@ -19,28 +19,28 @@ static const colo_backend_ops *const backends[] = {
 #endif
 };
 
-const char *colo_backend_default_name(void)
+const char *libxlcolo_default_backend(void)
 {
     return access("/dev/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
 }
 
-int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
+int colo_backend_open(libxlcolo_ctx *ctx, const struct colo_backend_params *p,
                       unsigned flags, colo_backend **out)
 {
     const colo_backend_ops *ops = NULL;
+    const char *name = p->name ? p->name : libxlcolo_default_backend();
 
-    if (!name)
-        name = colo_backend_default_name();
     for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
         if (backends[i]->name && strcmp(backends[i]->name, name) == 0)
             ops = backends[i];
     if (!ops)
         return LOG_ERRNO(ctx, -ENOENT, "unknown backend '%s' (known: sim, xen)", name);
-    return colo_backend_open_ops(ctx, ops, run_dir, flags, out);
+    return colo_backend_open_ops(ctx, ops, p, flags, out);
 }
 
 int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
-                          const char *run_dir, unsigned flags, colo_backend **out)
+                          const struct colo_backend_params *p, unsigned flags,
+                          colo_backend **out)
 {
     /* The contract, as libvirt's: every table has these three. */
     const char *missing = !ops->name ? "name" : !ops->open ? "open" : !ops->close ? "close" : NULL;
@@ -54,7 +54,9 @@ int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
         return -ENOMEM;
     be->ops = ops;
     be->ctx = ctx;
-    be->run_dir = run_dir ? run_dir : libxlcolo_default_run_dir();
+    be->run_dir = p->run_dir ? p->run_dir : libxlcolo_default_run_dir();
+    be->simguest = p->simguest;
+    be->xen_stop = p->xen_stop;
     int r = ops->open(be, flags);
     if (r < 0) {
         free(be);

@@ -145,29 +145,51 @@ struct colo_backend_ops {
                      uint64_t nr_pages, unsigned flags);
 };
 
-/* The instance: ops plus the backend's private state. */
+/* The instance: ops plus the backend's private state. The strings are the
+ * opener's (colo_backend_params). */
 struct colo_backend {
     const colo_backend_ops *ops;
     libxlcolo_ctx *ctx;
     const char *run_dir;
+    const char *simguest;           /* sim: NULL is colo-simguest on PATH */
+    libxlcolo_xen_stop xen_stop;    /* xen */
     void *priv;
 };
+
+/* What a backend is opened with: a protection's options, or a test's own. */
+struct colo_backend_params {
+    const char *name;               /* "sim", "xen"; NULL: libxlcolo_default_backend() */
+    const char *run_dir;            /* NULL: libxlcolo_default_run_dir() */
+    const char *simguest;
+    libxlcolo_xen_stop xen_stop;
+};
+
+static inline struct colo_backend_params
+colo_backend_params_of(const libxlcolo_options *opt)
+{
+    return (struct colo_backend_params){
+        .name = opt->backend,
+        .run_dir = opt->run_dir,
+        .simguest = opt->simguest,
+        .xen_stop = opt->xen_stop,
+    };
+}
 
 extern const colo_backend_ops colo_backend_sim_ops;
 #ifdef HAVE_XEN_BACKEND
 extern const colo_backend_ops colo_backend_xen_ops;
 #endif
 
-/* backend.c: choose by name ("sim", "xen") or NULL for the default: xen
- * when /dev/xen/privcmd exists, sim otherwise. */
-int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
+/* backend.c: choose by p->name ("sim", "xen"; NULL for the default). */
+int colo_backend_open(libxlcolo_ctx *ctx, const struct colo_backend_params *p,
                       unsigned flags, colo_backend **out);
 /* Open the backend of that ops table (a test's fake one): refuses, with
- * -EINVAL and one line, a table without name, open or close. */
+ * -EINVAL and one line, a table without name, open or close. p->name is
+ * not used. */
 int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
-                          const char *run_dir, unsigned flags, colo_backend **out);
+                          const struct colo_backend_params *p, unsigned flags,
+                          colo_backend **out);
 void colo_backend_close(colo_backend *be);
-const char *colo_backend_default_name(void);
 
 /* In every op, first: flags outside allowed are refused with -EINVAL and
  * one line of one shape, "sim backend: pause: unknown flags 0x4" (what is

@@ -172,7 +172,8 @@ static int primary_open_domain(colo_primary *p, const char *domain)
 static int primary_setup(colo_primary *p, const char *domain, const char *host,
                          uint16_t port)
 {
-    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, 0, &p->be);
+    struct colo_backend_params bp = colo_backend_params_of(p->opt);
+    int r = colo_backend_open(p->ctx, &bp, 0, &p->be);
     if (r < 0)
         return r;
     r = primary_open_domain(p, domain);

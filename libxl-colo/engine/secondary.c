@@ -361,7 +361,8 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     r = sec_config(s, &extra);
     if (r < 0)
         return r;
-    r = colo_backend_open(s->ctx, s->opt->backend, s->opt->run_dir, 0, &s->be);
+    struct colo_backend_params bp = colo_backend_params_of(s->opt);
+    r = colo_backend_open(s->ctx, &bp, 0, &s->be);
     if (r < 0)
         return r;
     if (strcmp(s->cfg.backend, s->be->ops->name) != 0)

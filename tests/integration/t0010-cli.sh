@@ -328,4 +328,14 @@ test_expect_success 'status of every protection, with none running' '
 	test_must_be_empty actual
 '
 
+# --- the environment ----------------------------------------------------
+
+test_expect_success 'the old LIBXLCOLO_XEN_STOP still works, with one warning naming the new' '
+	LIBXLCOLO_XEN_STOP=pause test_expect_code 1 xl-colo --backend sim start --insecure web1 127.0.0.1:1 2>actual &&
+	grep -x "xl-colo: warning: LIBXLCOLO_XEN_STOP is deprecated and will be removed; use XLCOLO_XEN_STOP" actual &&
+	test "$(grep -c LIBXLCOLO_XEN_STOP actual)" = 1 &&
+	XLCOLO_XEN_STOP=pause test_expect_code 1 xl-colo --backend sim start --insecure web1 127.0.0.1:1 2>actual &&
+	! grep -q warning actual
+'
+
 test_done

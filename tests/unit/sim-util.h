@@ -44,6 +44,7 @@ static struct {
     struct unit_logger lg; /* keeps the last line, counts errors */
     libxlcolo_ctx *ctx;
     colo_backend *be;
+    struct colo_backend_params params; /* sim, in dir, this build's colo-simguest */
 } fx;
 
 static inline void track(pid_t pid)
@@ -186,10 +187,12 @@ static inline int sim_fixture_init(void)
     snprintf(fx.dir, sizeof(fx.dir), "/tmp/test_sim.XXXXXX");
     if (!mkdtemp(fx.dir))
         return -1;
-    setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
     signal(SIGPIPE, SIG_IGN);
     fx.ctx = unit_ctx_with(&fx.lg);
-    return colo_backend_open(fx.ctx, "sim", fx.dir, 0, &fx.be);
+    fx.params = (struct colo_backend_params){
+        .name = "sim", .run_dir = fx.dir, .simguest = SIMGUEST_BIN, /* for domain_create */
+    };
+    return colo_backend_open(fx.ctx, &fx.params, 0, &fx.be);
 }
 
 static inline void sim_fixture_fini(void)

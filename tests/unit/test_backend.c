@@ -22,6 +22,8 @@ static void fake_close(colo_backend *be)
     fake_closes++;
 }
 
+static const struct colo_backend_params params = { .run_dir = "/nonexistent" };
+
 static void test_contract_checked_at_open(void)
 {
     struct unit_logger lg;
@@ -32,14 +34,14 @@ static void test_contract_checked_at_open(void)
     colo_backend *be = NULL;
 
     fake_opens = 0;
-    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_close, "/nonexistent", 0, &be), -EINVAL);
+    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_close, &params, 0, &be), -EINVAL);
     CU_ASSERT_STRING_EQUAL(lg.last, "backend fake: the ops table has no close (name, open "
                                     "and close are required)");
     CU_ASSERT_EQUAL(lg.errors, 1);
-    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_open, "/nonexistent", 0, &be), -EINVAL);
+    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_open, &params, 0, &be), -EINVAL);
     CU_ASSERT_STRING_EQUAL(lg.last, "backend fake: the ops table has no open (name, open "
                                     "and close are required)");
-    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_name, "/nonexistent", 0, &be), -EINVAL);
+    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &no_name, &params, 0, &be), -EINVAL);
     CU_ASSERT_STRING_EQUAL(lg.last, "backend (unnamed): the ops table has no name (name, "
                                     "open and close are required)");
     CU_ASSERT_PTR_NULL(be);
@@ -59,9 +61,9 @@ static void test_minimal_table(void)
 
     fake_opens = fake_closes = 0;
     /* open's flags reach the op. */
-    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &minimal, "/nonexistent", 2, &be), -EINVAL);
+    CU_ASSERT_EQUAL(colo_backend_open_ops(ctx, &minimal, &params, 2, &be), -EINVAL);
     CU_ASSERT_STRING_EQUAL(lg.last, "fake backend: open: unknown flags 0x2");
-    CU_ASSERT_EQUAL_FATAL(colo_backend_open_ops(ctx, &minimal, "/nonexistent", 0, &be), 0);
+    CU_ASSERT_EQUAL_FATAL(colo_backend_open_ops(ctx, &minimal, &params, 0, &be), 0);
     CU_ASSERT_EQUAL(fake_opens, 1);
 
     /* An empty slot. */

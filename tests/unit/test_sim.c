@@ -415,7 +415,7 @@ static void stop_and_die(const char *name)
     colo_backend *be = NULL;
     colo_dom *d = NULL;
 
-    if (colo_backend_open(ctx, "sim", fx.dir, 0, &be) == 0 &&
+    if (colo_backend_open(ctx, &fx.params, 0, &be) == 0 &&
         colo_be_domain_open(be, name, &d, 0) == 0 && colo_be_logdirty_enable(be, d, 0) == 0 &&
         colo_be_pause(be, d, COLO_PAUSE_CHECKPOINT) == 0)
         raise(SIGKILL);

@@ -83,7 +83,20 @@ static int open_backend(libxlcolo_ctx **ctx, colo_backend **be)
     int r = libxlcolo_ctx_alloc(ctx, LIBXLCOLO_VERSION, 0, (xentoollog_logger *)lg);
     if (r < 0)
         return r;
-    return colo_backend_open(*ctx, "xen", "/run", 0, be);
+    /* As xl-colo does: $XLCOLO_XEN_STOP (or the old $LIBXLCOLO_XEN_STOP)
+     * pause|suspend overrides how a checkpoint stops the guest. */
+    const char *stop = getenv("XLCOLO_XEN_STOP");
+    if (!stop || !*stop)
+        stop = getenv("LIBXLCOLO_XEN_STOP");
+    struct colo_backend_params p = {
+        .name = "xen",
+        .run_dir = "/run",
+        .xen_stop = !stop ? LIBXLCOLO_XEN_STOP_AUTO
+                    : strcmp(stop, "pause") == 0 ? LIBXLCOLO_XEN_STOP_PAUSE
+                    : strcmp(stop, "suspend") == 0 ? LIBXLCOLO_XEN_STOP_SUSPEND
+                    : LIBXLCOLO_XEN_STOP_AUTO,
+    };
+    return colo_backend_open(*ctx, &p, 0, be);
 }
 
 /* A domain opened through the backend, for the one-shot commands. */

@@ -106,6 +106,8 @@ static void pick(uint64_t *perm, uint64_t nr, uint64_t k, uint64_t *out)
 struct guest {
     char dir[64];
     pid_t pid;          /* the colo-simguest we started, or 0 */
+    const char *simguest; /* its binary (simguest_bin), also given to the backend */
+    char simguest_buf[PATH_MAX];
     colo_backend *be;
     colo_dom *dom;
 };
@@ -137,10 +139,9 @@ static const char *simguest_bin(char *buf, size_t len)
     return "colo-simguest";
 }
 
-static pid_t spawn_guest(const char *dir)
+static pid_t spawn_guest(const char *dir, const char *bin)
 {
-    char path[PATH_MAX];
-    const char *argv[] = { simguest_bin(path, sizeof(path)), "run", "--daemon", "--paused",
+    const char *argv[] = { bin, "run", "--daemon", "--paused",
                            "--rundir", dir, "--name", "bench", "--mem", GUEST_MEM,
                            "--vcpus", "1", "--workload", "idle", NULL };
     posix_spawn_file_actions_t fa;
@@ -191,12 +192,15 @@ static int guest_start(libxlcolo_ctx *ctx, struct guest *g)
         g->dir[0] = '\0';
         return negative_errno();
     }
-    g->pid = spawn_guest(g->dir);
+    g->simguest = simguest_bin(g->simguest_buf, sizeof(g->simguest_buf));
+    g->pid = spawn_guest(g->dir, g->simguest);
     if (g->pid <= 0) {
         g->pid = 0;
         return -ECHILD;
     }
-    int r = colo_backend_open(ctx, "sim", g->dir, 0, &g->be);
+    struct colo_backend_params bp = { .name = "sim", .run_dir = g->dir,
+                                      .simguest = g->simguest };
+    int r = colo_backend_open(ctx, &bp, 0, &g->be);
     if (r < 0)
         return r;
     return colo_be_domain_open(g->be, "bench", &g->dom, 0);

@@ -99,10 +99,10 @@ static int spawn_read(int fd, char *buf, size_t cap, int timeout_ms)
 }
 
 /* colo-simguest run --daemon ...: it exits 0, printing the guest's pid,
- * once the guest listens. $XLCOLO_SIMGUEST, else colo-simguest from PATH. */
+ * once the guest listens. be->simguest, else colo-simguest from PATH. */
 static int spawn_guest(colo_backend *be, const char *name, const struct sim_config *c)
 {
-    const char *bin = getenv("XLCOLO_SIMGUEST");
+    const char *bin = be->simguest;
     bool search = !bin || !*bin;
     char mem[32], vcpus[16], wl[32], seed[32], rate[32], hot[32], out[SPAWN_OUT_MAX];
     posix_spawn_file_actions_t fa;

@@ -291,6 +291,7 @@ static int xen_open(colo_backend *be, unsigned flags)
     if (!x)
         return LOG_ERRNO(be->ctx, -ENOMEM, "xen backend: open");
     x->suspend_timeout_ms = SUSPEND_TIMEOUT_MS;
+    x->stop_mode = be->xen_stop;
     x->xch = xc_interface_open(be->ctx->lg, be->ctx->lg, 0);
     if (!x->xch) {
         int r = negative_errno();

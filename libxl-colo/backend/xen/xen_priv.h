@@ -34,14 +34,8 @@ struct xen_be {
     struct xs_handle *xsh;
     libxl_ctx *lctx;         /* opened on first use: domain config/create/destroy */
     uint32_t suspend_timeout_ms;
+    libxlcolo_xen_stop stop_mode; /* be->xen_stop */
 };
-
-/* How the guest is stopped at a checkpoint. */
-typedef enum {
-    XEN_STOP_AUTO = 0,       /* suspend when the guest has PV drivers */
-    XEN_STOP_PAUSE,
-    XEN_STOP_SUSPEND,
-} xen_stop_mode;
 
 /* What the domain is stopped by, right now, because of us. */
 typedef enum {

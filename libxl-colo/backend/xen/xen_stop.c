@@ -5,7 +5,8 @@
  *   wait for SHUTDOWN_suspend, and restart with xc_domain_resume(dom, 1), the
  *   fast "suspend cancelled" path (DESIGN.md §4.1). A plain pause leaves a
  *   secondary whose PV state is bound to the primary: it hangs after failover.
- *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice (xen_dom.c).
+ *   libxlcolo_options.xen_stop overrides the choice (xen_dom.c); xl-colo
+ *   sets it from $XLCOLO_XEN_STOP=pause|suspend.
  * - HVM guests also have their device model stopped (QMP stop/cont), as
  *   libxl's own suspend does.
  *
