@@ -236,14 +236,6 @@ void announce_backend(const struct xlcolo *xc)
                 "removed; use XLCOLO_XEN_STOP\n");
 }
 
-void fill_options(const struct xlcolo *xc, libxlcolo_options *opt)
-{
-    opt->backend = xc->backend;
-    opt->run_dir = xc->run_dir;
-    opt->simguest = xc->simguest;
-    opt->xen_stop = xc->xen_stop;
-}
-
 /* --- the stop watch ---------------------------------------------------
  * SIGINT and SIGTERM are blocked before the protection starts (so every
  * thread the library creates inherits the mask) and a thread takes them

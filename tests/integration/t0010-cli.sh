@@ -16,6 +16,7 @@ if ! command -v xl-colo >/dev/null 2>&1; then
 	exit 99
 fi
 
+src=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/t0010-cli.XXXXXX") || exit 99
 trap 'rm -rf "$TRASH"' EXIT
 cd "$TRASH" || exit 99
@@ -115,6 +116,21 @@ test_expect_success 'help CMD prints the usage line and the options' '
 	grep -q "^  --key FILE " out &&
 	xl-colo help receive >out &&
 	grep -q "^  --listen ADDR:PORT " out
+'
+
+test_expect_success 'help start and help receive print the defaults the code uses' '
+	xl-colo help start >out &&
+	grep -x "  -i, --interval MS          checkpoint period (Remus; COLO fallback), default 100" out &&
+	grep -x "  --heartbeat MS             heartbeat period on the link, default 200" out &&
+	grep -x "  --timeout MS               peer silent this long is lost, default 3000" out &&
+	grep -x "  --precopy-threshold PAGES  stop and copy below this many dirty pages, default 256" out &&
+	xl-colo help receive >out &&
+	grep -x "  --timeout MS               primary silent this long is lost, default 3000" out &&
+	grep -x "  --listen ADDR:PORT         where to wait for the primary, default 0.0.0.0:7878" out
+'
+
+test_expect_success 'every option getopt takes is in the help and in docs/xl-colo.1, defaults alike' '
+	python3 "$src/tests/integration/cli-options.py" "$src"
 '
 
 test_expect_success 'CMD -h and CMD --help are help CMD' '
