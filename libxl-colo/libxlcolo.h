@@ -114,9 +114,6 @@ typedef enum {
 typedef struct {
     const char *backend;        /* "sim", "xen" or NULL: libxlcolo_default_backend() */
     const char *run_dir;        /* control and sim sockets; NULL: libxlcolo_default_run_dir() */
-    const char *simguest;       /* sim: the colo-simguest that builds a secondary's
-                                 * guest; NULL: colo-simguest on PATH */
-    libxlcolo_xen_stop xen_stop; /* xen: how a checkpoint stops the guest */
     const char *key_file;       /* pre-shared key; required unless insecure */
     bool insecure;              /* run without authentication (warned) */
     libxlcolo_mode mode;
@@ -128,6 +125,10 @@ typedef struct {
     uint32_t timeout_ms;        /* peer silent this long = lost */
     bool verify;                /* digest the guest at each checkpoint (tests, demo) */
     uint64_t max_checkpoints;   /* stop after this many; 0 = run until told */
+    /* LIBXLCOLO_HAVE_BACKEND_OPTIONS (added last, as libxl adds fields) */
+    const char *simguest;       /* sim: the colo-simguest that builds a secondary's
+                                 * guest; NULL: colo-simguest on PATH */
+    libxlcolo_xen_stop xen_stop; /* xen: how a checkpoint stops the guest */
 } libxlcolo_options;
 
 void libxlcolo_options_init(libxlcolo_options *opt);
