@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "colo-time.h"
 #include "libxlcolo.h"
 #include "macro.h"
 
@@ -55,7 +56,5 @@ int colo_log_errno(libxlcolo_ctx *ctx, int r, const char *fmt, ...) _printf_(3, 
 void colo_emit(libxlcolo_ctx *ctx, const libxlcolo_event *ev);
 void colo_emit_state(libxlcolo_ctx *ctx, libxlcolo_role role, libxlcolo_state state,
                      uint64_t epoch);
-
-uint64_t colo_now_ns(void);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
 
 #include "colo-internal.h"
 
@@ -156,17 +155,9 @@ bool colo_stop_requested(libxlcolo_ctx *ctx, bool woken)
     return stop;
 }
 
-uint64_t colo_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 const char *libxlcolo_default_run_dir(void)
 {
-    const char *d = getenv("XLCOLO_RUNDIR");
-    return d && *d ? d : "/run/xen-colo";
+    return "/run/xen-colo";
 }
 
 const char *libxlcolo_last_error(libxlcolo_ctx *ctx)

@@ -33,6 +33,8 @@ extern "C" {
 #define LIBXLCOLO_HAVE_COLO 1
 #define LIBXLCOLO_HAVE_EVENT_CALLBACK 1
 #define LIBXLCOLO_HAVE_REQUEST_STOP 1
+/* libxlcolo_options.simguest and .xen_stop; libxlcolo_default_backend(). */
+#define LIBXLCOLO_HAVE_BACKEND_OPTIONS 1
 
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
@@ -101,10 +103,19 @@ typedef struct {
 
 typedef void libxlcolo_event_cb(void *opaque, const libxlcolo_event *ev);
 
-/* Everything a protection can be told. Fill with libxlcolo_options_init(). */
+/* How the xen backend stops a guest at a checkpoint. */
+typedef enum {
+    LIBXLCOLO_XEN_STOP_AUTO = 0, /* suspend a guest with PV drivers, pause the rest */
+    LIBXLCOLO_XEN_STOP_PAUSE,    /* xc_domain_pause, always */
+    LIBXLCOLO_XEN_STOP_SUSPEND,  /* cooperative suspend, always */
+} libxlcolo_xen_stop;
+
+/* Everything a protection can be told. Fill with libxlcolo_options_init().
+ * The library reads no environment: what the strings point to is the
+ * caller's, and must outlive the protection. */
 typedef struct {
-    const char *backend;        /* "sim", "xen" or NULL for the default */
-    const char *run_dir;        /* control and sim sockets; NULL: default */
+    const char *backend;        /* "sim", "xen" or NULL: libxlcolo_default_backend() */
+    const char *run_dir;        /* control and sim sockets; NULL: libxlcolo_default_run_dir() */
     const char *key_file;       /* pre-shared key; required unless insecure */
     bool insecure;              /* run without authentication (warned) */
     libxlcolo_mode mode;
@@ -116,6 +127,10 @@ typedef struct {
     uint32_t timeout_ms;        /* peer silent this long = lost */
     bool verify;                /* digest the guest at each checkpoint (tests, demo) */
     uint64_t max_checkpoints;   /* stop after this many; 0 = run until told */
+    /* LIBXLCOLO_HAVE_BACKEND_OPTIONS (added last, as libxl adds fields) */
+    const char *simguest;       /* sim: the colo-simguest that builds a secondary's
+                                 * guest; NULL: colo-simguest on PATH */
+    libxlcolo_xen_stop xen_stop; /* xen: how a checkpoint stops the guest */
 } libxlcolo_options;
 
 void libxlcolo_options_init(libxlcolo_options *opt);
@@ -188,9 +203,13 @@ int libxlcolo_failover(libxlcolo_ctx *ctx, const char *run_dir,
 int libxlcolo_stop(libxlcolo_ctx *ctx, const char *run_dir,
                    const char *domain);
 
-/* The run directory used when none is given: $XLCOLO_RUNDIR, else
- * /run/xen-colo. The string is static. */
+/* The run directory used when none is given: /run/xen-colo. The string is
+ * static. */
 const char *libxlcolo_default_run_dir(void);
+
+/* The backend used when none is given: "xen" when /dev/xen/privcmd exists,
+ * else "sim". The string is static. */
+const char *libxlcolo_default_backend(void);
 
 const char *libxlcolo_state_name(libxlcolo_state s);
 const char *libxlcolo_failover_name(libxlcolo_failover_state s);

@@ -21,14 +21,11 @@ static void print_done(const struct xlcolo *xc, const char *domain,
     }
 }
 
-int cmd_checkpoint(struct xlcolo *xc, int argc, char **argv)
+int cmd_checkpoint(struct xlcolo *xc, int nargs, char **args)
 {
     uint64_t epoch = 0;
-    int status = EXIT_SUCCESS;
 
-    if (parse_plain(xc, "checkpoint", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
-        return status;
-    const char *domain = argv[optind];
+    const char *domain = args[0];
     int r = libxlcolo_checkpoint(xc->ctx, xc->run_dir, domain, &epoch);
     if (r < 0)
         return fail_errno(xc, "checkpoint", r);
@@ -43,28 +40,20 @@ int cmd_checkpoint(struct xlcolo *xc, int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
-int cmd_failover(struct xlcolo *xc, int argc, char **argv)
+int cmd_failover(struct xlcolo *xc, int nargs, char **args)
 {
-    int status = EXIT_SUCCESS;
-
-    if (parse_plain(xc, "failover", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
-        return status;
-    int r = libxlcolo_failover(xc->ctx, xc->run_dir, argv[optind]);
+    int r = libxlcolo_failover(xc->ctx, xc->run_dir, args[0]);
     if (r < 0)
         return fail_errno(xc, "failover", r);
-    print_done(xc, argv[optind], "failover");
+    print_done(xc, args[0], "failover");
     return EXIT_SUCCESS;
 }
 
-int cmd_stop(struct xlcolo *xc, int argc, char **argv)
+int cmd_stop(struct xlcolo *xc, int nargs, char **args)
 {
-    int status = EXIT_SUCCESS;
-
-    if (parse_plain(xc, "stop", argc, argv, 1, 1, "DOMAIN", &status) <= 0)
-        return status;
-    int r = libxlcolo_stop(xc->ctx, xc->run_dir, argv[optind]);
+    int r = libxlcolo_stop(xc->ctx, xc->run_dir, args[0]);
     if (r < 0)
         return fail_errno(xc, "stop", r);
-    print_done(xc, argv[optind], "stop");
+    print_done(xc, args[0], "stop");
     return EXIT_SUCCESS;
 }

@@ -56,16 +56,13 @@ static int status_all(struct xlcolo *xc)
     return ret;
 }
 
-int cmd_status(struct xlcolo *xc, int argc, char **argv)
+int cmd_status(struct xlcolo *xc, int nargs, char **args)
 {
     libxlcolo_status st;
-    int status = EXIT_SUCCESS;
 
-    if (parse_plain(xc, "status", argc, argv, 0, 1, "DOMAIN", &status) <= 0)
-        return status;
-    if (optind == argc)
+    if (nargs == 0)
         return status_all(xc);
-    int r = libxlcolo_status_get(xc->ctx, xc->run_dir, argv[optind], &st);
+    int r = libxlcolo_status_get(xc->ctx, xc->run_dir, args[0], &st);
     if (r < 0)
         return fail_errno(xc, "status", r);
     print_status(xc, &st);

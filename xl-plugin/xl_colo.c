@@ -1,5 +1,7 @@
 /*
- * xl_colo.c - xl-colo: global options, the logger, the context, dispatch.
+ * xl_colo.c - xl-colo: global options, the environment, the logger, the
+ * context, and the dispatcher, which parses a command's options from its
+ * table and does what its row's flags ask before it calls the command.
  *
  *   xl-colo [--backend sim|xen] [--rundir DIR] [-v]... [-j] COMMAND [ARGS]
  *
@@ -15,15 +17,13 @@
 
 #include "xl_colo.h"
 
-int cmd_help(struct xlcolo *xc, int argc, char **argv)
+int cmd_help(struct xlcolo *xc, int nargs, char **args)
 {
-    if (argc > 2)
-        return usage_error("help", "unexpected argument '%s'", argv[2]);
-    if (argc == 1) {
+    if (nargs == 0) {
         xlcolo_print_help(stdout);
         return EXIT_SUCCESS;
     }
-    return xlcolo_print_cmd_help(argv[1]);
+    return xlcolo_print_cmd_help(args[0]);
 }
 
 /* The stdiostream logger on stderr, wrapped to count ERROR lines: a
@@ -93,26 +93,49 @@ static void ctx_freep(libxlcolo_ctx **ctx)
     libxlcolo_ctx_free(*ctx);
 }
 
-enum { OPT_BACKEND = 256, OPT_RUNDIR };
+/* The environment, read here and nowhere else (the library reads none):
+ * XLCOLO_RUNDIR (when there is no --rundir), XLCOLO_SIMGUEST and
+ * XLCOLO_XEN_STOP, whose old name LIBXLCOLO_XEN_STOP works for one more
+ * release, with a warning. */
+static void read_environment(struct xlcolo *xc)
+{
+    const char *v = getenv("XLCOLO_RUNDIR");
+    if (!xc->run_dir && v && *v)
+        xc->run_dir = v;
+    v = getenv("XLCOLO_SIMGUEST");
+    if (v && *v)
+        xc->simguest = v;
+    v = getenv("XLCOLO_XEN_STOP");
+    const char *old = getenv("LIBXLCOLO_XEN_STOP");
+    if (old && *old) {
+        xc->xen_stop_old_name = true;
+        if (!v || !*v)
+            v = old;
+    }
+    if (v && strcmp(v, "pause") == 0)
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_PAUSE;
+    else if (v && strcmp(v, "suspend") == 0)
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_SUSPEND;
+    else
+        xc->xen_stop = LIBXLCOLO_XEN_STOP_AUTO;
+}
 
 /* As systemd's parse_argv: 1 to go on with the command, 0 to exit with
  * *status (help printed, or a usage error reported). */
 static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
 {
-    static const struct option opts[] = {
-        { "backend", required_argument, NULL, OPT_BACKEND },
-        { "rundir", required_argument, NULL, OPT_RUNDIR },
-        { "verbose", no_argument, NULL, 'v' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        {}
-    };
+    struct opt_parser p;
+    const struct xlcolo_option *o;
     int c;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:vjh", opts, NULL)) != -1) {
+    opt_parser_init(&p, xlcolo_global_options, true);
+    while ((c = opt_parser_next(&p, argc, argv, &o)) != -1) {
+        if (!o) {
+            *status = bad_option(NULL, c, argv);
+            return 0;
+        }
         switch (c) {
-        case OPT_BACKEND:
+        case XLCOLO_OPT_BACKEND:
             if (strcmp(optarg, "sim") != 0 && strcmp(optarg, "xen") != 0) {
                 *status = usage_error(NULL, "--backend: '%s' is not one of "
                                       "sim, xen", optarg);
@@ -120,7 +143,7 @@ static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
             }
             xc->backend = optarg;
             break;
-        case OPT_RUNDIR:
+        case XLCOLO_OPT_RUNDIR:
             if (!*optarg) {
                 *status = usage_error(NULL, "--rundir: empty directory name");
                 return 0;
@@ -147,21 +170,67 @@ static int parse_global(struct xlcolo *xc, int argc, char **argv, int *status)
         *status = XLCOLO_EXIT_USAGE;
         return 0;
     }
-    if (!xc->backend) {
-        xc->backend_auto = true;
-        xc->backend = access("/dev/xen/privcmd", F_OK) == 0 ? "xen" : "sim";
-    }
+    read_environment(xc);
     if (!xc->run_dir)
         xc->run_dir = libxlcolo_default_run_dir();
     return 1;
 }
 
-int main(int argc, char **argv)
+/* As git's run_builtin: the command's options from its table, its
+ * operands, and what the row's flags ask, in one place for every command;
+ * then the command. Returns its exit status. */
+static int run_command(struct xlcolo *xc, const struct cmd_spec *spec, int argc,
+                       char **argv)
 {
-    struct xlcolo xc = {};
     _cleanup_(logger_freep) struct counting_logger *lg = NULL;
     _cleanup_(ctx_freep) libxlcolo_ctx *ctx = NULL;
+    int status = EXIT_SUCCESS, r;
+    char **args = argv + 1;
 
+    if (spec->options) {
+        optind = 0; /* glibc: a full getopt reset for the command's options */
+        if (parse_cmd_options(xc, spec, argc, argv, &status) <= 0)
+            return status;
+        args = argv + optind;
+    }
+    int nargs = argc - (int)(args - argv);
+    if (nargs < spec->min_args)
+        return usage_error(spec->name, "%s", spec->missing);
+    if (nargs > spec->max_args)
+        return usage_error(spec->name, "unexpected argument '%s'", args[spec->max_args]);
+    if ((spec->flags & CMD_NEEDS_KEY) && (status = check_auth(spec->name, &xc->opt)) != 0)
+        return status;
+    if (spec->flags & CMD_NEEDS_BACKEND) {
+        if (!xc->backend) {
+            xc->backend_auto = true;
+            xc->backend = libxlcolo_default_backend();
+        }
+        xc->opt.backend = xc->backend;
+        xc->opt.run_dir = xc->run_dir;
+        xc->opt.simguest = xc->simguest;
+        xc->opt.xen_stop = xc->xen_stop;
+    }
+    if (spec->flags & CMD_NEEDS_CTX) {
+        lg = logger_new(xc);
+        if (!lg)
+            return fail(NULL, "cannot create a logger: %s", strerror(errno));
+        r = libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, &lg->vtable);
+        if (r < 0)
+            return fail(NULL, "cannot create the libxlcolo context: %s", strerror(-r));
+        xc->lg = &lg->vtable;
+        xc->ctx = ctx;
+    }
+    status = spec->fn(xc, nargs, args);
+    xc->ctx = NULL;
+    xc->lg = NULL;
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct xlcolo xc;
+
+    xlcolo_init(&xc);
     int r = EXIT_SUCCESS;
     if (parse_global(&xc, argc, argv, &r) <= 0)
         return r;
@@ -174,18 +243,7 @@ int main(int argc, char **argv)
                 cargv[0]);
         return XLCOLO_EXIT_USAGE;
     }
-
-    lg = logger_new(&xc);
-    if (!lg)
-        return fail(NULL, "cannot create a logger: %s", strerror(errno));
-    r = libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, &lg->vtable);
-    if (r < 0)
-        return fail(NULL, "cannot create the libxlcolo context: %s", strerror(-r));
-    xc.lg = &lg->vtable;
-    xc.ctx = ctx;
-
-    optind = 0; /* glibc: a full getopt reset for the command's options */
-    r = spec->fn(&xc, cargc, cargv);
+    r = run_command(&xc, spec, cargc, cargv);
 
     /* As git's run_builtin: output lost on a full disk is a failure too. */
     if (fflush(stdout) != 0 || ferror(stdout)) {

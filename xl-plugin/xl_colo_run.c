@@ -165,6 +165,9 @@ void announce_backend(const struct xlcolo *xc)
     fprintf(stderr, "xl-colo: backend %s%s\n", xc->backend,
             xc->backend_auto && strcmp(xc->backend, "sim") == 0 ?
             " (no /dev/xen/privcmd)" : "");
+    if (xc->xen_stop_old_name)
+        fprintf(stderr, "xl-colo: warning: LIBXLCOLO_XEN_STOP is deprecated and will be "
+                "removed; use XLCOLO_XEN_STOP\n");
 }
 
 /* --- the stop watch ---------------------------------------------------

@@ -169,38 +169,3 @@ int list_protections(const char *run_dir, char ***out)
     *out = v;
     return 0;
 }
-
-int parse_plain(struct xlcolo *xc, const char *cmd, int argc, char **argv,
-                int min, int max, const char *what, int *status)
-{
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        {}
-    };
-    int c;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            xc->json = true;
-            break;
-        case 'h':
-            *status = xlcolo_print_cmd_help(cmd);
-            return 0;
-        default:
-            *status = bad_option(cmd, c, argv);
-            return 0;
-        }
-    }
-    if (argc - optind < min) {
-        *status = usage_error(cmd, "%s is required", what);
-        return 0;
-    }
-    if (argc - optind > max) {
-        *status = usage_error(cmd, "unexpected argument '%s'", argv[optind + max]);
-        return 0;
-    }
-    return 1;
-}

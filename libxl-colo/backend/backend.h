@@ -2,10 +2,14 @@
  * backend.h - the one interface between the engine and a hypervisor.
  *
  * Like libvirt's hypervisor driver table: one struct of function pointers,
- * filled with designated initializers. name, open and close are required;
- * a NULL slot makes the wrapper in backend.c return -EOPNOTSUPP. Every op
- * returns >= 0 on success or a negative errno, and takes flags that it
- * checks (unknown bits: -EINVAL). Backends log at the point of failure
+ * filled with designated initializers. name, open and close are required
+ * (colo_backend_open refuses a table without them); a NULL slot makes the
+ * wrapper in backend.c return -EOPNOTSUPP. Every op returns >= 0 on success
+ * or a negative errno, and takes flags, which it checks with
+ * COLO_CHECK_FLAGS (unknown bits: -EINVAL), so that a flag can be added
+ * later without a second op; the wrappers pass the caller's flags through.
+ * The three teardown ops (close, domain_close, unmap) take none: they cannot
+ * fail, so they could not refuse one. Backends log at the point of failure
  * through be->ctx.
  *
  * Two backends: "xen" (libxenctrl, libxenforeignmemory, xenstore, QMP) and
@@ -83,10 +87,11 @@ struct colo_backend_ops {
                          colo_dom **out, unsigned flags);
     /* The opaque config a secondary needs (cfg->extra); caller frees. */
     int (*domain_config)(colo_backend *be, colo_dom *d,
-                         struct colo_domain_config *cfg, void **extra_owned);
+                         struct colo_domain_config *cfg, void **extra_owned,
+                         unsigned flags);
     int (*domain_destroy)(colo_backend *be, colo_dom *d, unsigned flags);
     int (*domain_info)(colo_backend *be, colo_dom *d,
-                       struct colo_domain_info *info);
+                       struct colo_domain_info *info, unsigned flags);
 
     /* Synchronous: when pause returns, no vCPU writes guest memory. A
      * COLO_PAUSE_CHECKPOINT stop is recorded until its unpause, so that a
@@ -96,7 +101,7 @@ struct colo_backend_ops {
     /* Optional: restart a guest that a killed toolstack left stopped for a
      * checkpoint (one warning line), else nothing. Called by a protection
      * that holds the domain's control socket, so the stop is nobody's. */
-    int (*recover)(colo_backend *be, colo_dom *d);
+    int (*recover)(colo_backend *be, colo_dom *d, unsigned flags);
 
     /* Xen's log-dirty semantics. bitmap holds nr_pages bits (unsigned long
      * words, bit n = pfn n). PEEK copies the log and leaves it; CLEAN copies
@@ -114,81 +119,125 @@ struct colo_backend_ops {
      * mapped (normal: count and skip it). prot is PROT_READ or
      * PROT_READ|PROT_WRITE. Returns 0 if the batch was mapped at all. */
     int (*map)(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n,
-               int prot, void **pages, int *err, colo_mapping **m);
+               int prot, void **pages, int *err, colo_mapping **m, unsigned flags);
     void (*unmap)(colo_backend *be, colo_dom *d, colo_mapping *m);
 
     /* vCPU/platform context (xen: HVM context). get allocates *buf. */
-    ssize_t (*context_get)(colo_backend *be, colo_dom *d, uint8_t **buf);
+    ssize_t (*context_get)(colo_backend *be, colo_dom *d, uint8_t **buf,
+                           unsigned flags);
     int (*context_set)(colo_backend *be, colo_dom *d, const uint8_t *buf,
-                       size_t len);
+                       size_t len, unsigned flags);
     /* Device-model state (xen: QMP xen-save-devices-state). May be empty. */
-    ssize_t (*devstate_save)(colo_backend *be, colo_dom *d, uint8_t **buf);
+    ssize_t (*devstate_save)(colo_backend *be, colo_dom *d, uint8_t **buf,
+                             unsigned flags);
     int (*devstate_load)(colo_backend *be, colo_dom *d, const uint8_t *buf,
-                         size_t len);
+                         size_t len, unsigned flags);
 
     /* Optional: the guest digest (digest.h) computed where it is cheapest.
      * NULL: the engine computes it through map() and context_get(). The
      * guest must be paused. */
-    int (*digest)(colo_backend *be, colo_dom *d, uint8_t out[32]);
+    int (*digest)(colo_backend *be, colo_dom *d, uint8_t out[32], unsigned flags);
 
     /* Optional: set the bits of pfns that hold memory (sim: the memfd's data
      * ranges; xen: the populated ranges), so the first copy does not walk
      * holes. NULL: every pfn below nr_pages. */
     int (*populated)(colo_backend *be, colo_dom *d, unsigned long *bitmap,
-                     uint64_t nr_pages);
+                     uint64_t nr_pages, unsigned flags);
 };
 
-/* The instance: ops plus the backend's private state. */
+/* The instance: ops plus the backend's private state. The strings are the
+ * opener's (colo_backend_params). */
 struct colo_backend {
     const colo_backend_ops *ops;
     libxlcolo_ctx *ctx;
     const char *run_dir;
+    const char *simguest;           /* sim: NULL is colo-simguest on PATH */
+    libxlcolo_xen_stop xen_stop;    /* xen */
     void *priv;
 };
+
+/* What a backend is opened with: a protection's options, or a test's own. */
+struct colo_backend_params {
+    const char *name;               /* "sim", "xen"; NULL: libxlcolo_default_backend() */
+    const char *run_dir;            /* NULL: libxlcolo_default_run_dir() */
+    const char *simguest;
+    libxlcolo_xen_stop xen_stop;
+};
+
+static inline struct colo_backend_params
+colo_backend_params_of(const libxlcolo_options *opt)
+{
+    return (struct colo_backend_params){
+        .name = opt->backend,
+        .run_dir = opt->run_dir,
+        .simguest = opt->simguest,
+        .xen_stop = opt->xen_stop,
+    };
+}
 
 extern const colo_backend_ops colo_backend_sim_ops;
 #ifdef HAVE_XEN_BACKEND
 extern const colo_backend_ops colo_backend_xen_ops;
 #endif
 
-/* backend.c: choose by name ("sim", "xen") or NULL for the default: xen
- * when /dev/xen/privcmd exists, sim otherwise. */
-int colo_backend_open(libxlcolo_ctx *ctx, const char *name, const char *run_dir,
-                      colo_backend **out);
+/* backend.c: choose by p->name ("sim", "xen"; NULL for the default). */
+int colo_backend_open(libxlcolo_ctx *ctx, const struct colo_backend_params *p,
+                      unsigned flags, colo_backend **out);
+/* Open the backend of that ops table (a test's fake one): refuses, with
+ * -EINVAL and one line, a table without name, open or close. p->name is
+ * not used. */
+int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
+                          const struct colo_backend_params *p, unsigned flags,
+                          colo_backend **out);
 void colo_backend_close(colo_backend *be);
-const char *colo_backend_default_name(void);
 
-/* The checked wrappers the engine calls. */
-int colo_be_domain_open(colo_backend *be, const char *name, colo_dom **out);
+/* In every op, first: flags outside allowed are refused with -EINVAL and
+ * one line of one shape, "sim backend: pause: unknown flags 0x4" (what is
+ * the op's slot name). */
+#define COLO_CHECK_FLAGS(be, flags, allowed, what)                             \
+    do {                                                                       \
+        unsigned colo_unknown_flags_ = (unsigned)(flags) & ~(unsigned)(allowed); \
+        if (colo_unknown_flags_)                                               \
+            return colo_backend_bad_flags((be), (what), colo_unknown_flags_);  \
+    } while (0)
+int colo_backend_bad_flags(colo_backend *be, const char *what, unsigned unknown);
+
+/* The checked wrappers the engine calls. Each passes flags to its op. */
+int colo_be_domain_open(colo_backend *be, const char *name, colo_dom **out,
+                        unsigned flags);
 void colo_be_domain_close(colo_backend *be, colo_dom *d);
 int colo_be_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
                           colo_dom **out, unsigned flags);
 int colo_be_domain_config(colo_backend *be, colo_dom *d,
-                          struct colo_domain_config *cfg, void **extra_owned);
-int colo_be_domain_destroy(colo_backend *be, colo_dom *d);
-int colo_be_recover(colo_backend *be, colo_dom *d);
+                          struct colo_domain_config *cfg, void **extra_owned,
+                          unsigned flags);
+int colo_be_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags);
+int colo_be_recover(colo_backend *be, colo_dom *d, unsigned flags);
 int colo_be_domain_info(colo_backend *be, colo_dom *d,
-                        struct colo_domain_info *info);
+                        struct colo_domain_info *info, unsigned flags);
 int colo_be_pause(colo_backend *be, colo_dom *d, unsigned flags);
 int colo_be_unpause(colo_backend *be, colo_dom *d, unsigned flags);
-int colo_be_logdirty_enable(colo_backend *be, colo_dom *d);
-int colo_be_logdirty_off(colo_backend *be, colo_dom *d);
+int colo_be_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags);
+int colo_be_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags);
 int colo_be_logdirty_peek(colo_backend *be, colo_dom *d, unsigned long *bitmap,
-                          uint64_t nr_pages, uint64_t *count);
+                          uint64_t nr_pages, uint64_t *count, unsigned flags);
 int colo_be_logdirty_clean(colo_backend *be, colo_dom *d, unsigned long *bitmap,
-                           uint64_t nr_pages, uint64_t *count);
+                           uint64_t nr_pages, uint64_t *count, unsigned flags);
 int colo_be_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n,
-                int prot, void **pages, int *err, colo_mapping **m);
+                int prot, void **pages, int *err, colo_mapping **m,
+                unsigned flags);
 void colo_be_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
-ssize_t colo_be_context_get(colo_backend *be, colo_dom *d, uint8_t **buf);
+ssize_t colo_be_context_get(colo_backend *be, colo_dom *d, uint8_t **buf,
+                            unsigned flags);
 int colo_be_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf,
-                        size_t len);
-ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
+                        size_t len, unsigned flags);
+ssize_t colo_be_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf,
+                              unsigned flags);
 int colo_be_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf,
-                          size_t len);
+                          size_t len, unsigned flags);
 /* The backend's digest op, or the generic one (digest.c) through map(). */
-int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
+int colo_be_digest(colo_backend *be, colo_dom *d, uint8_t out[32], unsigned flags);
 int colo_be_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
-                      uint64_t nr_pages);
+                      uint64_t nr_pages, unsigned flags);
 
 #endif

@@ -196,22 +196,16 @@ int colo_control_fd(const colo_control *c)
     return c->fd;
 }
 
-static int64_t now_ms(void)
-{
-    return (int64_t)(colo_now_ns() / 1000000u);
-}
-
 int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
 
     for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
+        if (colo_deadline_passed(deadline))
             return -ETIMEDOUT;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int n = poll(&pfd, 1, (int)left);
+        int n = poll(&pfd, 1, colo_ms_left(deadline));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

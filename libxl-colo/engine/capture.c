@@ -70,7 +70,7 @@ static int capture_stopped(colo_backend *be, colo_dom *dom, const unsigned long 
 {
     uint64_t n = b->nr_pages, count = 0, cursor = 0, t0 = colo_now_ns();
 
-    int r = colo_be_logdirty_clean(be, dom, b->dirty, n, &count);
+    int r = colo_be_logdirty_clean(be, dom, b->dirty, n, &count, 0);
     if (r < 0)
         return r;
     if (extra)
@@ -89,14 +89,14 @@ static int capture_stopped(colo_backend *be, colo_dom *dom, const unsigned long 
 
     free(c->context);
     c->context = NULL;
-    ssize_t len = colo_be_context_get(be, dom, &c->context);
+    ssize_t len = colo_be_context_get(be, dom, &c->context, 0);
     if (len < 0)
         return (int)len;
     c->context_len = (size_t)len;
 
     free(c->devstate);
     c->devstate = NULL;
-    len = colo_be_devstate_save(be, dom, &c->devstate);
+    len = colo_be_devstate_save(be, dom, &c->devstate, 0);
     if (len < 0)
         return (int)len;
     c->devstate_len = (size_t)len;
@@ -106,7 +106,7 @@ static int capture_stopped(colo_backend *be, colo_dom *dom, const unsigned long 
     c->verify_ns = 0;
     if (c->has_digest) {
         uint64_t t2 = colo_now_ns();
-        r = colo_be_digest(be, dom, c->digest);
+        r = colo_be_digest(be, dom, c->digest, 0);
         c->verify_ns = colo_now_ns() - t2;
     }
     return r;
@@ -123,7 +123,7 @@ int colo_capture_take(colo_backend *be, colo_dom *dom, const unsigned long *extr
     c->pfns = NULL;
     c->data = NULL;
     c->count = 0;
-    int r = colo_be_logdirty_peek(be, dom, NULL, buf->nr_pages, &expect);
+    int r = colo_be_logdirty_peek(be, dom, NULL, buf->nr_pages, &expect, 0);
     if (r < 0)
         return r;
     if (extra)

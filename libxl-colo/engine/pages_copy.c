@@ -23,7 +23,7 @@ int colo_pages_apply(colo_backend *be, colo_dom *d,
 
     for (uint32_t i = 0; i < v->count; i++)
         pfns[i] = v->pfns[i] & ~COLO_PFN_ZERO;
-    int r = colo_be_map(be, d, pfns, v->count, PROT_READ | PROT_WRITE, addr, err, &m);
+    int r = colo_be_map(be, d, pfns, v->count, PROT_READ | PROT_WRITE, addr, err, &m, 0);
     if (r < 0)
         return r;
     const uint8_t *src = v->data;
@@ -81,7 +81,7 @@ int colo_pages_read(colo_backend *be, colo_dom *d, uint64_t *pfns, uint64_t *n,
     while (in < *n) {
         unsigned k = *n - in > COLO_MAP_BATCH ? COLO_MAP_BATCH : (unsigned)(*n - in);
         colo_mapping *m = NULL;
-        int r = colo_be_map(be, d, pfns + in, k, PROT_READ, addr, err, &m);
+        int r = colo_be_map(be, d, pfns + in, k, PROT_READ, addr, err, &m, 0);
         if (r < 0)
             return r;
         /* out <= in + i: each slot is written after it was read. */

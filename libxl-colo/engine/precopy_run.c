@@ -59,7 +59,7 @@ int colo_primary_initial_sync(colo_primary *p)
     colo_primary_set_state(p, LIBXLCOLO_STATE_PRECOPY);
 
     /* Round 1 is every populated pfn; log-dirty is already on. */
-    r = colo_be_populated(p->be, p->dom, p->queue, n);
+    r = colo_be_populated(p->be, p->dom, p->queue, n, 0);
     if (r < 0)
         return r;
     queued = colo_bitmap_weight(p->queue, n);
@@ -68,7 +68,7 @@ int colo_primary_initial_sync(colo_primary *p)
         return r;
 
     for (;;) {
-        r = colo_be_logdirty_peek(p->be, p->dom, NULL, n, &peek);
+        r = colo_be_logdirty_peek(p->be, p->dom, NULL, n, &peek, 0);
         if (r < 0)
             return r;
         colo_precopy_action a = colo_precopy_step(&pc, queued, peek);
@@ -98,7 +98,7 @@ int colo_primary_initial_sync(colo_primary *p)
 
         /* SYNC or EXACT: pay for the CLEAN, queue what it returns. */
         uint64_t count;
-        r = colo_be_logdirty_clean(p->be, p->dom, p->buf.dirty, n, &count);
+        r = colo_be_logdirty_clean(p->be, p->dom, p->buf.dirty, n, &count, 0);
         if (r < 0)
             return r;
         queued = colo_bitmap_or(p->queue, p->buf.dirty, n);

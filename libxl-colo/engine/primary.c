@@ -43,16 +43,16 @@ static int primary_wait(colo_primary *p)
         uint64_t now = colo_now_ns();
         if (now >= p->next_ckpt_ns)
             return 1;
-        if (now - p->last_rx_ns > (uint64_t)p->opt->timeout_ms * 1000000ull)
+        if (now - p->last_rx_ns > colo_ms_to_ns(p->opt->timeout_ms))
             return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
         if (now >= p->next_hb_ns) {
             int r = colo_stream_send_buf(p->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
                 return r;
-            p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+            p->next_hb_ns = now + colo_ms_to_ns(p->opt->heartbeat_ms);
         }
         uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
-        int wait_ms = (int)DIV_ROUND_UP(until > now ? until - now : 0, 1000000ull);
+        int wait_ms = colo_ms_until(now, until);
 
         struct pollfd fds[4] = {
             { .fd = colo_stream_fd(p->s), .events = POLLIN },
@@ -87,7 +87,7 @@ static int primary_wait(colo_primary *p)
         }
         if (p->opt->dirty_bound && !p->want_ckpt) {
             uint64_t count = 0;
-            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count) == 0 &&
+            if (colo_be_logdirty_peek(p->be, p->dom, NULL, p->info.nr_pages, &count, 0) == 0 &&
                 count >= p->opt->dirty_bound)
                 p->want_ckpt = true;
         }
@@ -108,7 +108,7 @@ static int primary_run(colo_primary *p)
         p->want_ckpt = false;
 
         struct colo_domain_info info;
-        r = colo_be_domain_info(p->be, p->dom, &info);
+        r = colo_be_domain_info(p->be, p->dom, &info, 0);
         if (r == 0 && info.shutdown)
             r = -ESRCH;
         if (r < 0)
@@ -117,8 +117,8 @@ static int primary_run(colo_primary *p)
         if (r < 0)
             return r;
         uint64_t now = colo_now_ns();
-        p->next_ckpt_ns = now + (uint64_t)p->opt->interval_ms * 1000000ull;
-        p->next_hb_ns = now + (uint64_t)p->opt->heartbeat_ms * 1000000ull;
+        p->next_ckpt_ns = now + colo_ms_to_ns(p->opt->interval_ms);
+        p->next_hb_ns = now + colo_ms_to_ns(p->opt->heartbeat_ms);
     }
 }
 
@@ -126,7 +126,7 @@ static int primary_send_config(colo_primary *p)
 {
     struct colo_domain_config cfg = { 0 };
     _cleanup_free_ void *extra = NULL;
-    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra);
+    int r = colo_be_domain_config(p->be, p->dom, &cfg, &extra, 0);
     if (r < 0)
         return r;
 
@@ -152,10 +152,10 @@ static int primary_send_config(colo_primary *p)
 
 static int primary_open_domain(colo_primary *p, const char *domain)
 {
-    int r = colo_be_domain_open(p->be, domain, &p->dom);
+    int r = colo_be_domain_open(p->be, domain, &p->dom, 0);
     if (r < 0)
         return r;
-    r = colo_be_domain_info(p->be, p->dom, &p->info);
+    r = colo_be_domain_info(p->be, p->dom, &p->info, 0);
     if (r < 0)
         return r;
     if (p->info.type == COLO_DOM_PV)
@@ -175,7 +175,8 @@ static int primary_open_domain(colo_primary *p, const char *domain)
 static int primary_setup(colo_primary *p, const char *domain, const char *host,
                          uint16_t port)
 {
-    int r = colo_backend_open(p->ctx, p->opt->backend, p->opt->run_dir, &p->be);
+    struct colo_backend_params bp = colo_backend_params_of(p->opt);
+    int r = colo_backend_open(p->ctx, &bp, 0, &p->be);
     if (r < 0)
         return r;
     r = primary_open_domain(p, domain);
@@ -186,7 +187,7 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
         return r;
     /* Ours alone now: a stop left by a killed protection is undone at once,
      * before we wait on the network for a secondary. */
-    r = colo_be_recover(p->be, p->dom);
+    r = colo_be_recover(p->be, p->dom, 0);
     if (r < 0)
         return r;
     snprintf(p->st.domain, sizeof(p->st.domain), "%s", p->info.name);
@@ -202,7 +203,7 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     r = primary_send_config(p);
     if (r < 0)
         return r;
-    r = colo_be_logdirty_enable(p->be, p->dom);
+    r = colo_be_logdirty_enable(p->be, p->dom, 0);
     if (r < 0)
         return r;
     p->logdirty_on = true;
@@ -225,7 +226,7 @@ static void primary_teardown(colo_primary *p, bool clean)
         if (p->paused_by_us)
             colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
         if (p->logdirty_on)
-            colo_be_logdirty_off(p->be, p->dom);
+            colo_be_logdirty_off(p->be, p->dom, 0);
         colo_be_domain_close(p->be, p->dom);
     }
     colo_control_free(p->ctl);
@@ -264,8 +265,8 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         colo_primary_set_state(&p, LIBXLCOLO_STATE_PROTECTED);
         uint64_t now = colo_now_ns();
         p.last_rx_ns = now;
-        p.next_ckpt_ns = now + (uint64_t)opt->interval_ms * 1000000ull;
-        p.next_hb_ns = now + (uint64_t)opt->heartbeat_ms * 1000000ull;
+        p.next_ckpt_ns = now + colo_ms_to_ns(opt->interval_ms);
+        p.next_hb_ns = now + colo_ms_to_ns(opt->heartbeat_ms);
         r = primary_run(&p);
     }
     if (r == -ECANCELED)

@@ -122,7 +122,7 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
     };
     memcpy(ev.peer_digest, sz->digest, sizeof(ev.peer_digest));
     if (s->opt->verify) {
-        r = colo_be_digest(s->be, s->dom, ev.digest);
+        r = colo_be_digest(s->be, s->dom, ev.digest, 0);
         if (r < 0)
             return r;
         ev.has_digest = true;
@@ -241,9 +241,9 @@ static int sec_loop(colo_secondary *s)
             int r = colo_stream_send_buf(s->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
                 return r;
-            s->next_hb_ns = now + (uint64_t)s->heartbeat_ms * 1000000ull;
+            s->next_hb_ns = now + colo_ms_to_ns(s->heartbeat_ms);
         }
-        uint64_t deadline = s->last_rx_ns + (uint64_t)s->opt->timeout_ms * 1000000ull;
+        uint64_t deadline = s->last_rx_ns + colo_ms_to_ns(s->opt->timeout_ms);
         if (now >= deadline) {
             LOG(s->ctx, WARN, "primary silent for %u ms", s->opt->timeout_ms);
             return -ETIMEDOUT;
@@ -254,7 +254,7 @@ static int sec_loop(colo_secondary *s)
             { .fd = colo_control_fd(s->ctl), .events = POLLIN },
             { .fd = s->ctx->stop_fd, .events = POLLIN },
         };
-        int n = poll(fds, 3, (int)DIV_ROUND_UP(until - now, 1000000ull));
+        int n = poll(fds, 3, colo_ms_until(now, until));
         if (n < 0 && errno != EINTR)
             return LOG_ERRNO(s->ctx, negative_errno(), "poll");
         /* libxlcolo_request_stop(): the control socket's stop, in-process. */
@@ -297,7 +297,7 @@ static int sec_failover(colo_secondary *s, const char *why)
         .message = why,
     };
     if (s->opt->verify) {
-        int r = colo_be_digest(s->be, s->dom, ev.digest);
+        int r = colo_be_digest(s->be, s->dom, ev.digest, 0);
         if (r < 0)
             return r;
         ev.has_digest = true;
@@ -359,7 +359,8 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     r = sec_config(s, &extra);
     if (r < 0)
         return r;
-    r = colo_backend_open(s->ctx, s->opt->backend, s->opt->run_dir, &s->be);
+    struct colo_backend_params bp = colo_backend_params_of(s->opt);
+    r = colo_backend_open(s->ctx, &bp, 0, &s->be);
     if (r < 0)
         return r;
     if (strcmp(s->cfg.backend, s->be->ops->name) != 0)
@@ -440,14 +441,14 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
     if (r < 0 && s.dom && s.opt->verify && s.consistent && destroy) {
         libxlcolo_event ev = { .type = LIBXLCOLO_EVENT_STATE, .role = LIBXLCOLO_ROLE_SECONDARY,
                                .state = LIBXLCOLO_STATE_STOPPED, .epoch = s.st.epoch };
-        if (colo_be_digest(s.be, s.dom, ev.digest) == 0)
+        if (colo_be_digest(s.be, s.dom, ev.digest, 0) == 0)
             ev.has_digest = true;
         s.st.state = LIBXLCOLO_STATE_STOPPED;
         colo_emit(ctx, &ev);
     }
     if (s.dom) {
         if (destroy)
-            colo_be_domain_destroy(s.be, s.dom);
+            colo_be_domain_destroy(s.be, s.dom, 0);
         colo_be_domain_close(s.be, s.dom);
     }
     colo_staging_free(&s.stg);

@@ -95,9 +95,9 @@ static int staging_write(colo_staging *st, colo_backend *be, colo_dom *d,
         return colo_pages_apply(be, d, &v, skipped);
     }
     case COLO_REC_CONTEXT:
-        return colo_be_context_set(be, d, body, rec->len);
+        return colo_be_context_set(be, d, body, rec->len, 0);
     case COLO_REC_DEVSTATE:
-        return rec->len ? colo_be_devstate_load(be, d, body, rec->len) : 0;
+        return rec->len ? colo_be_devstate_load(be, d, body, rec->len, 0) : 0;
     }
     return 0;
 }

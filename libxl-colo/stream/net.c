@@ -21,20 +21,12 @@ static void freeaddrinfop(struct addrinfo **ai)
         freeaddrinfo(*ai);
 }
 
-static int remaining_ms(uint64_t deadline, int timeout_ms)
-{
-    if (timeout_ms < 0)
-        return -1;
-    uint64_t now = colo_now_ns();
-    return now >= deadline ? 0 : (int)DIV_ROUND_UP(deadline - now, 1000000u);
-}
-
 /* poll() one fd until ready or the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_until(int fd, short events, uint64_t deadline, int timeout_ms)
+static int wait_until(int fd, short events, uint64_t deadline)
 {
     for (;;) {
         struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, remaining_ms(deadline, timeout_ms));
+        int n = poll(&p, 1, colo_ms_left(deadline));
         if (n > 0)
             return 0;
         if (n == 0)
@@ -95,7 +87,7 @@ static int resolve(libxlcolo_ctx *ctx, const char *host, uint16_t port, bool pas
     return r;
 }
 
-static int connect_one(const struct addrinfo *a, uint64_t deadline, int timeout_ms)
+static int connect_one(const struct addrinfo *a, uint64_t deadline)
 {
     _cleanup_close_ int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                                     a->ai_protocol);
@@ -108,7 +100,7 @@ static int connect_one(const struct addrinfo *a, uint64_t deadline, int timeout_
     if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
         if (errno != EINPROGRESS)
             return negative_errno();
-        r = wait_until(fd, POLLOUT, deadline, timeout_ms);
+        r = wait_until(fd, POLLOUT, deadline);
         if (r < 0)
             return r;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -126,7 +118,7 @@ int colo_net_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
                      int timeout_ms)
 {
     _cleanup_(freeaddrinfop) struct addrinfo *res = NULL;
-    uint64_t deadline = colo_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000u;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     int r = resolve(ctx, host, port, false, &res);
 
     if (r < 0)
@@ -137,14 +129,14 @@ int colo_net_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
     for (;;) {
         r = -EHOSTUNREACH;
         for (const struct addrinfo *a = res; a; a = a->ai_next) {
-            r = connect_one(a, deadline, timeout_ms);
+            r = connect_one(a, deadline);
             if (r >= 0 || r == -ETIMEDOUT)
                 break;
         }
         if (r != -ECONNREFUSED || timeout_ms <= 0 ||
-            colo_now_ns() + backoff_ms * 1000000ull >= deadline)
+            colo_now_ns() + colo_ms_to_ns(backoff_ms) >= deadline)
             break;
-        struct timespec ts = { .tv_nsec = (long)backoff_ms * 1000000L };
+        struct timespec ts = { .tv_nsec = (long)colo_ms_to_ns(backoff_ms) };
         nanosleep(&ts, NULL);
         backoff_ms = MIN(backoff_ms * 2, 500u);
     }
@@ -220,10 +212,10 @@ static void format_peer(const struct sockaddr_storage *ss, socklen_t len, char *
 int colo_net_accept(libxlcolo_ctx *ctx, int lfd, int timeout_ms, char *peer,
                     size_t peerlen)
 {
-    uint64_t deadline = colo_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000u;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
 
     for (;;) {
-        int r = wait_until(lfd, POLLIN, deadline, timeout_ms);
+        int r = wait_until(lfd, POLLIN, deadline);
         if (r == -ETIMEDOUT)
             return LOG_ERRNO(ctx, r, "no connection within %d ms", timeout_ms);
         if (r < 0)

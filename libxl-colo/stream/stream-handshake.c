@@ -102,21 +102,13 @@ static int session_keys(colo_stream *s, const uint8_t *key, size_t keylen,
     return r < 0 ? LOG_ERRNO(s->ctx, r, "cannot derive the session keys") : 0;
 }
 
-static int remaining_ms(uint64_t deadline, int timeout_ms)
-{
-    if (timeout_ms < 0)
-        return -1;
-    uint64_t now = colo_now_ns();
-    return now >= deadline ? 0 : (int)DIV_ROUND_UP(deadline - now, 1000000u);
-}
-
 /* Receive the handshake record `want` of exactly len bytes. A refusal by
  * the peer keeps its meaning: EACCES and EPROTO are returned as such. */
 static int hs_recv(colo_stream *s, uint16_t want, void *body, size_t len,
-                   uint64_t deadline, int timeout_ms)
+                   uint64_t deadline)
 {
     struct colo_rec_hdr h;
-    int r = colo_stream_recv_raw(s, &h, body, len, remaining_ms(deadline, timeout_ms));
+    int r = colo_stream_recv_raw(s, &h, body, len, colo_ms_left(deadline));
 
     if (r == -ECONNABORTED && (s->peer_errno == EACCES || s->peer_errno == EPROTO))
         return -s->peer_errno;
@@ -160,7 +152,7 @@ int colo_stream_handshake_client(colo_stream *s, const uint8_t *key,
                                  size_t keylen, int timeout_ms,
                                  unsigned *version)
 {
-    uint64_t deadline = colo_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000u;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     struct hello mine = { .vmin = COLO_STREAM_VERSION_MIN, .vmax = COLO_STREAM_VERSION_MAX,
                           .flags = key ? COLO_HELLO_F_AUTH : 0 };
     struct hello peer;
@@ -174,7 +166,7 @@ int colo_stream_handshake_client(colo_stream *s, const uint8_t *key,
     r = colo_stream_send_raw(s, COLO_REC_HELLO, 0, &(struct iovec){ &w, sizeof(w) }, 1);
     if (r < 0)
         return r;
-    r = hs_recv(s, COLO_REC_HELLO, &w, sizeof(w), deadline, timeout_ms);
+    r = hs_recv(s, COLO_REC_HELLO, &w, sizeof(w), deadline);
     if (r < 0)
         return r;
     hello_unpack(&peer, &w);
@@ -219,7 +211,7 @@ int colo_stream_handshake_server(colo_stream *s, const uint8_t *key,
                                  size_t keylen, int timeout_ms,
                                  unsigned *version)
 {
-    uint64_t deadline = colo_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000u;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     struct hello peer, mine = { .flags = key ? COLO_HELLO_F_AUTH : 0 };
     struct colo_hello w;
     uint8_t want[COLO_TAG_LEN], auth[COLO_TAG_LEN];
@@ -227,7 +219,7 @@ int colo_stream_handshake_server(colo_stream *s, const uint8_t *key,
 
     if ((r = hs_start(s, key, keylen)) < 0)
         return r;
-    r = hs_recv(s, COLO_REC_HELLO, &w, sizeof(w), deadline, timeout_ms);
+    r = hs_recv(s, COLO_REC_HELLO, &w, sizeof(w), deadline);
     if (r < 0)
         return r;
     hello_unpack(&peer, &w);
@@ -271,7 +263,7 @@ int colo_stream_handshake_server(colo_stream *s, const uint8_t *key,
         return r;
 
     if (key) {
-        r = hs_recv(s, COLO_REC_AUTH, auth, sizeof(auth), deadline, timeout_ms);
+        r = hs_recv(s, COLO_REC_AUTH, auth, sizeof(auth), deadline);
         if (r < 0)
             return r;
         s->secure = s->tx_tagged = s->rx_tagged = true;

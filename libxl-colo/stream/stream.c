@@ -85,16 +85,11 @@ static void counter_add(uint64_t *c, uint64_t n)
 /* Wait until fd is ready for events, at most timeout_ms (< 0: forever). */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
-    uint64_t deadline = colo_now_ns() + (uint64_t)MAX(timeout_ms, 0) * 1000000u;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
 
     for (;;) {
-        int ms = -1;
-        if (timeout_ms >= 0) {
-            uint64_t now = colo_now_ns();
-            ms = now >= deadline ? 0 : (int)DIV_ROUND_UP(deadline - now, 1000000u);
-        }
         struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, ms);
+        int n = poll(&p, 1, colo_ms_left(deadline));
         if (n > 0)
             return 0; /* also on POLLHUP/POLLERR: the next call says what */
         if (n == 0)

@@ -15,6 +15,7 @@ if ! command -v xl-colo >/dev/null 2>&1; then
 	exit 99
 fi
 
+src=${abs_top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$T"
 # Never touch a real /run/xen-colo.
 XLCOLO_RUNDIR=$T/run
@@ -57,6 +58,21 @@ test_expect_success 'help CMD prints the usage line and the options' '
 	grep -q "^  --key FILE " out &&
 	xl-colo help receive >out &&
 	grep -q "^  --listen ADDR:PORT " out
+'
+
+test_expect_success 'help start and help receive print the defaults the code uses' '
+	xl-colo help start >out &&
+	grep -x "  -i, --interval MS          checkpoint period (Remus; COLO fallback), default 100" out &&
+	grep -x "  --heartbeat MS             heartbeat period on the link, default 200" out &&
+	grep -x "  --timeout MS               peer silent this long is lost, default 3000" out &&
+	grep -x "  --precopy-threshold PAGES  stop and copy below this many dirty pages, default 256" out &&
+	xl-colo help receive >out &&
+	grep -x "  --timeout MS               primary silent this long is lost, default 3000" out &&
+	grep -x "  --listen ADDR:PORT         where to wait for the primary, default 0.0.0.0:7878" out
+'
+
+test_expect_success 'every option getopt takes is in the help and in docs/xl-colo.1, defaults alike' '
+	python3 "$src/tests/integration/cli-options.py" "$src"
 '
 
 test_expect_success 'CMD -h and CMD --help are help CMD' '
@@ -268,6 +284,16 @@ test_expect_success 'status of every protection, with none running' '
 	test_must_be_empty actual &&
 	xl-colo status -j >actual &&
 	test_must_be_empty actual
+'
+
+# --- the environment ----------------------------------------------------
+
+test_expect_success 'the old LIBXLCOLO_XEN_STOP still works, with one warning naming the new' '
+	LIBXLCOLO_XEN_STOP=pause test_expect_code 1 xl-colo --backend sim start --insecure web1 127.0.0.1:1 2>actual &&
+	grep -x "xl-colo: warning: LIBXLCOLO_XEN_STOP is deprecated and will be removed; use XLCOLO_XEN_STOP" actual &&
+	test "$(grep -c LIBXLCOLO_XEN_STOP actual)" = 1 &&
+	XLCOLO_XEN_STOP=pause test_expect_code 1 xl-colo --backend sim start --insecure web1 127.0.0.1:1 2>actual &&
+	! grep -q warning actual
 '
 
 test_done

@@ -44,6 +44,7 @@ static struct {
     struct unit_logger lg; /* keeps the last line, counts errors */
     libxlcolo_ctx *ctx;
     colo_backend *be;
+    struct colo_backend_params params; /* sim, in dir, this build's colo-simguest */
 } fx;
 
 static inline void track(pid_t pid)
@@ -206,10 +207,12 @@ static inline int sim_fixture_init(void)
         fx.dir[0] = '\0';
         return unit_setup_error("mkdtemp %s: %m", tmpl);
     }
-    setenv("XLCOLO_SIMGUEST", SIMGUEST_BIN, 1); /* for domain_create */
     signal(SIGPIPE, SIG_IGN);
     fx.ctx = unit_ctx_with(&fx.lg);
-    int r = colo_backend_open(fx.ctx, "sim", fx.dir, &fx.be);
+    fx.params = (struct colo_backend_params){
+        .name = "sim", .run_dir = fx.dir, .simguest = SIMGUEST_BIN, /* for domain_create */
+    };
+    int r = colo_backend_open(fx.ctx, &fx.params, 0, &fx.be);
     if (r < 0) {
         unit_setup_error("the sim backend on %s: %s", fx.dir,
                          fx.lg.last[0] ? fx.lg.last : strerror(-r));

@@ -335,7 +335,7 @@ static void test_silent_client(void)
     CU_ASSERT_EQUAL(send(fd, "sta", 3, 0), 3);
     uint64_t t0 = colo_now_ns();
     CU_ASSERT_EQUAL(colo_control_accept(c, &cmd), -ETIMEDOUT);
-    uint64_t ms = (colo_now_ns() - t0) / 1000000;
+    uint64_t ms = (colo_now_ns() - t0) / COLO_NS_PER_MS;
     CU_ASSERT(ms >= 900 && ms < 3000);
     close(fd);
     colo_control_free(c);

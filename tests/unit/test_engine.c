@@ -116,6 +116,7 @@ static void side_init(struct side *s, const char *dir)
     libxlcolo_options_init(&s->opt);
     s->opt.backend = "sim";
     s->opt.run_dir = s->run_dir;
+    s->opt.simguest = SIMGUEST_BIN;
     s->opt.insecure = true;
     s->opt.verify = true;
     s->opt.timeout_ms = 10000;

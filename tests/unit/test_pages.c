@@ -98,7 +98,7 @@ static char fake_token;
 static unsigned fake_unmaps, fake_maps;
 
 static int fake_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-                    void **pages, int *err, colo_mapping **m)
+                    void **pages, int *err, colo_mapping **m, unsigned flags)
 {
     fake_maps++;
     for (unsigned i = 0; i < n; i++) {

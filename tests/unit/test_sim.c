@@ -22,27 +22,27 @@
 static colo_dom *open_dom(const char *name)
 {
     colo_dom *d = NULL;
-    CU_ASSERT_EQUAL(colo_be_domain_open(fx.be, name, &d), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_open(fx.be, name, &d, 0), 0);
     return d;
 }
 
 static uint64_t peek_count(colo_dom *d)
 {
     uint64_t n = UINT64_MAX;
-    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, d, NULL, 0, &n), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, d, NULL, 0, &n, 0), 0);
     return n;
 }
 
 /* Poll until the dirty count reaches at least n (bounded). */
 static bool wait_dirty(colo_dom *d, uint64_t n)
 {
-    int64_t end = sim_now_ms() + WAIT_MS;
+    uint64_t end = colo_deadline_ms(WAIT_MS);
     uint64_t c;
     do {
-        if (colo_be_logdirty_peek(fx.be, d, NULL, 0, &c) == 0 && c >= n)
+        if (colo_be_logdirty_peek(fx.be, d, NULL, 0, &c, 0) == 0 && c >= n)
             return true;
         window_ms(2);
-    } while (sim_now_ms() < end);
+    } while (!colo_deadline_passed(end));
     return false;
 }
 
@@ -75,7 +75,7 @@ static void test_pause_stops_dirtying(void)
     CU_ASSERT_FATAL(pidA > 0);
     dA = open_dom("A");
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
-    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di, 0), 0);
     CU_ASSERT_EQUAL(di.domid, (uint32_t)pidA);
     CU_ASSERT_EQUAL(di.nr_pages, 8192);
     CU_ASSERT_EQUAL(di.nr_vcpus, 2);
@@ -83,10 +83,10 @@ static void test_pause_stops_dirtying(void)
     CU_ASSERT_FALSE(di.paused);
     CU_ASSERT_FALSE(di.shutdown);
 
-    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA, 0), 0);
     CU_ASSERT_TRUE(wait_dirty(dA, 20));
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, COLO_PAUSE_CHECKPOINT), 0);
-    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di, 0), 0);
     CU_ASSERT_TRUE(di.paused);
     uint64_t c1 = peek_count(dA);
     CU_ASSERT_EQUAL_FATAL(raw_info("A", &i1), 0);
@@ -101,7 +101,7 @@ static void test_pause_stops_dirtying(void)
     /* Cleaned while paused, it stays empty; unpaused, it fills again. */
     unsigned long *bm = calloc(DIV_ROUND_UP(8192, BPL), sizeof(long));
     uint64_t n;
-    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, bm, 8192, &n), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, bm, 8192, &n, 0), 0);
     window_ms(50);
     CU_ASSERT_EQUAL(peek_count(dA), 0);
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dA, 0), 0);
@@ -121,8 +121,8 @@ static void test_peek_leaves_clean_clears(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
     CU_ASSERT_TRUE(wait_dirty(dA, 10));
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b1, 8192, &c1), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b1, 8192, &c1, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2, 0), 0);
     CU_ASSERT(c1 >= 10);
     CU_ASSERT_EQUAL(c1, popcount(b1, 8192));
     CU_ASSERT_EQUAL(c1, c2);
@@ -131,17 +131,17 @@ static void test_peek_leaves_clean_clears(void)
     for (uint64_t pfn = 163; pfn < 8192; pfn++)
         CU_ASSERT_FALSE_FATAL(b1[pfn / BPL] & (1ul << (pfn % BPL)));
 
-    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, b3, 8192, &c3), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_clean(fx.be, dA, b3, 8192, &c3, 0), 0);
     CU_ASSERT_EQUAL(c3, c1);
     CU_ASSERT_EQUAL(memcmp(b1, b3, words * sizeof(long)), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 8192, &c2, 0), 0);
     CU_ASSERT_EQUAL(c2, 0);
     CU_ASSERT_EQUAL(popcount(b2, 8192), 0);
     CU_ASSERT_EQUAL(peek_count(dA), 0);
 
     /* A shorter bitmap gets nr_pages bits and not one more. */
     memset(b2, 0xff, words * sizeof(long));
-    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 100, &c2), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_peek(fx.be, dA, b2, 100, &c2, 0), 0);
     CU_ASSERT_EQUAL(b2[1] >> (100 - BPL), 0);
     CU_ASSERT_EQUAL(b2[2], ~0ul); /* beyond the caller's words: untouched */
 
@@ -150,8 +150,8 @@ static void test_peek_leaves_clean_clears(void)
     char msg[SIM_MSG_MAX];
     CU_ASSERT_EQUAL(raw_op("A", SIM_OP_LOGDIRTY_ENABLE, 0, &rsp), -EINVAL);
     CU_ASSERT_STRING_EQUAL(sim_rsp_msg(&rsp, msg, sizeof(msg)), "log-dirty is already enabled");
-    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, dA, 0), 0);
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dA, 0), 0);
     free(b1);
     free(b2);
@@ -165,7 +165,7 @@ static void test_count_is_popcount(void)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
     for (int i = 0; i < 50; i++) { /* running: CLEANs racing the vCPUs */
-        CU_ASSERT_EQUAL_FATAL(colo_be_logdirty_clean(fx.be, dA, b, 8192, &c), 0);
+        CU_ASSERT_EQUAL_FATAL(colo_be_logdirty_clean(fx.be, dA, b, 8192, &c, 0), 0);
         CU_ASSERT_EQUAL(c, popcount(b, 8192));
         total += c;
         window_ms(1);
@@ -184,16 +184,16 @@ static void test_context_continues(void)
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
-    ssize_t len = colo_be_context_get(fx.be, dA, &ctx);
+    ssize_t len = colo_be_context_get(fx.be, dA, &ctx, 0);
     CU_ASSERT_EQUAL_FATAL(len, (ssize_t)SIM_CTX_SIZE(2));
-    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev);
+    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev, 0);
     CU_ASSERT_EQUAL(dlen, (ssize_t)sizeof(struct sim_devstate));
 
-    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra), 0);
+    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra, 0), 0);
     snprintf(cfg.name, sizeof(cfg.name), "B");
     CU_ASSERT_EQUAL_FATAL(colo_be_domain_create(fx.be, &cfg, &dB, COLO_CREATE_PAUSED), 0);
     free(extra);
-    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dB, &di), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dB, &di, 0), 0);
     track((pid_t)di.domid);
     CU_ASSERT_TRUE(di.paused);
     CU_ASSERT_EQUAL(di.nr_pages, 8192);
@@ -202,11 +202,11 @@ static void test_context_continues(void)
     /* No context yet: it cannot run, and has none to give. */
     fx.lg.errors = 0;
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dB, 0), -EINVAL);
-    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &ctx2), -ENODATA);
+    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &ctx2, 0), -ENODATA);
     CU_ASSERT_EQUAL(fx.lg.errors, 2);
 
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len), 0);
-    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen), 0);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen, 0), 0);
     CU_ASSERT_EQUAL_FATAL(raw_info("A", &ia), 0);
     CU_ASSERT_EQUAL_FATAL(raw_info("B", &ib), 0);
     CU_ASSERT_EQUAL(ib.counters[0], ia.counters[0]);
@@ -214,18 +214,18 @@ static void test_context_continues(void)
     CU_ASSERT_EQUAL(ib.ticks, ia.ticks);
     CU_ASSERT_EQUAL(ib.workload, SIM_WL_WEB);
     CU_ASSERT_EQUAL(ib.seed, 3);
-    CU_ASSERT_EQUAL_FATAL(colo_be_context_get(fx.be, dB, &ctx2), len);
+    CU_ASSERT_EQUAL_FATAL(colo_be_context_get(fx.be, dB, &ctx2, 0), len);
     CU_ASSERT_EQUAL(memcmp(ctx, ctx2, (size_t)len), 0);
 
     /* Unpaused, B's counters move on from A's. */
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, dB, 0), 0);
-    int64_t end = sim_now_ms() + WAIT_MS;
+    uint64_t end = colo_deadline_ms(WAIT_MS);
     do {
         CU_ASSERT_EQUAL_FATAL(raw_info("B", &ib), 0);
         if (ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1])
             break;
         window_ms(2);
-    } while (sim_now_ms() < end);
+    } while (!colo_deadline_passed(end));
     CU_ASSERT(ib.counters[0] > ia.counters[0] && ib.counters[1] > ia.counters[1]);
     CU_ASSERT(ib.counters[0] < ia.counters[0] + 1000000); /* from there, not from 0 */
     CU_ASSERT(ib.ticks > ia.ticks);
@@ -243,7 +243,7 @@ static void test_map(void)
     colo_mapping *m = NULL;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
-    CU_ASSERT_EQUAL(colo_be_map(fx.be, dA, pfns, 5, PROT_READ, pages, err, &m), 0);
+    CU_ASSERT_EQUAL(colo_be_map(fx.be, dA, pfns, 5, PROT_READ, pages, err, &m, 0), 0);
     CU_ASSERT_PTR_NOT_NULL(pages[0]);
     CU_ASSERT_PTR_NOT_NULL(pages[1]);
     CU_ASSERT_EQUAL(err[0], 0);
@@ -279,13 +279,13 @@ static void test_copy_gives_equal_digests(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(dB);
     /* A paused, B paused: every page A dirtied since enable goes across. */
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, dA, 0), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, dA, 0), 0);
     /* A full copy: every page either guest holds (B ran on its own for a
      * while: its writes must go too). */
-    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dA, bm, nr), 0);
+    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dA, bm, nr, 0), 0);
     c = popcount(bm, nr);
     CU_ASSERT(c > 0 && c <= 163); /* web: its hot set only */
-    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dB, bmb, nr), 0);
+    CU_ASSERT_EQUAL_FATAL(colo_be_populated(fx.be, dB, bmb, nr, 0), 0);
     CU_ASSERT(popcount(bmb, nr) > 0);
     for (size_t i = 0; i < DIV_ROUND_UP(nr, BPL); i++)
         bm[i] |= bmb[i];
@@ -299,32 +299,32 @@ static void test_copy_gives_equal_digests(void)
                 pfns[n++] = pfn;
         if (!n)
             break;
-        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dA, pfns, n, PROT_READ, src, es, &ms), 0);
-        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dB, pfns, n, PROT_READ | PROT_WRITE, dst, ed, &md), 0);
+        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dA, pfns, n, PROT_READ, src, es, &ms, 0), 0);
+        CU_ASSERT_EQUAL_FATAL(colo_be_map(fx.be, dB, pfns, n, PROT_READ | PROT_WRITE, dst, ed, &md, 0), 0);
         for (unsigned i = 0; i < n; i++)
             memcpy(dst[i], src[i], COLO_PAGE_SIZE);
         colo_be_unmap(fx.be, dA, ms);
         colo_be_unmap(fx.be, dB, md);
     }
-    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db), 0); /* B still has its old context */
-    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db, 0), 0); /* B still has its old context */
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da, 0), 0);
     CU_ASSERT_NOT_EQUAL(memcmp(da, db, 32), 0);
-    ssize_t len = colo_be_context_get(fx.be, dA, &ctx);
+    ssize_t len = colo_be_context_get(fx.be, dA, &ctx, 0);
     CU_ASSERT_FATAL(len > 0);
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len), 0);
-    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev);
-    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen), 0);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len, 0), 0);
+    ssize_t dlen = colo_be_devstate_save(fx.be, dA, &dev, 0);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, dev, (size_t)dlen, 0), 0);
 
-    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da), 0);
-    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dA, da, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(fx.be, dB, db, 0), 0);
     CU_ASSERT_EQUAL(memcmp(da, db, 32), 0);
     /* The generic path (map + context_get) agrees with the guest's own. */
     generic_ops = colo_backend_sim_ops;
     generic_ops.digest = NULL;
     generic = *fx.be;
     generic.ops = &generic_ops;
-    CU_ASSERT_EQUAL(colo_be_digest(&generic, dA, ga), 0);
-    CU_ASSERT_EQUAL(colo_be_digest(&generic, dB, gb), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(&generic, dA, ga, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_digest(&generic, dB, gb, 0), 0);
     CU_ASSERT_EQUAL(memcmp(da, ga, 32), 0);
     CU_ASSERT_EQUAL(memcmp(db, gb, 32), 0);
     /* ...and so does `colo-simguest hash`. */
@@ -345,33 +345,33 @@ static void test_bad_context_refused(void)
     struct sim_ctx_hdr h;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(dB);
-    ssize_t len = colo_be_context_get(fx.be, dB, &ctx);
+    ssize_t len = colo_be_context_get(fx.be, dB, &ctx, 0);
     CU_ASSERT_FATAL(len == (ssize_t)SIM_CTX_SIZE(2));
     fx.lg.errors = 0;
 
     memcpy(bad, ctx, (size_t)len);
     bad[0] ^= 1; /* magic */
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len, 0), -EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "magic"));
     CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "sim B: context set"));
     memcpy(&h, ctx, sizeof(h));
     h.nr_vcpus = htole32(3); /* the vCPU count */
     memcpy(bad, &h, sizeof(h));
     memset(bad + sizeof(h), 0, sizeof(bad) - sizeof(h));
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, SIM_CTX_SIZE(3)), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, SIM_CTX_SIZE(3), 0), -EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(fx.lg.last, "3 vCPUs"));
     memcpy(&h, ctx, sizeof(h));
     h.version = htole32(99);
     memcpy(bad, &h, sizeof(h));
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len), -EINVAL);
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len - 8), -EINVAL);
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, 4), -EINVAL);
-    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, SIM_DATA_MAX + 1), -E2BIG);
-    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, ctx, 16), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, bad, (size_t)len, 0), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, (size_t)len - 8, 0), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, 4, 0), -EINVAL);
+    CU_ASSERT_EQUAL(colo_be_context_set(fx.be, dB, ctx, SIM_DATA_MAX + 1, 0), -E2BIG);
+    CU_ASSERT_EQUAL(colo_be_devstate_load(fx.be, dB, ctx, 16, 0), -EINVAL);
     CU_ASSERT_EQUAL(fx.lg.errors, 7);
 
     /* Refused means untouched, and the guest is fine. */
-    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &after), len);
+    CU_ASSERT_EQUAL(colo_be_context_get(fx.be, dB, &after, 0), len);
     CU_ASSERT_EQUAL(memcmp(ctx, after, (size_t)len), 0);
     free(ctx);
     free(after);
@@ -392,16 +392,16 @@ static void test_guest_death_is_esrch(void)
     kill(pid, SIGKILL);
     CU_ASSERT(reap(pid, WAIT_MS) >= 0);
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, d, 0), -ESRCH);
-    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, d, &di), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, d, &di, 0), 0);
     CU_ASSERT_TRUE(di.shutdown);
-    CU_ASSERT_EQUAL(colo_be_map(fx.be, d, &pfn, 1, PROT_READ, &page, &err, &m), -ESRCH);
-    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_map(fx.be, d, &pfn, 1, PROT_READ, &page, &err, &m, 0), -ESRCH);
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d, 0), 0);
     colo_be_domain_close(fx.be, d);
     /* A SIGKILLed guest leaves its files; the next of that name takes over. */
     pid = start_guest("E", "--mem", "16M");
     CU_ASSERT_FATAL(pid > 0);
     d = open_dom("E");
-    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d, 0), 0);
     CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
     colo_be_domain_close(fx.be, d);
 }
@@ -415,8 +415,8 @@ static void stop_and_die(const char *name)
     colo_backend *be = NULL;
     colo_dom *d = NULL;
 
-    if (colo_backend_open(ctx, "sim", fx.dir, &be) == 0 &&
-        colo_be_domain_open(be, name, &d) == 0 && colo_be_logdirty_enable(be, d) == 0 &&
+    if (colo_backend_open(ctx, &fx.params, 0, &be) == 0 &&
+        colo_be_domain_open(be, name, &d, 0) == 0 && colo_be_logdirty_enable(be, d, 0) == 0 &&
         colo_be_pause(be, d, COLO_PAUSE_CHECKPOINT) == 0)
         raise(SIGKILL);
     _exit(1);
@@ -446,12 +446,12 @@ static void test_killed_toolstack_undone(void)
     colo_dom *d = open_dom("K");
     CU_ASSERT_PTR_NOT_NULL_FATAL(d);
     fx.lg.errors = 0;
-    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d, 0), 0);
     CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: was left stopped (pause) by an xl-colo that did "
                                        "not finish its checkpoint; restarting it");
     CU_ASSERT_EQUAL_FATAL(raw_info("K", &in), 0);
     CU_ASSERT_EQUAL(in.flags & (SIM_INFO_PAUSED | SIM_INFO_CKPT_STOP), 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_enable(fx.be, d, 0), 0);
     CU_ASSERT_STRING_EQUAL(fx.lg.last, "sim K: log-dirty was left on; turning it off and on again");
     CU_ASSERT_EQUAL(fx.lg.errors, 0);
     CU_ASSERT_TRUE(wait_dirty(d, 1));  /* the vCPUs run again */
@@ -459,7 +459,7 @@ static void test_killed_toolstack_undone(void)
     CU_ASSERT(in.counters[0] > before);
     /* Nothing left to recover: silent. */
     fx.lg.last[0] = '\0';
-    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_recover(fx.be, d, 0), 0);
     CU_ASSERT_STRING_EQUAL(fx.lg.last, "");
     /* A checkpoint stop is recorded until its unpause, and only until. */
     CU_ASSERT_EQUAL(colo_be_pause(fx.be, d, COLO_PAUSE_CHECKPOINT), 0);
@@ -468,8 +468,8 @@ static void test_killed_toolstack_undone(void)
     CU_ASSERT_EQUAL(colo_be_unpause(fx.be, d, COLO_PAUSE_CHECKPOINT), 0);
     CU_ASSERT_EQUAL(raw_info("K", &in), 0);
     CU_ASSERT_EQUAL(in.flags & SIM_INFO_CKPT_STOP, 0);
-    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, d), 0);
-    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d), 0);
+    CU_ASSERT_EQUAL(colo_be_logdirty_off(fx.be, d, 0), 0);
+    CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, d, 0), 0);
     CU_ASSERT_EQUAL(reap(gpid, WAIT_MS), 0);
     colo_be_domain_close(fx.be, d);
 }
@@ -481,13 +481,65 @@ static void test_create_existing_name(void)
     colo_dom *d = NULL;
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
-    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra), 0);
+    CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra, 0), 0);
     CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EEXIST);
     cfg.extra_len--; /* a torn configuration is refused before anything runs */
     snprintf(cfg.name, sizeof(cfg.name), "F");
     CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
     CU_ASSERT_FALSE(sock_exists("F", "sock"));
     free(extra);
+}
+
+/* Every op checks its flags with COLO_CHECK_FLAGS: -EINVAL and one line of
+ * one shape, naming the op and the unknown bits only. */
+static void test_unknown_flags(void)
+{
+    const unsigned bad = 1u << 7;
+    unsigned long bm[4] = { 0 };
+    uint64_t pfn = 0, n = 0;
+    void *page = NULL;
+    int err = 0;
+    uint8_t *buf = NULL, dg[32];
+    struct colo_domain_info di;
+    struct colo_domain_config cfg = { .nr_pages = 1, .nr_vcpus = 1 };
+    colo_mapping *m = NULL;
+    colo_dom *d = NULL;
+    void *extra = NULL;
+    char want[80];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
+#define REFUSED(call, what)                                                     \
+    do {                                                                        \
+        CU_ASSERT_EQUAL(call, -EINVAL);                                         \
+        snprintf(want, sizeof(want), "sim backend: %s: unknown flags 0x80", what); \
+        CU_ASSERT_STRING_EQUAL(fx.lg.last, want);                               \
+    } while (0)
+    REFUSED(colo_be_domain_open(fx.be, "A", &d, bad), "domain_open");
+    REFUSED(colo_be_domain_create(fx.be, &cfg, &d, bad | COLO_CREATE_PAUSED), "domain_create");
+    REFUSED(colo_be_domain_config(fx.be, dA, &cfg, &extra, bad), "domain_config");
+    REFUSED(colo_be_domain_destroy(fx.be, dA, bad), "domain_destroy");
+    REFUSED(colo_be_domain_info(fx.be, dA, &di, bad), "domain_info");
+    REFUSED(colo_be_pause(fx.be, dA, bad | COLO_PAUSE_CHECKPOINT), "pause");
+    REFUSED(colo_be_unpause(fx.be, dA, bad), "unpause");
+    REFUSED(colo_be_recover(fx.be, dA, bad), "recover");
+    REFUSED(colo_be_logdirty_enable(fx.be, dA, bad), "logdirty_enable");
+    REFUSED(colo_be_logdirty_off(fx.be, dA, bad), "logdirty_off");
+    REFUSED(colo_be_logdirty_peek(fx.be, dA, NULL, 0, &n, bad), "logdirty_peek");
+    REFUSED(colo_be_logdirty_clean(fx.be, dA, bm, 64, &n, bad), "logdirty_clean");
+    REFUSED(colo_be_map(fx.be, dA, &pfn, 1, PROT_READ, &page, &err, &m, bad), "map");
+    REFUSED((int)colo_be_context_get(fx.be, dA, &buf, bad), "context_get");
+    REFUSED(colo_be_context_set(fx.be, dA, dg, sizeof(dg), bad), "context_set");
+    REFUSED((int)colo_be_devstate_save(fx.be, dA, &buf, bad), "devstate_save");
+    REFUSED(colo_be_devstate_load(fx.be, dA, dg, sizeof(dg), bad), "devstate_load");
+    REFUSED(colo_be_digest(fx.be, dA, dg, bad), "digest");
+    REFUSED(colo_be_populated(fx.be, dA, bm, 64, bad), "populated");
+#undef REFUSED
+    CU_ASSERT_PTR_NULL(d);
+    CU_ASSERT_PTR_NULL(buf);
+    CU_ASSERT_PTR_NULL(extra);
+    /* Nothing was done: the guest still answers, running. */
+    CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, dA, &di, 0), 0);
+    CU_ASSERT_FALSE(di.shutdown);
 }
 
 static void test_destroy_leaves_nothing(void)
@@ -498,12 +550,12 @@ static void test_destroy_leaves_nothing(void)
 
     for (int i = 0; i < 2; i++) {
         CU_ASSERT_PTR_NOT_NULL_FATAL(doms[i]);
-        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di), 0);
-        CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, doms[i]), 0);
+        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di, 0), 0);
+        CU_ASSERT_EQUAL(colo_be_domain_destroy(fx.be, doms[i], 0), 0);
         CU_ASSERT_EQUAL(reap((pid_t)di.domid, WAIT_MS), 0); /* exited, status 0 */
         CU_ASSERT_FALSE(sock_exists(names[i], "sock"));
         CU_ASSERT_FALSE(sock_exists(names[i], "pid"));
-        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di), 0);
+        CU_ASSERT_EQUAL(colo_be_domain_info(fx.be, doms[i], &di, 0), 0);
         CU_ASSERT_TRUE(di.shutdown);
         colo_be_domain_close(fx.be, doms[i]);
     }
@@ -576,6 +628,7 @@ int main(void)
         { "a dead guest gives -ESRCH", test_guest_death_is_esrch },
         { "a toolstack killed mid-checkpoint is undone", test_killed_toolstack_undone },
         { "create: existing name, torn config", test_create_existing_name },
+        { "every op refuses unknown flags, in one shape", test_unknown_flags },
         { "destroy leaves nothing behind", test_destroy_leaves_nothing },
         { "command line", test_cli },
         { NULL, NULL },

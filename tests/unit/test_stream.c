@@ -152,7 +152,7 @@ static void test_bad_headers(void)
         write_all(to_v, junk, sizeof(junk)); /* what would be the body */
         uint64_t t0 = colo_now_ns();
         CU_ASSERT_EQUAL(colo_stream_recv_hdr(v.s, &h, T_MS), cases[i].err);
-        CU_ASSERT((colo_now_ns() - t0) / 1000000 < 1000); /* no waiting for a body */
+        CU_ASSERT((colo_now_ns() - t0) / COLO_NS_PER_MS < 1000); /* no waiting for a body */
         CU_ASSERT_STRING_EQUAL(v.lg.last, cases[i].line);
         /* Not one byte past the header was read. */
         CU_ASSERT_EQUAL(ioctl(colo_stream_fd(v.s), FIONREAD, &pending), 0);
@@ -296,7 +296,7 @@ static void test_timeout_keeps_stream(void)
     ready_pair(&c, &v, key_a);
     uint64_t t0 = colo_now_ns();
     CU_ASSERT_EQUAL(colo_stream_recv(v.s, &h, &e, 8, 50), -ETIMEDOUT);
-    CU_ASSERT((colo_now_ns() - t0) / 1000000 >= 45);
+    CU_ASSERT((colo_now_ns() - t0) / COLO_NS_PER_MS >= 45);
     CU_ASSERT_STRING_EQUAL(v.lg.last, "no record from the peer within 50 ms");
     CU_ASSERT_EQUAL(colo_stream_send_buf(c.s, COLO_REC_VMSTATE_LOADED, 0, &e, 8), 0);
     e = 0;

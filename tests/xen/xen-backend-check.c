@@ -68,7 +68,7 @@ static int failures;
 #define FIGURE(name, fmt, val, unit) \
     printf("XCOLO: FIGURE %s.%s " fmt " %s\n", tname, name, val, unit)
 
-static double now_ms(void) { return colo_now_ns() / 1e6; }
+static double now_ms(void) { return (double)colo_now_ns() / COLO_NS_PER_MS; }
 
 struct side {
     colo_backend *be;
@@ -83,7 +83,20 @@ static int open_backend(libxlcolo_ctx **ctx, colo_backend **be)
     int r = libxlcolo_ctx_alloc(ctx, LIBXLCOLO_VERSION, 0, (xentoollog_logger *)lg);
     if (r < 0)
         return r;
-    return colo_backend_open(*ctx, "xen", "/run", be);
+    /* As xl-colo does: $XLCOLO_XEN_STOP (or the old $LIBXLCOLO_XEN_STOP)
+     * pause|suspend overrides how a checkpoint stops the guest. */
+    const char *stop = getenv("XLCOLO_XEN_STOP");
+    if (!stop || !*stop)
+        stop = getenv("LIBXLCOLO_XEN_STOP");
+    struct colo_backend_params p = {
+        .name = "xen",
+        .run_dir = "/run",
+        .xen_stop = !stop ? LIBXLCOLO_XEN_STOP_AUTO
+                    : strcmp(stop, "pause") == 0 ? LIBXLCOLO_XEN_STOP_PAUSE
+                    : strcmp(stop, "suspend") == 0 ? LIBXLCOLO_XEN_STOP_SUSPEND
+                    : LIBXLCOLO_XEN_STOP_AUTO,
+    };
+    return colo_backend_open(*ctx, &p, 0, be);
 }
 
 /* A domain opened through the backend, for the one-shot commands. */
@@ -98,7 +111,7 @@ static int session_open(struct session *s, const char *name)
 {
     *s = (struct session){ 0 };
     int r = open_backend(&s->ctx, &s->be);
-    return r < 0 ? r : colo_be_domain_open(s->be, name, &s->d);
+    return r < 0 ? r : colo_be_domain_open(s->be, name, &s->d, 0);
 }
 
 static void session_close(struct session *s)
@@ -130,7 +143,7 @@ static int copy_frames(colo_backend *be, colo_dom *src, colo_dom *dst, const uin
     for (uint64_t off = 0; off < n; off += BATCH) {
         unsigned cnt = (unsigned)MIN((uint64_t)BATCH, n - off), k = 0;
         colo_mapping *sm = NULL, *dm = NULL;
-        int r = colo_be_map(be, src, pfns + off, cnt, PROT_READ, sp, se, &sm);
+        int r = colo_be_map(be, src, pfns + off, cnt, PROT_READ, sp, se, &sm, 0);
         if (r < 0)
             return r;
         for (unsigned i = 0; i < cnt; i++) {
@@ -140,7 +153,7 @@ static int copy_frames(colo_backend *be, colo_dom *src, colo_dom *dst, const uin
                 cs->fail_src++;
         }
         if (k) {
-            r = colo_be_map(be, dst, ok, k, PROT_READ | PROT_WRITE, dp, de, &dm);
+            r = colo_be_map(be, dst, ok, k, PROT_READ | PROT_WRITE, dp, de, &dm, 0);
             if (r < 0) {
                 colo_be_unmap(be, src, sm);
                 return r;
@@ -169,17 +182,17 @@ static int copy_context(colo_backend *be, colo_dom *src, colo_dom *dst, size_t *
                         size_t *dev_len)
 {
     _cleanup_free_ uint8_t *c = NULL, *dv = NULL;
-    ssize_t n = colo_be_context_get(be, src, &c);
+    ssize_t n = colo_be_context_get(be, src, &c, 0);
     if (n < 0)
         return (int)n;
-    int r = colo_be_context_set(be, dst, c, (size_t)n);
+    int r = colo_be_context_set(be, dst, c, (size_t)n, 0);
     if (r < 0)
         return r;
     *ctx_len = (size_t)n;
-    ssize_t m = colo_be_devstate_save(be, src, &dv);
+    ssize_t m = colo_be_devstate_save(be, src, &dv, 0);
     if (m < 0)
         return (int)m;
-    r = colo_be_devstate_load(be, dst, dv, (size_t)m);
+    r = colo_be_devstate_load(be, dst, dv, (size_t)m, 0);
     *dev_len = (size_t)m;
     return r;
 }
@@ -195,9 +208,9 @@ static uint64_t count_differing(colo_backend *be, colo_dom *a, colo_dom *b, uint
         colo_mapping *ma = NULL, *mb = NULL;
         for (unsigned i = 0; i < cnt; i++)
             pfns[i] = base + i;
-        if (colo_be_map(be, a, pfns, cnt, PROT_READ, pa, ea, &ma) < 0)
+        if (colo_be_map(be, a, pfns, cnt, PROT_READ, pa, ea, &ma, 0) < 0)
             continue;
-        if (colo_be_map(be, b, pfns, cnt, PROT_READ, pb, eb, &mb) < 0) {
+        if (colo_be_map(be, b, pfns, cnt, PROT_READ, pb, eb, &mb, 0) < 0) {
             colo_be_unmap(be, a, ma);
             continue;
         }
@@ -223,7 +236,7 @@ static int read_counter(colo_backend *be, colo_dom *d, uint64_t pfn, uint64_t *v
     void *page;
     int err;
     colo_mapping *m = NULL;
-    int r = colo_be_map(be, d, &p, 1, PROT_READ, &page, &err, &m);
+    int r = colo_be_map(be, d, &p, 1, PROT_READ, &page, &err, &m, 0);
     if (r < 0)
         return r;
     if (!page) {
@@ -266,7 +279,7 @@ static void check_left_on(colo_backend *be, colo_dom *d, const char *name, uint6
     pid_t pid = fork();
     if (pid == 0) {
         struct session s;
-        if (session_open(&s, name) < 0 || colo_be_logdirty_enable(s.be, s.d) < 0)
+        if (session_open(&s, name) < 0 || colo_be_logdirty_enable(s.be, s.d, 0) < 0)
             _exit(1);
         raise(SIGKILL);
         _exit(2);
@@ -277,7 +290,7 @@ static void check_left_on(colo_backend *be, colo_dom *d, const char *name, uint6
         FAIL("left-on: the child could not enable log-dirty (status %#x)", st);
         return;
     }
-    int r = colo_be_logdirty_enable(be, d);
+    int r = colo_be_logdirty_enable(be, d, 0);
     if (r < 0) {
         FAIL("left-on: enable after a killed toolstack: %s", strerror(-r));
         return;
@@ -286,10 +299,10 @@ static void check_left_on(colo_backend *be, colo_dom *d, const char *name, uint6
     uint64_t c1 = 0, c2 = 0;
     if (!bm)
         return;
-    colo_be_logdirty_clean(be, d, bm, nr, &c1);
+    colo_be_logdirty_clean(be, d, bm, nr, &c1, 0);
     usleep(interval_ms * 1000);
-    r = colo_be_logdirty_clean(be, d, bm, nr, &c2);
-    colo_be_logdirty_off(be, d);
+    r = colo_be_logdirty_clean(be, d, bm, nr, &c2, 0);
+    colo_be_logdirty_off(be, d, 0);
     if (r < 0)
         FAIL("left-on: clean after recovery: %s", strerror(-r));
     else if (tinypvh && c2 < TINYPVH_DIRTY_END - TINYPVH_DIRTY_FIRST + 1)
@@ -329,8 +342,8 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
     double t0, t1;
 
     CHECK(open_backend(&ctx, &be), "open the xen backend");
-    CHECK(colo_be_domain_open(be, name, &prim), "open the primary");
-    CHECK(colo_be_domain_info(be, prim, &pi), "primary info");
+    CHECK(colo_be_domain_open(be, name, &prim, 0), "open the primary");
+    CHECK(colo_be_domain_info(be, prim, &pi, 0), "primary info");
     tinypvh = read_counter(be, prim, 0, &ctr) == 0;
     INFO("primary %s: domid %u type %s nr_pages %#" PRIx64 " mem %" PRIu64 " MiB vcpus %u "
          "pv_drivers %d%s", pi.name, pi.domid, pi.type == COLO_DOM_PVH ? "pvh" : "hvm",
@@ -338,9 +351,9 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
          tinypvh ? " (tinypvh counter found)" : "");
 
     t0 = now_ms();
-    CHECK(colo_be_domain_config(be, prim, &cfg, &extra), "domain_config on the primary");
+    CHECK(colo_be_domain_config(be, prim, &cfg, &extra, 0), "domain_config on the primary");
     CHECK(colo_be_domain_create(be, &cfg, &sec, COLO_CREATE_PAUSED), "domain_create of the secondary");
-    CHECK(colo_be_domain_info(be, sec, &si), "secondary info");
+    CHECK(colo_be_domain_info(be, sec, &si, 0), "secondary info");
     INFO("secondary %s: domid %u nr_pages %#" PRIx64 " (config %zu bytes of JSON), made in %.0f ms",
          si.name, si.domid, si.nr_pages, cfg.extra_len, now_ms() - t0);
     PASS("create: secondary %s (domid %u) built from the primary's configuration, paused=%d",
@@ -363,7 +376,7 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
     t0 = now_ms();
     CHECK(colo_be_pause(be, prim, COLO_PAUSE_CHECKPOINT), "stop the primary");
     prim_stopped = true;
-    CHECK(colo_be_logdirty_enable(be, prim), "log-dirty enable");
+    CHECK(colo_be_logdirty_enable(be, prim, 0), "log-dirty enable");
     for (uint64_t p = 0; p < nr; p++)
         list[p] = p;
     struct copy_stats cs0 = { 0 };
@@ -371,8 +384,8 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
     CHECK(copy_context(be, prim, sec, &ctx_len, &dev_len), "context + device state");
     t1 = now_ms();
     uint8_t dp[32], ds[32];
-    CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
-    CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
+    CHECK(colo_be_digest(be, prim, dp, 0), "digest of the primary");
+    CHECK(colo_be_digest(be, sec, ds, 0), "digest of the secondary");
     double tdig = now_ms() - t1;
     CHECK(colo_be_unpause(be, prim, COLO_PAUSE_CHECKPOINT), "restart the primary");
     prim_stopped = false;
@@ -399,7 +412,7 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
         CHECK(colo_be_pause(be, prim, COLO_PAUSE_CHECKPOINT), "stop the primary");
         prim_stopped = true;
         double ta = now_ms();
-        CHECK(colo_be_logdirty_clean(be, prim, bm, nr, &ndirty), "log-dirty clean");
+        CHECK(colo_be_logdirty_clean(be, prim, bm, nr, &ndirty, 0), "log-dirty clean");
         double tb = now_ms();
         for (uint64_t p = 0; p < nr; p++)
             if (test_bit(bm, p))
@@ -425,8 +438,8 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
         bool verify = k == rounds || !no_digest, match = true;
         memset(dp, 0, sizeof(dp));
         if (verify) {
-            CHECK(colo_be_digest(be, prim, dp), "digest of the primary");
-            CHECK(colo_be_digest(be, sec, ds), "digest of the secondary");
+            CHECK(colo_be_digest(be, prim, dp, 0), "digest of the primary");
+            CHECK(colo_be_digest(be, sec, ds, 0), "digest of the secondary");
             match = memcmp(dp, ds, 32) == 0;
             verified++;
         }
@@ -486,13 +499,13 @@ static int cmd_run(const char *name, unsigned rounds, unsigned interval_ms)
         read_counter(be, sec, 0, &at_ckpt);
     t0 = now_ms();
     CHECK(colo_be_pause(be, prim, 0), "pause the primary for failover");
-    CHECK(colo_be_domain_destroy(be, prim), "destroy the primary");
+    CHECK(colo_be_domain_destroy(be, prim, 0), "destroy the primary");
     colo_be_domain_close(be, prim);
     prim = NULL;
     CHECK(colo_be_unpause(be, sec, 0), "run the secondary");
     FIGURE("failover", "%.0f", now_ms() - t0, "ms");
     sleep(2);
-    CHECK(colo_be_domain_info(be, sec, &si), "secondary info after failover");
+    CHECK(colo_be_domain_info(be, sec, &si, 0), "secondary info after failover");
     if (si.paused || si.shutdown)
         FAIL("failover: the secondary is %s", si.shutdown ? "shut down" : "paused");
     else
@@ -648,7 +661,7 @@ static int cmd_stop_and_die(const char *name)
     struct session s;
     int r = session_open(&s, name);
     if (r >= 0)
-        r = colo_be_logdirty_enable(s.be, s.d);
+        r = colo_be_logdirty_enable(s.be, s.d, 0);
     if (r >= 0)
         r = colo_be_pause(s.be, s.d, COLO_PAUSE_CHECKPOINT);
     if (r < 0) {

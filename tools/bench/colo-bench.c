@@ -106,6 +106,8 @@ static void pick(uint64_t *perm, uint64_t nr, uint64_t k, uint64_t *out)
 struct guest {
     char dir[64];
     pid_t pid;          /* the colo-simguest we started, or 0 */
+    const char *simguest; /* its binary (simguest_bin), also given to the backend */
+    char simguest_buf[PATH_MAX];
     colo_backend *be;
     colo_dom *dom;
 };
@@ -137,10 +139,9 @@ static const char *simguest_bin(char *buf, size_t len)
     return "colo-simguest";
 }
 
-static pid_t spawn_guest(const char *dir)
+static pid_t spawn_guest(const char *dir, const char *bin)
 {
-    char path[PATH_MAX];
-    const char *argv[] = { simguest_bin(path, sizeof(path)), "run", "--daemon", "--paused",
+    const char *argv[] = { bin, "run", "--daemon", "--paused",
                            "--rundir", dir, "--name", "bench", "--mem", GUEST_MEM,
                            "--vcpus", "1", "--workload", "idle", NULL };
     posix_spawn_file_actions_t fa;
@@ -191,15 +192,18 @@ static int guest_start(libxlcolo_ctx *ctx, struct guest *g)
         g->dir[0] = '\0';
         return negative_errno();
     }
-    g->pid = spawn_guest(g->dir);
+    g->simguest = simguest_bin(g->simguest_buf, sizeof(g->simguest_buf));
+    g->pid = spawn_guest(g->dir, g->simguest);
     if (g->pid <= 0) {
         g->pid = 0;
         return -ECHILD;
     }
-    int r = colo_backend_open(ctx, "sim", g->dir, &g->be);
+    struct colo_backend_params bp = { .name = "sim", .run_dir = g->dir,
+                                      .simguest = g->simguest };
+    int r = colo_backend_open(ctx, &bp, 0, &g->be);
     if (r < 0)
         return r;
-    return colo_be_domain_open(g->be, "bench", &g->dom);
+    return colo_be_domain_open(g->be, "bench", &g->dom, 0);
 }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -215,7 +219,7 @@ static void guest_stop(struct guest *g)
     bool gone = false;
 
     if (g->dom) {
-        gone = colo_be_domain_destroy(g->be, g->dom) == 0;
+        gone = colo_be_domain_destroy(g->be, g->dom, 0) == 0;
         colo_be_domain_close(g->be, g->dom);
     }
     if (g->be)
@@ -249,7 +253,7 @@ static int dirty_guest(colo_backend *be, colo_dom *d, const uint64_t *pfns, uint
     for (uint64_t i = 0; i < k; i += REC_PAGES) {
         unsigned n = (unsigned)MIN(k - i, (uint64_t)REC_PAGES);
         colo_mapping *m;
-        int r = colo_be_map(be, d, pfns + i, n, PROT_READ | PROT_WRITE, addr, err, &m);
+        int r = colo_be_map(be, d, pfns + i, n, PROT_READ | PROT_WRITE, addr, err, &m, 0);
         if (r < 0)
             return r;
         for (unsigned j = 0; j < n; j++)
@@ -273,14 +277,14 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
     uint64_t nr;
     int r;
 
-    if ((r = colo_be_domain_info(g->be, g->dom, &info)) < 0)
+    if ((r = colo_be_domain_info(g->be, g->dom, &info, 0)) < 0)
         return r;
     nr = info.nr_pages;
     if (nr < sizes[ARRAY_SIZE(sizes) - 1]) {
         fprintf(stderr, "colo-bench: the guest has only %" PRIu64 " pages\n", nr);
         return -EINVAL;
     }
-    if ((r = colo_be_logdirty_enable(g->be, g->dom)) < 0)
+    if ((r = colo_be_logdirty_enable(g->be, g->dom, 0)) < 0)
         return r;
     logdirty_on = true;
 
@@ -376,7 +380,7 @@ out:
     if (cap.paused)
         colo_be_unpause(g->be, g->dom, COLO_PAUSE_CHECKPOINT);
     if (logdirty_on)
-        colo_be_logdirty_off(g->be, g->dom);
+        colo_be_logdirty_off(g->be, g->dom, 0);
     colo_capture_free(&cap);
     colo_capture_buf_free(&buf);
     free(extra);

@@ -12,15 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "colo-time.h"
 #include "guest.h"
 #include "macro.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Park until unpaused. Returns false when told to stop. */
 static bool vcpu_park(struct vcpu *v)
@@ -45,8 +39,8 @@ static void vcpu_sleep_until(struct vcpu *v, uint64_t due)
 {
     struct guest *g = v->g;
     struct timespec ts = {
-        .tv_sec = (time_t)(due / 1000000000ull),
-        .tv_nsec = (long)(due % 1000000000ull),
+        .tv_sec = (time_t)(due / COLO_NS_PER_SEC),
+        .tv_nsec = (long)(due % COLO_NS_PER_SEC),
     };
 
     pthread_mutex_lock(&g->lock);
@@ -56,21 +50,21 @@ static void vcpu_sleep_until(struct vcpu *v, uint64_t due)
     pthread_mutex_unlock(&g->lock);
 }
 
-#define SLEEP_MIN_NS 1000000ull      /* sleep only when 1 ms ahead */
-#define BEHIND_MAX_NS 100000000ull   /* 100 ms behind: start over, no burst */
+#define SLEEP_MIN_NS COLO_NS_PER_MS  /* sleep only when 1 ms ahead */
+#define BEHIND_MAX_NS (100 * COLO_NS_PER_MS) /* 100 ms behind: start over, no burst */
 
 static void *vcpu_main(void *arg)
 {
     struct vcpu *v = arg;
     struct guest *g = v->g;
-    uint64_t t0 = now_ns(), n = 0;
+    uint64_t t0 = colo_now_ns(), n = 0;
 
     for (;;) {
         if (atomic_load_explicit(&g->pause_req, memory_order_acquire) ||
             atomic_load_explicit(&g->stop, memory_order_relaxed)) {
             if (!vcpu_park(v))
                 break;
-            t0 = now_ns();
+            t0 = colo_now_ns();
             n = 0;
         }
         workload_touch(g, v);
@@ -78,10 +72,10 @@ static void *vcpu_main(void *arg)
             continue;
         if (++n >= g->rate) { /* keep the arithmetic small: slide a second */
             n -= g->rate;
-            t0 += 1000000000ull;
+            t0 += COLO_NS_PER_SEC;
         }
-        uint64_t due = t0 + n * 1000000000ull / g->rate;
-        uint64_t now = now_ns();
+        uint64_t due = t0 + n * COLO_NS_PER_SEC / g->rate;
+        uint64_t now = colo_now_ns();
         if (due > now + SLEEP_MIN_NS) {
             vcpu_sleep_until(v, due);
         } else if (now > due + BEHIND_MAX_NS) {

@@ -187,8 +187,7 @@ static int sim_domain_open(colo_backend *be, const char *name, colo_dom **out, u
     void *p;
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: open: unknown flags %#x", name, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_open");
     if (!sim_name_valid(name))
         return LOG_ERRNO(be->ctx, -EINVAL, "sim: '%s' is not a guest name", name);
     d = calloc(1, sizeof(*d));
@@ -240,13 +239,14 @@ static void sim_domain_close(colo_backend *be, colo_dom *d)
 /* --- domain_config / domain_create (the rest: backend_sim_spawn.c) --- */
 
 static int sim_domain_config(colo_backend *be, colo_dom *d, struct colo_domain_config *cfg,
-                             void **extra_owned)
+                             void **extra_owned, unsigned flags)
 {
     struct sim_info in;
     size_t len;
     void *extra;
     int r;
 
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_config");
     if (!cfg || !extra_owned)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: config: no place for it", d->name);
     {
@@ -275,8 +275,7 @@ static int sim_domain_create(colo_backend *be, const struct colo_domain_config *
     int r;
 
     /* Created paused, always: an incoming guest has no context to run. */
-    if (flags & ~COLO_CREATE_PAUSED)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: create: unknown flags %#x", cfg->name, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_CREATE_PAUSED, "domain_create");
     if ((r = colo_sim_spawn(be, cfg)) < 0)
         return r;
     return sim_domain_open(be, cfg->name, out, 0);
@@ -284,11 +283,10 @@ static int sim_domain_create(colo_backend *be, const struct colo_domain_config *
 
 static int sim_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_destroy");
     LOCKED(d);
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: destroy: unknown flags %#x", d->name, flags);
     if (sim_pidfd_exited(d->pidfd, 0)) {
         d->gone = true;
         return 0;
@@ -314,8 +312,10 @@ static int sim_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
                      "killed", d->name, SIM_TIMEOUT_MS / 1000);
 }
 
-static int sim_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_info *info)
+static int sim_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_info *info,
+                           unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_info");
     LOCKED(d);
     int r = dom_info(be, d, CALL_QUIET_GONE);
 
@@ -335,31 +335,31 @@ static int sim_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
 
 /* --- run state, log-dirty --- */
 
-/* An op without data: flags (ours) are checked against allowed, and
- * wire_flags go with the request. */
+/* An op without data: wire_flags go with the request. */
 static int simple_op(colo_backend *be, colo_dom *d, const char *what, uint16_t op,
-                     unsigned flags, unsigned allowed, uint16_t wire_flags)
+                     uint16_t wire_flags)
 {
-    if (flags & ~allowed)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: %s: unknown flags %#x", d->name, what, flags);
     LOCKED(d);
     return dom_call(be, d, what, op, wire_flags, NULL, 0, NULL, SIM_TIMEOUT_MS, 0);
 }
 
 static int sim_pause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "pause", SIM_OP_PAUSE, flags, COLO_PAUSE_CHECKPOINT,
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "pause");
+    return simple_op(be, d, "pause", SIM_OP_PAUSE,
                      (flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0);
 }
 
 static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, flags, COLO_PAUSE_CHECKPOINT, 0);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "unpause");
+    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, 0);
 }
 
 /* A checkpoint stop that nobody will end: the guest recorded it. */
-static int sim_recover(colo_backend *be, colo_dom *d)
+static int sim_recover(colo_backend *be, colo_dom *d, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "recover");
     LOCKED(d);
     int r = dom_info(be, d, 0);
 
@@ -376,9 +376,7 @@ static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 {
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: log-dirty enable: unknown flags %#x",
-                         d->name, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_enable");
     LOCKED(d);
     if ((r = dom_info(be, d, 0)) < 0)
         return r;
@@ -395,18 +393,16 @@ static int sim_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 
 static int sim_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    return simple_op(be, d, "log-dirty off", SIM_OP_LOGDIRTY_OFF, flags, 0, 0);
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_off");
+    return simple_op(be, d, "log-dirty off", SIM_OP_LOGDIRTY_OFF, 0);
 }
 
 static int logdirty_op(colo_backend *be, colo_dom *d, const char *what, uint16_t op,
-                       unsigned long *bitmap, uint64_t nr_pages, uint64_t *count,
-                       unsigned flags)
+                       unsigned long *bitmap, uint64_t nr_pages, uint64_t *count)
 {
     LOCKED(d);
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: %s: unknown flags %#x", d->name, what, flags);
     if (bitmap && nr_pages == 0)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: %s: a bitmap of 0 pages", d->name, what);
     r = dom_call(be, d, what, op, bitmap ? SIM_LD_F_BITMAP : 0, NULL, 0, NULL,
@@ -429,24 +425,27 @@ static int logdirty_op(colo_backend *be, colo_dom *d, const char *what, uint16_t
 static int sim_logdirty_peek(colo_backend *be, colo_dom *d, unsigned long *bitmap,
                              uint64_t nr_pages, uint64_t *count, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_peek");
     return logdirty_op(be, d, "log-dirty peek", SIM_OP_LOGDIRTY_PEEK, bitmap, nr_pages,
-                       count, flags);
+                       count);
 }
 
 static int sim_logdirty_clean(colo_backend *be, colo_dom *d, unsigned long *bitmap,
                               uint64_t nr_pages, uint64_t *count, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_clean");
     return logdirty_op(be, d, "log-dirty clean", SIM_OP_LOGDIRTY_CLEAN, bitmap, nr_pages,
-                       count, flags);
+                       count);
 }
 
 /* --- memory --- */
 
 static int sim_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-                   void **pages, int *err, colo_mapping **m)
+                   void **pages, int *err, colo_mapping **m, unsigned flags)
 {
     uint8_t *base = (prot & PROT_WRITE) ? d->rw : d->ro;
 
+    COLO_CHECK_FLAGS(be, flags, 0, "map");
     if (!(prot & PROT_READ))
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: map: prot %#x without PROT_READ",
                          d->name, (unsigned)prot);
@@ -470,10 +469,11 @@ static void sim_unmap(colo_backend *be, colo_dom *d, colo_mapping *m)
 /* The memfd's data ranges: what the guest ever touched (or a reader of a
  * hole faulted in). Holes are zero pages the first copy may skip. */
 static int sim_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap,
-                         uint64_t nr_pages)
+                         uint64_t nr_pages, unsigned flags)
 {
     off_t pos = 0, end = (off_t)(MIN(nr_pages, d->nr_pages) * COLO_PAGE_SIZE);
 
+    COLO_CHECK_FLAGS(be, flags, 0, "populated");
     if (!bitmap)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: populated: no bitmap", d->name);
     memset(bitmap, 0, DIV_ROUND_UP(nr_pages, BITS_PER_LONG) * sizeof(unsigned long));
@@ -517,28 +517,35 @@ static int set_blob(colo_backend *be, colo_dom *d, const char *what, uint16_t op
     return dom_call(be, d, what, op, 0, buf, len, NULL, SIM_TIMEOUT_MS, 0);
 }
 
-static ssize_t sim_context_get(colo_backend *be, colo_dom *d, uint8_t **buf)
+static ssize_t sim_context_get(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "context_get");
     return get_blob(be, d, "context get", SIM_OP_CONTEXT_GET, buf);
 }
 
-static int sim_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+static int sim_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                           unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "context_set");
     return set_blob(be, d, "context set", SIM_OP_CONTEXT_SET, buf, len);
 }
 
-static ssize_t sim_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
+static ssize_t sim_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "devstate_save");
     return get_blob(be, d, "devstate save", SIM_OP_DEVSTATE_SAVE, buf);
 }
 
-static int sim_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+static int sim_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                             unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "devstate_load");
     return set_blob(be, d, "devstate load", SIM_OP_DEVSTATE_LOAD, buf, len);
 }
 
-static int sim_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
+static int sim_digest(colo_backend *be, colo_dom *d, uint8_t out[32], unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "digest");
     LOCKED(d);
     int r = dom_call(be, d, "digest", SIM_OP_HASH, 0, NULL, 0, NULL,
                      sim_hash_timeout_ms(d->mem_len), 0);
@@ -556,8 +563,7 @@ static int sim_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
 
 static int sim_open(colo_backend *be, unsigned flags)
 {
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "sim: open: unknown flags %#x", flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "open");
     if (!be->run_dir || !*be->run_dir)
         return LOG_ERRNO(be->ctx, -EINVAL, "sim: open: no run directory");
     return 0;

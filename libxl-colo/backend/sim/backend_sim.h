@@ -12,7 +12,7 @@ int colo_sim_config_encode(colo_backend *be, const struct sim_info *in, void **e
 
 /* Check cfg (its extra came off the wire), refuse a name a live guest holds
  * (-EEXIST), and run `colo-simguest run --daemon --incoming --paused` with
- * its configuration in be->run_dir: $XLCOLO_SIMGUEST, else colo-simguest on
+ * its configuration in be->run_dir: be->simguest, else colo-simguest on
  * PATH. Returns once the guest listens. */
 int colo_sim_spawn(colo_backend *be, const struct colo_domain_config *cfg);
 

@@ -72,15 +72,14 @@ static int config_decode(colo_backend *be, const struct colo_domain_config *cfg,
 /* Read the child's output (stdout and stderr, one pipe) until EOF. */
 static int spawn_read(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    int64_t deadline = sim_now_ms() + timeout_ms;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     size_t have = 0;
 
     for (;;) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        int64_t left = deadline - sim_now_ms();
-        if (left <= 0)
+        if (colo_deadline_passed(deadline))
             return -ETIMEDOUT;
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+        if (poll(&p, 1, colo_ms_left(deadline)) < 0 && errno != EINTR)
             return negative_errno();
         char tmp[256];
         ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -100,10 +99,10 @@ static int spawn_read(int fd, char *buf, size_t cap, int timeout_ms)
 }
 
 /* colo-simguest run --daemon ...: it exits 0, printing the guest's pid,
- * once the guest listens. $XLCOLO_SIMGUEST, else colo-simguest from PATH. */
+ * once the guest listens. be->simguest, else colo-simguest from PATH. */
 static int spawn_guest(colo_backend *be, const char *name, const struct sim_config *c)
 {
-    const char *bin = getenv("XLCOLO_SIMGUEST");
+    const char *bin = be->simguest;
     bool search = !bin || !*bin;
     char mem[32], vcpus[16], wl[32], seed[32], rate[32], hot[32], out[SPAWN_OUT_MAX];
     posix_spawn_file_actions_t fa;

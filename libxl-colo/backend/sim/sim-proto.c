@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend/sim/sim-proto.h"
+#include "colo-time.h"
 
 const char *sim_workload_name(unsigned w)
 {
@@ -110,13 +110,6 @@ ssize_t sim_recv(int sock, void *buf, size_t cap, int *fd)
     return n;
 }
 
-int64_t sim_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A pidfd for the process listening on the other end of sock, or -1. A
  * pidfd, unlike the pid, cannot come to name another process. */
 int sim_peer_pidfd(int sock)
@@ -152,7 +145,7 @@ bool sim_pidfd_exited(int pidfd, int timeout_ms)
 int sim_call(int sock, uint32_t *seq, struct sim_req *req,
              struct sim_rsp *rsp, int *fd, int timeout_ms)
 {
-    int64_t deadline = sim_now_ms() + timeout_ms;
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
     int r;
 
     if (fd)
@@ -167,11 +160,10 @@ int sim_call(int sock, uint32_t *seq, struct sim_req *req,
     if (r < 0)
         return r;
     for (;;) {
-        int64_t left = deadline - sim_now_ms();
         struct pollfd p = { .fd = sock, .events = POLLIN };
-        if (left <= 0)
+        if (colo_deadline_passed(deadline))
             return -ETIMEDOUT;
-        r = poll(&p, 1, (int)left);
+        r = poll(&p, 1, colo_ms_left(deadline));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)

@@ -187,8 +187,6 @@ int sim_send(int sock, const void *msg, size_t len, int fd);
  * closed and the message refused. */
 ssize_t sim_recv(int sock, void *buf, size_t cap, int *fd);
 
-int64_t sim_now_ms(void);
-
 /* A pidfd for the process listening on the other end of sock, or -1. A
  * pidfd, unlike the pid, cannot come to name another process. */
 int sim_peer_pidfd(int sock);

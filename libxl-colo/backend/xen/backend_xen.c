@@ -65,8 +65,7 @@ static int xen_domain_open(colo_backend *be, const char *name_or_id, colo_dom **
                            unsigned flags)
 {
     uint32_t domid;
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %s: open: unknown flags %#x", name_or_id, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_open");
     if (parse_domid(name_or_id, &domid) < 0) {
         int r = find_by_name(xen_be(be), name_or_id, &domid);
         if (r < 0)
@@ -77,8 +76,10 @@ static int xen_domain_open(colo_backend *be, const char *name_or_id, colo_dom **
     return xen_dom_new(be, domid, out);
 }
 
-static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_info *info)
+static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_info *info,
+                           unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_info");
     struct xen_be *x = xen_be(be);
     struct xen_rawinfo ri;
     xen_pfn_t max = 0;
@@ -158,9 +159,7 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
     xen_pfn_t max = 0;
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty enable: unknown flags %#x",
-                         d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_enable");
     if (xc_domain_maximum_gpfn(x->xch, d->domid, &max) < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: log-dirty enable: maximum_gpfn",
                          d->domid);
@@ -195,9 +194,7 @@ static int xen_logdirty_enable(colo_backend *be, colo_dom *d, unsigned flags)
 
 static int xen_logdirty_off(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty off: unknown flags %#x",
-                         d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "logdirty_off");
     if (d->has_dm && !d->created)
         xen_dm_qmp(be, d, "xen-set-global-dirty-log", "{\"enable\":false}");
     if (shadow_op(xen_be(be), d, XEN_DOMCTL_SHADOW_OP_OFF) < 0)
@@ -217,9 +214,7 @@ static int logdirty_read(colo_backend *be, colo_dom *d, bool clean, unsigned lon
     unsigned mode = d->stop != XEN_RUNNING ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0;
     int r;
 
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty %s: unknown flags %#x",
-                         d->domid, op, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, clean ? "logdirty_clean" : "logdirty_peek");
     if (!d->logdirty)
         return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: log-dirty %s: not enabled", d->domid, op);
     memset(&st, 0, sizeof(st));
@@ -291,12 +286,12 @@ static void xen_domain_close(colo_backend *be, colo_dom *d)
 
 static int xen_open(colo_backend *be, unsigned flags)
 {
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "xen backend: unknown flags %#x", flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "open");
     struct xen_be *x = calloc(1, sizeof(*x));
     if (!x)
         return LOG_ERRNO(be->ctx, -ENOMEM, "xen backend: open");
     x->suspend_timeout_ms = SUSPEND_TIMEOUT_MS;
+    x->stop_mode = be->xen_stop;
     x->xch = xc_interface_open(be->ctx->lg, be->ctx->lg, 0);
     if (!x->xch) {
         int r = negative_errno();

@@ -223,7 +223,7 @@ int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_fil
                          d->domid, argv[0]);
 
     /* qemu-xen writes "running" once it has loaded the state and is ready. */
-    uint64_t deadline = colo_now_ns() / 1000000 + DM_START_TIMEOUT_MS;
+    uint64_t deadline = colo_deadline_ms(DM_START_TIMEOUT_MS);
     for (;;) {
         unsigned vl = 0;
         _cleanup_free_ char *v = xs_read(x->xsh, XBT_NULL, path, &vl);
@@ -232,7 +232,7 @@ int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_fil
         if (!pid_alive(pid))
             return LOG_ERRNO(be->ctx, -ECHILD, "domain %u: failover: the device model exited "
                              "while loading the device state (see %s)", d->domid, logf);
-        if (colo_now_ns() / 1000000 > deadline)
+        if (colo_deadline_passed(deadline))
             return LOG_ERRNO(be->ctx, -ETIMEDOUT, "domain %u: failover: the device model is "
                              "not ready after %d ms (see %s)", d->domid, DM_START_TIMEOUT_MS, logf);
         usleep(20000);

@@ -3,8 +3,8 @@
  * colo_dom for a domain id. Every other xen file may call these; they call
  * none of them back.
  *
- * LIBXLCOLO_XEN_STOP=pause|suspend overrides the detection of PV drivers,
- * and so how xen_stop.c stops the guest.
+ * be->xen_stop (libxlcolo_options.xen_stop) pause or suspend overrides the
+ * detection of PV drivers, and so how xen_stop.c stops the guest.
  */
 #include "config.h"
 
@@ -26,25 +26,15 @@ static int xs_read_int(struct xen_be *x, const char *path, long *out)
     return end == v ? -EINVAL : 0;
 }
 
-static xen_stop_mode stop_mode_setting(void)
-{
-    const char *s = getenv("LIBXLCOLO_XEN_STOP");
-    if (s && strcmp(s, "pause") == 0)
-        return XEN_STOP_PAUSE;
-    if (s && strcmp(s, "suspend") == 0)
-        return XEN_STOP_SUSPEND;
-    return XEN_STOP_AUTO;
-}
-
 /* Does the guest answer control/shutdown = "suspend"? */
 bool xen_detect_pv_drivers(struct xen_be *x, colo_dom *d)
 {
     char path[96];
     long v = 0;
-    switch (stop_mode_setting()) {
-    case XEN_STOP_PAUSE:
+    switch (x->stop_mode) {
+    case LIBXLCOLO_XEN_STOP_PAUSE:
         return false;
-    case XEN_STOP_SUSPEND:
+    case LIBXLCOLO_XEN_STOP_SUSPEND:
         return true;
     default:
         break;

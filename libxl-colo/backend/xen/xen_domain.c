@@ -51,8 +51,9 @@ int xen_libxl(colo_backend *be, libxl_ctx **out)
 }
 
 int xen_domain_config(colo_backend *be, colo_dom *d, struct colo_domain_config *cfg,
-                      void **extra_owned)
+                      void **extra_owned, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_config");
     struct xen_be *x = xen_be(be);
     libxl_ctx *lctx;
     libxl_domain_config dc;
@@ -100,8 +101,7 @@ int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg, co
     char name[64 + 8];
     const char *json = cfg->extra;
 
-    if (flags & ~COLO_CREATE_PAUSED)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %s: create: unknown flags %#x", cfg->name, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_CREATE_PAUSED, "domain_create");
     if (cfg->type == COLO_DOM_PV)
         return LOG_ERRNO(be->ctx, -EOPNOTSUPP, "domain %s is PV: xen-colo needs HVM or PVH "
                          "(no log-dirty without shadow paging)", cfg->name);
@@ -149,8 +149,7 @@ int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg, co
 int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
 {
     libxl_ctx *lctx;
-    if (flags)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: destroy: unknown flags %#x", d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, 0, "domain_destroy");
     int r = xen_libxl(be, &lctx);
     if (r < 0)
         return r;
@@ -173,7 +172,7 @@ int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags)
  * the name is not waited for. */
 static bool name_free(colo_backend *be, libxl_ctx *lctx, const char *name)
 {
-    uint64_t deadline = colo_now_ns() / 1000000 + RENAME_WAIT_MS;
+    uint64_t deadline = colo_deadline_ms(RENAME_WAIT_MS);
     for (;;) {
         uint32_t id;
         struct xen_rawinfo ri;
@@ -182,7 +181,7 @@ static bool name_free(colo_backend *be, libxl_ctx *lctx, const char *name)
         int r = xen_getinfo(xen_be(be), id, &ri);
         if (r == 0 && !ri.dying && !ri.shutdown)
             return false;
-        if (colo_now_ns() / 1000000 > deadline)
+        if (colo_deadline_passed(deadline))
             return false;
         usleep(50000);
     }

@@ -25,8 +25,9 @@ static bool is_ring_pfn(const colo_dom *d, uint64_t pfn)
  * a frame the primary has and we lack (hvmloader's, a grant table's) is
  * populated first, as libxc's restore does. */
 int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-            void **pages, int *err, colo_mapping **m)
+            void **pages, int *err, colo_mapping **m, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "map");
     struct xen_be *x = xen_be(be);
     _cleanup_free_ xen_pfn_t *type = malloc(n * sizeof(*type));
     _cleanup_free_ xen_pfn_t *want = malloc(n * sizeof(*want));

@@ -34,14 +34,8 @@ struct xen_be {
     struct xs_handle *xsh;
     libxl_ctx *lctx;         /* opened on first use: domain config/create/destroy */
     uint32_t suspend_timeout_ms;
+    libxlcolo_xen_stop stop_mode; /* be->xen_stop */
 };
-
-/* How the guest is stopped at a checkpoint. */
-typedef enum {
-    XEN_STOP_AUTO = 0,       /* suspend when the guest has PV drivers */
-    XEN_STOP_PAUSE,
-    XEN_STOP_SUSPEND,
-} xen_stop_mode;
 
 /* What the domain is stopped by, right now, because of us. */
 typedef enum {
@@ -89,7 +83,8 @@ static inline struct xen_be *xen_be(colo_backend *be) { return be->priv; }
 /* xen_domain.c */
 int xen_libxl(colo_backend *be, libxl_ctx **out);
 int xen_domain_config(colo_backend *be, colo_dom *d,
-                      struct colo_domain_config *cfg, void **extra_owned);
+                      struct colo_domain_config *cfg, void **extra_owned,
+                      unsigned flags);
 int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg,
                       colo_dom **out, unsigned flags);
 int xen_domain_destroy(colo_backend *be, colo_dom *d, unsigned flags);
@@ -113,7 +108,7 @@ int xen_dom_new(colo_backend *be, uint32_t domid, colo_dom **out);
 
 /* xen_map.c */
 int xen_map(colo_backend *be, colo_dom *d, const uint64_t *pfns, unsigned n, int prot,
-            void **pages, int *err, colo_mapping **m);
+            void **pages, int *err, colo_mapping **m, unsigned flags);
 void xen_unmap(colo_backend *be, colo_dom *d, colo_mapping *m);
 
 /* xen_stop.c */
@@ -122,19 +117,22 @@ int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags);
 /* Restart whatever we stopped, device model first. */
 int xen_restart(colo_backend *be, colo_dom *d);
 /* Restart a guest that a killed toolstack left stopped at a checkpoint. */
-int xen_recover_stopped(colo_backend *be, colo_dom *d);
+int xen_recover_stopped(colo_backend *be, colo_dom *d, unsigned flags);
 
 /* Exported by libxenctrl (libxenguest's save stream uses it) but not
  * declared in xenctrl.h. */
 int xc_get_pfn_type_batch(xc_interface *xch, uint32_t dom, unsigned int num, xen_pfn_t *arr);
 
 /* xen_state.c: the context, device-state, digest and populated ops */
-ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf);
-int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
-ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf);
-int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len);
-int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32]);
-int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages);
+ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags);
+int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                    unsigned flags);
+ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags);
+int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                      unsigned flags);
+int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32], unsigned flags);
+int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages,
+                  unsigned flags);
 
 /* xen_state.c: where device-model state files go */
 void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, size_t len);

@@ -56,8 +56,9 @@ static void remember_ctx(colo_dom *d, const uint8_t *buf, size_t len)
         memcpy(d->last_ctx, buf, len);
 }
 
-ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf)
+ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "context_get");
     struct xen_be *x = xen_be(be);
     struct xen_ctx_hdr h = { .magic = XEN_CTX_MAGIC, .version = XEN_CTX_VERSION };
     int sz = xc_domain_hvm_getcontext(x->xch, d->domid, NULL, 0);
@@ -91,8 +92,10 @@ ssize_t xen_context_get(colo_backend *be, colo_dom *d, uint8_t **buf)
     return (ssize_t)total_len;
 }
 
-int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+int xen_context_set(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                    unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "context_set");
     struct xen_be *x = xen_be(be);
     struct xen_ctx_hdr h;
 
@@ -166,8 +169,10 @@ static int populated_pfns(colo_backend *be, colo_dom *d)
 /* The populated op: the pfns that hold memory, so that the initial sync
  * walks neither the hole below 4 GiB nor the gaps of a PVH guest (and the
  * secondary is not asked to populate them). */
-int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages)
+int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t nr_pages,
+                  unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "populated");
     int r = populated_pfns(be, d);
     if (r < 0)
         return r;
@@ -181,8 +186,9 @@ int xen_populated(colo_backend *be, colo_dom *d, unsigned long *bitmap, uint64_t
 /* The guest digest (digest.h): every frame that holds memory, in pfn order,
  * less the two rings; then the context last read from this domain (primary)
  * or written to it (secondary). The guest must be stopped. */
-int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
+int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32], unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "digest");
     enum { BATCH = 1024 };
     colo_digest *dg = NULL;
     void *pages[BATCH];
@@ -192,7 +198,7 @@ int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
         return r;
     if (!d->last_ctx) {
         _cleanup_free_ uint8_t *c = NULL;
-        ssize_t n = xen_context_get(be, d, &c);
+        ssize_t n = xen_context_get(be, d, &c, 0);
         if (n < 0)
             return (int)n;
     }
@@ -202,7 +208,7 @@ int xen_digest(colo_backend *be, colo_dom *d, uint8_t out[32])
     for (uint64_t off = 0; off < d->nr_pop; off += BATCH) {
         unsigned n = (unsigned)MIN((uint64_t)BATCH, d->nr_pop - off);
         colo_mapping *m = NULL;
-        r = xen_map(be, d, d->pop + off, n, PROT_READ, pages, err, &m);
+        r = xen_map(be, d, d->pop + off, n, PROT_READ, pages, err, &m, 0);
         if (r < 0) {
             colo_digest_free(dg);
             return r;
@@ -227,8 +233,9 @@ void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, 
     snprintf(path, len, "%s/xen-colo-dm-%s.%u", dir, what, d->domid);
 }
 
-ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
+ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "devstate_save");
     char path[256], args[320];
     *buf = NULL;
     if (!d->has_dm)
@@ -268,8 +275,10 @@ ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf)
  * into the running device model at each checkpoint, as libxl's COLO does with
  * xen-load-devices-state, aborts Debian 12's qemu-system-xen 7.2
  * ("yank_unregister_instance: Assertion `entry' failed"). */
-int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len)
+int xen_devstate_load(colo_backend *be, colo_dom *d, const uint8_t *buf, size_t len,
+                      unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "devstate_load");
     char path[256], tmp[272];
     if (len == 0)
         return 0;

@@ -5,7 +5,8 @@
  *   wait for SHUTDOWN_suspend, and restart with xc_domain_resume(dom, 1), the
  *   fast "suspend cancelled" path (DESIGN.md §4.1). A plain pause leaves a
  *   secondary whose PV state is bound to the primary: it hangs after failover.
- *   LIBXLCOLO_XEN_STOP=pause|suspend overrides the choice (xen_dom.c).
+ *   libxlcolo_options.xen_stop overrides the choice (xen_dom.c); xl-colo
+ *   sets it from $XLCOLO_XEN_STOP=pause|suspend.
  * - HVM guests also have their device model stopped (QMP stop/cont), as
  *   libxl's own suspend does.
  *
@@ -30,17 +31,12 @@
 
 #define STOP_MARK "/local/domain/%u/xen-colo-stopped"
 
-static uint64_t now_ms(void)
-{
-    return colo_now_ns() / 1000000;
-}
-
 static int coop_suspend(colo_backend *be, colo_dom *d)
 {
     struct xen_be *x = xen_be(be);
     char path[96];
     struct xen_rawinfo ri;
-    uint64_t deadline = now_ms() + x->suspend_timeout_ms;
+    uint64_t deadline = colo_deadline_ms(x->suspend_timeout_ms);
     int r;
 
     snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", d->domid);
@@ -56,7 +52,7 @@ static int coop_suspend(colo_backend *be, colo_dom *d)
             return LOG_ERRNO(be->ctx, -ESRCH, "domain %u: suspend: the guest shut down "
                              "with reason %u instead", d->domid, ri.shutdown_reason);
         }
-        if (now_ms() > deadline)
+        if (colo_deadline_passed(deadline))
             break;
         usleep(100);
     }
@@ -90,8 +86,9 @@ static void stop_unmark(colo_backend *be, colo_dom *d)
         LOG(be->ctx, WARN, "domain %u: restart: remove %s: %s", d->domid, path, strerror(errno));
 }
 
-int xen_recover_stopped(colo_backend *be, colo_dom *d)
+int xen_recover_stopped(colo_backend *be, colo_dom *d, unsigned flags)
 {
+    COLO_CHECK_FLAGS(be, flags, 0, "recover");
     struct xen_be *x = xen_be(be);
     struct xen_rawinfo ri;
     char path[96];
@@ -134,8 +131,7 @@ int xen_pause(colo_backend *be, colo_dom *d, unsigned flags)
     struct xen_be *x = xen_be(be);
     int r;
 
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: pause: unknown flags %#x", d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "pause");
     if (d->stop != XEN_RUNNING)
         return 0;
     if (!d->pv_drivers && (flags & COLO_PAUSE_CHECKPOINT))
@@ -209,8 +205,7 @@ int xen_restart(colo_backend *be, colo_dom *d)
 
 int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    if (flags & ~COLO_PAUSE_CHECKPOINT)
-        return LOG_ERRNO(be->ctx, -EINVAL, "domain %u: unpause: unknown flags %#x", d->domid, flags);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "unpause");
     if (d->created && !d->activated && d->stop == XEN_RUNNING)
         return xen_domain_activate(be, d); /* a secondary's first run: failover */
     return xen_restart(be, d);

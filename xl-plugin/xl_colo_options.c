@@ -1,0 +1,144 @@
+/*
+ * xl_colo_options.c - getopt_long from an option table, and a command's
+ * options parsed from its table into struct xlcolo. The help is printed
+ * from the same rows (xl_colo_cmdtable.c), so the two cannot drift.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xl_colo.h"
+
+static bool has_short(const struct xlcolo_option *o)
+{
+    return o->key > 0 && o->key < 128 && isalnum(o->key);
+}
+
+void opt_parser_init(struct opt_parser *p, const struct xlcolo_option *table,
+                     bool stop_at_operand)
+{
+    size_t n = 0, k = 0;
+
+    memset(p, 0, sizeof(*p));
+    p->table = table;
+    if (stop_at_operand)
+        p->shortopts[k++] = '+';
+    p->shortopts[k++] = ':'; /* a missing value is ':', told apart from '?' */
+    for (const struct xlcolo_option *o = table; o->name; o++, n++) {
+        if (n == XLCOLO_MAX_OPTIONS)
+            abort(); /* a table too long for its arrays: a bug */
+        p->longopts[n] = (struct option){
+            .name = o->name,
+            .has_arg = o->arg ? required_argument : no_argument,
+            .val = o->key,
+        };
+        if (has_short(o)) {
+            p->shortopts[k++] = (char)o->key;
+            if (o->arg)
+                p->shortopts[k++] = ':';
+        }
+    }
+}
+
+int opt_parser_next(struct opt_parser *p, int argc, char **argv,
+                    const struct xlcolo_option **row)
+{
+    opterr = 0;
+    int c = getopt_long(argc, argv, p->shortopts, p->longopts, NULL);
+    *row = NULL;
+    if (c == -1 || c == ':' || c == '?')
+        return c;
+    for (const struct xlcolo_option *o = p->table; o->name; o++)
+        if (o->key == c) {
+            *row = o;
+            return c;
+        }
+    return '?';
+}
+
+/* How a number's usage error names its option: "-i", else "--heartbeat". */
+static void display_name(const struct xlcolo_option *o, char *buf, size_t len)
+{
+    if (has_short(o))
+        snprintf(buf, len, "-%c", o->key);
+    else
+        snprintf(buf, len, "--%s", o->name);
+}
+
+/* One option's value into xc: 0, or a usage status. */
+static int store(struct xlcolo *xc, const char *cmd, const struct xlcolo_option *o,
+                 const char *arg)
+{
+    char *field = (char *)xc + o->field;
+    char name[64];
+    uint64_t v = 0;
+    int r;
+
+    switch (o->kind) {
+    case XO_FLAG:
+        *(bool *)field = true;
+        return 0;
+    case XO_STRING:
+        *(const char **)field = arg;
+        return 0;
+    case XO_MODE:
+        *(libxlcolo_mode *)field = (libxlcolo_mode)o->value;
+        return 0;
+    case XO_U32:
+    case XO_U64:
+        display_name(o, name, sizeof(name));
+        r = option_u64(cmd, name, arg, o->min, o->max, &v);
+        if (r)
+            return r;
+        if (o->kind == XO_U32)
+            *(uint32_t *)field = (uint32_t)v;
+        else
+            *(uint64_t *)field = v;
+        return 0;
+    case XO_HELP:
+    case XO_OTHER:
+        break;
+    }
+    return 0;
+}
+
+int parse_cmd_options(struct xlcolo *xc, const struct cmd_spec *spec, int argc,
+                      char **argv, int *status)
+{
+    struct opt_parser p;
+    const struct xlcolo_option *o;
+    uint32_t seen = 0;
+    int c;
+
+    opt_parser_init(&p, spec->options, false);
+    while ((c = opt_parser_next(&p, argc, argv, &o)) != -1) {
+        if (!o) {
+            *status = bad_option(spec->name, c, argv);
+            return 0;
+        }
+        if (o->kind == XO_HELP) {
+            *status = xlcolo_print_cmd_help(spec->name);
+            return 0;
+        }
+        int r = store(xc, spec->name, o, optarg);
+        if (r) {
+            *status = r;
+            return 0;
+        }
+        seen |= 1u << (o - spec->options);
+    }
+    /* Options that exclude each other, as the rows say. */
+    for (o = spec->options; o->name; o++) {
+        if (!o->excludes || !(seen & (1u << (o - spec->options))))
+            continue;
+        for (const struct xlcolo_option *x = spec->options; x->name; x++)
+            if (x->key == o->excludes && (seen & (1u << (x - spec->options)))) {
+                *status = usage_error(spec->name, "--%s and --%s are exclusive",
+                                      o->name, x->name);
+                return 0;
+            }
+    }
+    return 1;
+}
