@@ -10,7 +10,13 @@
 # backend-pvh backend-hvm backend-linux (xen-backend-check drives the backend
 # alone), perf-linux remus-linux (the backend alone against xl remus),
 # colo-pvh colo-hvm colo-linux (the real xl-colo through tools/osstest's
-# ts-colo-* steps, see dom0-colo.sh), shell (XEN_COLO_SHELL).
+# ts-colo-* steps, see dom0-colo.sh), cycles-pvh cycles-hvm cycles-linux
+# (start -> checkpoints -> stop, again and again, the guest alive after each),
+# soak-pvh soak-hvm soak-linux (xl-colo against xl remus, crashes per 1000
+# checkpoints), platform (the hypervisor alone, under checkpoint-shaped
+# stops): see dom0-soak.sh; shell (XEN_COLO_SHELL). After every step, a guest
+# that crashed is a FAIL naming it and the step, and the guests' consoles go
+# to the serial log ("XCOLO: CONSOLE").
 CFG=/usr/local/share/xen-colo
 CHECK=/usr/local/bin/xen-backend-check
 up() { cut -d' ' -f1 /proc/uptime; }
@@ -34,7 +40,47 @@ domstate() { xl list "$1" 2>/dev/null | awk 'NR==2{print $5}'; }
 # running: not paused, shut down, crashed or dying ("------" is runnable)
 running() { st=$(domstate "$1"); [ -n "$st" ] && case "$st" in *p*|*s*|*c*|*d*) return 1;; *) return 0;; esac; }
 cleanup() { for d in $(xl list | awk 'NR>2{print $1}'); do xl destroy "$d" 2>/dev/null; done; }
-newlog() { rm -f /var/log/xen/console/guest-$1*.log; }
+newlog() { consoles "$1"; rm -f /var/log/xen/console/guest-$1*.log; }
+
+# consoles [NAME]: the guests' consoles (all, or NAME's) and device-model
+# logs into the harness's log, each line once: a guest's own last words are
+# part of the record of the run.
+consoles() {
+    for f in /var/log/xen/console/guest-${1:-}*.log /var/log/xen/qemu-dm-${1:-}*.log; do
+        [ -s "$f" ] || continue
+        n=$(basename "$f" .log); seen=/tmp/console-seen.$n
+        a=$(cat "$seen" 2>/dev/null || echo 0); b=$(wc -l < "$f")
+        [ "$b" -lt "$a" ] && a=0
+        [ "$b" -gt "$a" ] && tail -n +$((a + 1)) "$f" | head -n $((b - a)) | tr -d '\r' | sed "s/^/XCOLO: CONSOLE $n: /"
+        echo "$b" > "$seen"
+    done
+}
+
+# crash_scan CONTEXT: a guest that crashed since the last scan, by Xen's
+# log (a triple fault, domain_crash) or by its state in xl list, is a FAIL
+# naming it and CONTEXT (a step, a cycle). Returns 1 when one is found.
+DMESG=/var/log/xen/hypervisor.log
+crash_scan() {
+    xl list 2>/dev/null | awk 'NR > 1 { print $2, $1 }' >> /tmp/domnames
+    xl dmesg -c 2>/dev/null | tr -d '\r' > /tmp/dmesg.new
+    cat /tmp/dmesg.new >> $DMESG
+    found=0
+    for d in $( (grep -a -o -E 'd[0-9]+v[0-9]+ Triple fault|domain_crash called from .*|d[0-9]+v[0-9]+ .*[Cc]rash' /tmp/dmesg.new |
+                 grep -o -E '^d[0-9]+' | tr -d d
+               xl list 2>/dev/null | awk 'NR > 1 && $5 ~ /c/ { print $2 }') | sort -u); do
+        grep -qx "$d" /tmp/crash-reported 2>/dev/null && continue
+        echo "$d" >> /tmp/crash-reported
+        name=$(awk -v d="$d" '$1 == d { n = $2 } END { print n }' /tmp/domnames)
+        line=$(grep -a -E "d${d}v[0-9]+ " /tmp/dmesg.new | grep -a -i -E 'triple|crash|failed' | head -n 3 | tr '\n' ';')
+        fail crash-${name:-d$d} "$1: domain $d (${name:-?}) crashed: state '$(xl list 2>/dev/null | awk -v d="$d" 'NR > 1 && $2 == d { print $5 }')'; Xen: ${line:-no line}"
+        consoles "$name"
+        # the crashed vCPU, for the record (on_crash = "preserve" keeps it)
+        xenctx -a "$d" 2>&1 | head -n 40 | sed "s/^/XCOLO: INFO   xenctx d$d: /"
+        xen-hvmctx "$d" 2>&1 | head -n 80 | sed "s/^/XCOLO: INFO   hvmctx d$d: /"
+        found=1
+    done
+    return $found
+}
 
 step_smoke_pvh() {
     newlog tinypvh
@@ -197,8 +243,10 @@ step_refuse_pv() {
 
 # The xen-colo steps (the real xl-colo through tools/osstest's ts-colo-*).
 . /xen-colo/dom0-colo.sh
+. /xen-colo/dom0-soak.sh
 
 XN=$(arg xn); XINT=$(arg xint); XPERF=$(arg xperf); XPERF=${XPERF:-30}
+XCYCLES=$(arg xcycles); XSOAK=$(arg xsoak); XPLATFORM=$(arg xplatform)
 info "xl info: $(xl info | awk '/^xen_version|^free_memory/{printf "%s=%s ", $1, $3}')"
 for step in $(arg xsteps | tr ':' ' '); do
     info "=== step $step"
@@ -218,9 +266,20 @@ for step in $(arg xsteps | tr ':' ' '); do
                          "xl remus cannot checkpoint a PVH guest without PV drivers (libxl's suspend goes through xenstore)" ;;
         colo-hvm)    step_colo tinyhvm $CFG/tinyhvm-mb.cfg asm 7911 remus ;;
         colo-linux)  step_colo linpvh $CFG/linpvh.cfg linux 7921 remus ;;
+        cycles-pvh)  step_cycles tinypvh $CFG/tinypvh.cfg asm 7931 ;;
+        cycles-hvm)  step_cycles tinyhvm $CFG/tinyhvm-mb.cfg asm 7961 ;;
+        cycles-linux) step_cycles linpvh $CFG/linpvh.cfg linux 7991 ;;
+        soak-pvh)    step_soak tinypvh $CFG/tinypvh.cfg asm 8031 "xl remus cannot suspend a guest without PV drivers" ;;
+        soak-hvm)    step_soak tinyhvm $CFG/tinyhvm-mb.cfg asm 8061 remus ;;
+        soak-linux)  step_soak linpvh $CFG/linpvh.cfg linux 8091 remus ;;
+        platform)    step_platform ;;
         shell)       [ -e /xen-colo/shell.sh ] && sh /xen-colo/shell.sh 2>&1 ;;
         *)           fail step-$step "unknown step" ;;
     esac
+    crash_scan "step $step"
+    consoles
 done
 cleanup
-info "xl dmesg tail:"; xl dmesg | grep -vE '\(d[0-9]+\) \.+$' | tail -8
+crash_scan "the end of the run"
+consoles
+info "xl dmesg tail:"; grep -vE '\(d[0-9]+\) \.+$' $DMESG | tail -8

@@ -65,7 +65,7 @@ put() { mkdir -p "$R$(dirname "$1")"; cp -L "$ROOT$1" "$R$1"; copy_libs "$ROOT$1
 
 XB=/usr/lib/xen-4.17/bin
 for b in $XB/xl $XB/xenstored $XB/xenconsoled $XB/xenconsole $XB/xen-init-dom0 \
-         $XB/libxl-save-helper $XB/xenstore-control /usr/bin/xenstore-ls \
+         $XB/libxl-save-helper $XB/xenstore-control $XB/xen-hvmctx $XB/xenctx /usr/bin/xenstore-ls \
          /usr/bin/xenstore-read /usr/bin/xenstore-write /usr/bin/xenstore-list; do
     put $b
 done
@@ -120,6 +120,7 @@ cp "$HERE"/*.cfg "$S/"
 install -m 755 "$HERE/dom0-init" "$R/init"
 install -m 755 "$HERE/dom0-test.sh" "$R/xen-colo/dom0-test.sh"
 install -m 644 "$HERE/dom0-colo.sh" "$R/xen-colo/dom0-colo.sh"
+install -m 644 "$HERE/dom0-soak.sh" "$R/xen-colo/dom0-soak.sh"
 # the osstest steps, run for real by the colo-* steps
 OSS=$HERE/../../tools/osstest
 mkdir -p "$S/osstest"

@@ -673,6 +673,92 @@ static int cmd_stop_and_die(const char *name)
     return 1;
 }
 
+/* Raw log-dirty stress, no engine: OP is "toggle" (ENABLE then OFF), "clean"
+ * (ENABLE once, then CLEANs with the bitmap), "peek"; with "paused", the
+ * domain is paused around each op, as a checkpoint does. Between two ops the
+ * guest runs GAP_MS. Stops at the first op after which the domain is gone,
+ * shut down or crashed, and says after how many. */
+static int cmd_stress(const char *name, const char *op, unsigned n, unsigned gap_ms, bool paused)
+{
+    struct session s;
+    int r = session_open(&s, name);
+    if (r < 0)
+        return 2;
+    xc_interface *xch = xen_be(s.be)->xch;
+    uint32_t domid = s.d->domid;
+    xen_pfn_t max = 0;
+    xc_domain_maximum_gpfn(xch, domid, &max);
+    uint64_t nr = (uint64_t)max + 1;
+    DECLARE_HYPERCALL_BUFFER(unsigned long, bm);
+    bm = xc_hypercall_buffer_alloc_pages(xch, bm, (int)DIV_ROUND_UP(nr / 8 + 8, XC_PAGE_SIZE));
+    /* cleanmap-late / cleanmap-early: a checkpoint's shape: pause, CLEAN,
+     * map the guest's first 1024 pfns and read them, unpause; the mapping
+     * is dropped after the unpause (late) or before it (early). */
+    bool late = strcmp(op, "cleanmap-late") == 0, early = strcmp(op, "cleanmap-early") == 0;
+    if (late || early) {
+        paused = true;
+        op = "clean";
+    }
+    bool clean = strcmp(op, "clean") == 0, peek = strcmp(op, "peek") == 0;
+    if ((clean || peek) && raw_shadow_op(xch, domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY) < 0)
+        fprintf(stderr, "stress: enable: %s\n", strerror(errno));
+    unsigned i;
+    int ret = 0;
+    for (i = 0; i < n; i++) {
+        if (paused)
+            xc_domain_pause(xch, domid);
+        if (clean || peek) {
+            xc_shadow_op_stats_t st;
+#ifdef HAVE_XC_LOGDIRTY_CONTROL
+            xc_logdirty_control(xch, domid, clean ? XEN_DOMCTL_SHADOW_OP_CLEAN : XEN_DOMCTL_SHADOW_OP_PEEK,
+                                HYPERCALL_BUFFER(bm), nr, paused ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0, &st);
+#else
+            xc_shadow_control(xch, domid, clean ? XEN_DOMCTL_SHADOW_OP_CLEAN : XEN_DOMCTL_SHADOW_OP_PEEK,
+                              HYPERCALL_BUFFER(bm), nr, NULL, paused ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0, &st);
+#endif
+        } else {
+            raw_shadow_op(xch, domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY);
+            raw_shadow_op(xch, domid, XEN_DOMCTL_SHADOW_OP_OFF);
+        }
+        void *m = NULL;
+        if (late || early) {
+            xen_pfn_t pf[1024];
+            int err[1024];
+            for (unsigned k = 0; k < 1024; k++)
+                pf[k] = k;
+            m = xenforeignmemory_map(xen_be(s.be)->fmem, domid, PROT_READ, 1024, pf, err);
+            volatile unsigned sum = 0;
+            for (unsigned k = 0; m && k < 1024; k++)
+                if (!err[k])
+                    sum += ((volatile unsigned char *)m)[(size_t)k * 4096];
+            if (early && m) {
+                xenforeignmemory_unmap(xen_be(s.be)->fmem, m, 1024);
+                m = NULL;
+            }
+        }
+        if (paused)
+            xc_domain_unpause(xch, domid);
+        if (m)
+            xenforeignmemory_unmap(xen_be(s.be)->fmem, m, 1024);
+        struct timespec ts = { gap_ms / 1000, (long)(gap_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+        xc_domaininfo_t di;
+        if (xc_domain_getinfolist(xch, domid, 1, &di) != 1 || di.domain != domid ||
+            (di.flags & (XEN_DOMINF_shutdown | XEN_DOMINF_dying))) {
+            ret = 1;
+            break;
+        }
+    }
+    if (clean || peek)
+        raw_shadow_op(xch, domid, XEN_DOMCTL_SHADOW_OP_OFF);
+    printf("XCOLO: INFO stress %s %s%s: %s after %u of %u ops (gap %u ms)\n", name,
+           late ? "cleanmap-late" : early ? "cleanmap-early" : op, paused ? " paused" : "", ret ? "DIED" : "alive", i + (ret ? 1 : 0), n, gap_ms);
+    xc_hypercall_buffer_free_pages(xch, bm, (int)DIV_ROUND_UP(nr / 8 + 8, XC_PAGE_SIZE));
+    s.d->gone = ret != 0;
+    session_close(&s);
+    return ret;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -693,6 +779,9 @@ int main(int argc, char **argv)
         return cmd_logdirty(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "stop-and-die") == 0)
         return cmd_stop_and_die(argv[2]);
+    if (argc >= 6 && strcmp(argv[1], "stress") == 0)
+        return cmd_stress(argv[2], argv[3], (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]),
+                          argc > 6 && strcmp(argv[6], "paused") == 0);
     if (argc >= 5 && strcmp(argv[1], "watch") == 0)
         return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4],
                          argc > 5 ? (unsigned)atoi(argv[5]) : 0);
