@@ -8,7 +8,7 @@
 #        XEN_ARGS      extra Xen command line
 #        QEMU_CPU      default qemu64,+svm,+npt,+rdrand
 #        QEMU          the QEMU binary (default qemu-system-x86_64)
-#        QEMU_ACCEL    the accelerator (default tcg,thread=single: see below)
+#        QEMU_ACCEL    the accelerator (default tcg)
 # Writes the raw serial log to LOG and LOG.times (host seconds of the
 # milestones). Exit 0 when the test script ran to its end; 2 when the boot
 # never reached dom0 (not ready in time, or QEMU ended first): nothing was
@@ -19,16 +19,18 @@ ROOT=$1; INITRD=$2; LOG=$3; XSTEPS=$4; EXTRA=${5:-}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}; RUN_TIMEOUT=${RUN_TIMEOUT:-1500}
 QEMU=${QEMU:-qemu-system-x86_64}
 CPU=${QEMU_CPU:-qemu64,+svm,+npt,+rdrand}
-# One TCG thread for both emulated CPUs. Under multi-threaded TCG (QEMU 7.2's
-# default), a guest that is stopped, log-dirty CLEANed, has frames mapped by
-# dom0 and is restarted - what every checkpoint does, xl remus's as much as
-# xl-colo's - dies about once in a thousand such stops, with a triple fault at
-# a bogus RIP; raw libxenctrl calls with no xl-colo at all do it (the harness's
-# "platform" step, docs/xen.md). With one thread: none in 12000.
-ACCEL=${QEMU_ACCEL:-tcg,thread=single}
+# dom0's vCPU is pinned to pCPU 0 (dom0_vcpus_pin) and every test guest's to
+# pCPU 1 (cpus = "1" in tests/xen/*.cfg). Unpinned, under QEMU 7.2's TCG, a
+# guest that is stopped, log-dirty CLEANed, has frames mapped by dom0 and is
+# restarted - what every checkpoint does, xl remus's as much as xl-colo's -
+# dies about once in a thousand such stops, with a triple fault at a bogus
+# RIP. Raw libxenctrl calls with no xl-colo at all do it (the harness's
+# "platform" step; docs/xen.md has the runs). Pinned apart, or under one TCG
+# thread (QEMU_ACCEL=tcg,thread=single, many times slower), none.
+ACCEL=${QEMU_ACCEL:-tcg}
 KV=$(cat "$ROOT/.kernel-version")
 command -v "$QEMU" >/dev/null || { echo "boot: $QEMU not found (apt-get install qemu-system-x86)" >&2; exit 2; }
-XENCMD="console=com1 com1=115200,8n1 dom0_mem=1G,max:1G dom0_max_vcpus=1 loglvl=warning guest_loglvl=all ${XEN_ARGS:-}"
+XENCMD="console=com1 com1=115200,8n1 dom0_mem=1G,max:1G dom0_max_vcpus=1 dom0_vcpus_pin loglvl=warning guest_loglvl=all ${XEN_ARGS:-}"
 DOM0CMD="console=hvc0 earlyprintk=xen loglevel=4 xcolo=auto xsteps=$XSTEPS $EXTRA"
 case "$ROOT$INITRD" in *,*) echo "boot: paths must not contain ',' (QEMU's -initrd separator)" >&2; exit 2;; esac
 

@@ -211,7 +211,7 @@ step_colo() {
             xl unpause $g 2>/dev/null
         fi
     else
-        fail $t-kill "no protection to kill"; tail -n 5 $L/$g.primary.err
+        fail $t-kill "no protection to kill"; tail -n 5 $L/$g.primary.err $L/$g.secondary.err
     fi
     xl destroy $g--colo 2>/dev/null
     export XLCOLO_INTERVAL=${XINT:-300}

@@ -12,7 +12,7 @@
 #   XCYCLES         start -> checkpoints -> stop cycles per guest in cycles-* (20)
 #   XSOAK           checkpoints of xl-colo, then of xl remus, per guest in soak-* (500)
 #   XPLATFORM       raw checkpoint-shaped stops per guest in the platform step (1500)
-#   QEMU_ACCEL      QEMU's accelerator (tcg,thread=single; see boot.sh)
+#   QEMU_ACCEL      QEMU's accelerator (tcg; see boot.sh on pinning)
 #   XEN_COLO_SHELL  a script run by the "shell" step (investigation)
 #   BOOT_TIMEOUT    seconds until dom0 is ready (default 300)
 #   RUN_TIMEOUT     seconds for the whole QEMU run (default 1500)
