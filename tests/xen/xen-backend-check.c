@@ -29,6 +29,13 @@
  *       succeeds, and is undone at once), "on" when it was left on (ENABLE
  *       fails with EINVAL); exit 0 for off, 1 for on, 2 on error.
  *
+ *   xen-backend-check stress DOMAIN OP N GAP_MS [paused]
+ *       raw libxenctrl, no engine: N times OP on the running guest, GAP_MS
+ *       apart; OP is toggle (log-dirty ENABLE then OFF), clean, peek, or a
+ *       checkpoint's shape: cleanmap-early / cleanmap-late (pause, CLEAN,
+ *       map and read 1024 frames, unpause; unmapped before or after the
+ *       unpause). Stops when the guest dies, and says after how many.
+ *
  * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
  */
 #include "config.h"
@@ -791,6 +798,7 @@ int main(int argc, char **argv)
                     "       xen-backend-check qmp DOMAIN COMMAND\n"
                     "       xen-backend-check watch DOMAIN SECONDS NAME [SKIP]\n"
                     "       xen-backend-check logdirty DOMAIN\n"
-                    "       xen-backend-check stop-and-die DOMAIN\n");
+                    "       xen-backend-check stop-and-die DOMAIN\n"
+                    "       xen-backend-check stress DOMAIN toggle|clean|peek|cleanmap-early|cleanmap-late N GAP_MS [paused]\n");
     return 2;
 }
