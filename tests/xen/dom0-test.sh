@@ -46,6 +46,7 @@ newlog() { consoles "$1"; rm -f /var/log/xen/console/guest-$1*.log; }
 # logs into the harness's log, each line once: a guest's own last words are
 # part of the record of the run.
 consoles() {
+    local f n seen a b
     for f in /var/log/xen/console/guest-${1:-}*.log /var/log/xen/qemu-dm-${1:-}*.log; do
         [ -s "$f" ] || continue
         n=$(basename "$f" .log); seen=/tmp/console-seen.$n
@@ -61,6 +62,7 @@ consoles() {
 # naming it and CONTEXT (a step, a cycle). Returns 1 when one is found.
 DMESG=/var/log/xen/hypervisor.log
 crash_scan() {
+    local d name line found
     xl list 2>/dev/null | awk 'NR > 1 { print $2, $1 }' >> /tmp/domnames
     xl dmesg -c 2>/dev/null | tr -d '\r' > /tmp/dmesg.new
     cat /tmp/dmesg.new >> $DMESG
