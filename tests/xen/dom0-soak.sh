@@ -68,7 +68,7 @@ kill_protection() {
 
 step_cycles() {
     local g=$1 cfgf=$2 kind=$3 port=$4 t=cycles-$1 want=${XCYCLES:-20} k=${XCYCLE_N:-3}
-    local id c bad t0 e L out
+    local id c bad t0 e L out ta tb tc td
     colo_key
     boot_guest $g $cfgf $kind || { fail $t "$g did not boot"; cleanup; return; }
     id=$(xl domid $g)
@@ -76,6 +76,7 @@ step_cycles() {
     c=1; bad=""; t0=$(up)
     while [ $c -le $want ]; do
         export XLCOLO_LOGDIR=$XLOG/$g-cycle; L=$XLCOLO_LOGDIR
+        ta=$(up)
         if ! out=$($TS/ts-colo-start $g localhost localhost $port 2>/tmp/ts.err); then
             bad="cycle $c: ts-colo-start: $(echo "$out" | tail -n 1)"; sed 's/^/XCOLO: INFO   /' /tmp/ts.err; break
         fi
@@ -83,17 +84,19 @@ step_cycles() {
             bad="cycle $c: not $k checkpoints (last epoch $(last_epoch $L/$g.primary.json))"
             tail -n 5 $L/$g.primary.err $L/$g.secondary.err; break
         fi
-        e=$(last_epoch $L/$g.primary.json)
+        e=$(last_epoch $L/$g.primary.json); tb=$(up)
         if ! stop_protection $g $L; then
             bad="cycle $c: xl-colo stop did not end the protection: $(cat /tmp/stop.out)"; break
         fi
         if xl list 2>/dev/null | awk -v n="$g--colo" '$1 == n' | grep -q .; then
             bad="cycle $c: the secondary domain is left after xl-colo stop"; break
         fi
+        tc=$(up)
         if ! alive_over $g $kind $id 5; then
             bad="cycle $c (after checkpoint $e and xl-colo stop): $g $why"; break
         fi
-        info "$t: cycle $c: checkpoints 0..$e, stopped; $why"
+        td=$(up)
+        info "$t: cycle $c: checkpoints 0..$e, stopped; $why; $(echo "$ta $tb $tc $td" | awk '{ printf "start+checkpoints %.1f s, stop %.1f s, alive %.1f s", $2 - $1, $3 - $2, $4 - $3 }')"
         crash_scan "$t cycle $c" || { bad="cycle $c: a domain crashed"; break; }
         c=$((c + 1))
         port=$((port + 1))
