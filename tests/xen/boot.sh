@@ -4,7 +4,7 @@
 #
 # usage: boot.sh ROOT INITRD LOG XSTEPS [EXTRA_DOM0_ARGS]
 # env:   BOOT_TIMEOUT  seconds until "dom0 ready" (default 300)
-#        RUN_TIMEOUT   seconds for the whole run (default 1500)
+#        RUN_TIMEOUT   seconds for the whole run (default 2700)
 #        XEN_ARGS      extra Xen command line
 #        QEMU_CPU      default qemu64,+svm,+npt,+rdrand
 #        QEMU          the QEMU binary (default qemu-system-x86_64)
@@ -16,7 +16,7 @@
 # Xen or dom0 died after dom0 was ready.
 set -uo pipefail
 ROOT=$1; INITRD=$2; LOG=$3; XSTEPS=$4; EXTRA=${5:-}
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}; RUN_TIMEOUT=${RUN_TIMEOUT:-1500}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}; RUN_TIMEOUT=${RUN_TIMEOUT:-2700}
 QEMU=${QEMU:-qemu-system-x86_64}
 CPU=${QEMU_CPU:-qemu64,+svm,+npt,+rdrand}
 # dom0's vCPU is pinned to pCPU 0 (dom0_vcpus_pin) and every test guest's to

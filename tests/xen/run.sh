@@ -15,7 +15,7 @@
 #   QEMU_ACCEL      QEMU's accelerator (tcg; see boot.sh on pinning)
 #   XEN_COLO_SHELL  a script run by the "shell" step (investigation)
 #   BOOT_TIMEOUT    seconds until dom0 is ready (default 300)
-#   RUN_TIMEOUT     seconds for the whole QEMU run (default 1500)
+#   RUN_TIMEOUT     seconds for the whole QEMU run (default 2700)
 #   XEN_COLO_OUT    images and logs (default BUILD_DIR/tests/xen/out)
 #
 # Needs on the host: apt-get, dpkg-deb, gcc, binutils, cpio, qemu-system-x86.
