@@ -80,6 +80,42 @@ void colo_json_put_bool(colo_json *j, const char *key, bool val)
     check(j, yajl_gen_bool(j->g, val));
 }
 
+static void put_value(colo_json *j, yajl_val v)
+{
+    yajl_gen g = j->g;
+    if (!v) {
+        check(j, yajl_gen_null(g));
+    } else if (YAJL_IS_STRING(v)) {
+        check(j, yajl_gen_string(g, (const unsigned char *)v->u.string, strlen(v->u.string)));
+    } else if (YAJL_IS_NUMBER(v)) {
+        check(j, yajl_gen_number(g, v->u.number.r, strlen(v->u.number.r)));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        check(j, yajl_gen_bool(g, YAJL_IS_TRUE(v)));
+    } else if (YAJL_IS_OBJECT(v)) {
+        check(j, yajl_gen_map_open(g));
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            put_key(j, v->u.object.keys[i]);
+            put_value(j, v->u.object.values[i]);
+        }
+        check(j, yajl_gen_map_close(g));
+    } else if (YAJL_IS_ARRAY(v)) {
+        check(j, yajl_gen_array_open(g));
+        for (size_t i = 0; i < v->u.array.len; i++)
+            put_value(j, v->u.array.values[i]);
+        check(j, yajl_gen_array_close(g));
+    } else {
+        check(j, yajl_gen_null(g));
+    }
+}
+
+void colo_json_put_value(colo_json *j, const char *key, yajl_val val)
+{
+    if (!j)
+        return;
+    put_key(j, key);
+    put_value(j, val);
+}
+
 int colo_json_finish(colo_json *j, const char **buf, size_t *len)
 {
     const unsigned char *b;
@@ -117,9 +153,34 @@ static int refuse(char *err, size_t errsize, const char *fmt, ...)
     return -EBADMSG;
 }
 
+/* The deepest nesting of objects and arrays in text, outside strings,
+ * counted up to max + 1. */
+static unsigned nesting(const char *text, unsigned max)
+{
+    unsigned depth = 0, deepest = 0;
+    bool in_str = false;
+    for (const char *p = text; *p && deepest <= max; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_str = false;
+        } else if (*p == '"') {
+            in_str = true;
+        } else if (*p == '{' || *p == '[') {
+            deepest = MAX(deepest, ++depth);
+        } else if ((*p == '}' || *p == ']') && depth) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
 int colo_json_parse(const char *text, yajl_val *out, char *err, size_t errsize)
 {
     char yerr[128] = "";
+    if (nesting(text, COLO_JSON_DEPTH_MAX) > COLO_JSON_DEPTH_MAX)
+        return refuse(err, errsize, "nested deeper than %d levels", COLO_JSON_DEPTH_MAX);
     yajl_val v = yajl_tree_parse(text, yerr, sizeof(yerr));
     if (!v) {
         if (!*yerr) /* yajl says nothing only when out of memory */

@@ -43,6 +43,10 @@ static inline void colo_json_freep(colo_json **j) { colo_json_free(*j); }
 void colo_json_put_str(colo_json *j, const char *key, const char *val);
 void colo_json_put_u64(colo_json *j, const char *key, uint64_t val);
 void colo_json_put_bool(colo_json *j, const char *key, bool val);
+/* "key":V for any value of a yajl_tree (an object or array nested as
+ * deep as it is, a number as its own text): how a QMP command carries its
+ * "arguments" (qmp/qmp.c). */
+void colo_json_put_value(colo_json *j, const char *key, yajl_val val);
 
 /* Close the object and give its text, without a newline: *buf stays j's
  * and is valid until colo_json_free(j). Call once. -ENOMEM for a NULL j,
@@ -61,9 +65,15 @@ static inline void colo_json_tree_freep(yajl_val *v)
 }
 #define _cleanup_tree_ _cleanup_(colo_json_tree_freep)
 
+/* The deepest nesting of objects and arrays colo_json_parse() takes. yajl
+ * parses any depth, but yajl_tree_free() recurses once per level: a line
+ * of a million '[' would overflow the stack. */
+#define COLO_JSON_DEPTH_MAX 64
+
 /* Parse text, which must be one JSON object, into *out (free it with
  * yajl_tree_free). -EBADMSG with err = the first line of yajl's message
- * ("parse error: premature EOF") or "not a JSON object"; -ENOMEM. */
+ * ("parse error: premature EOF"), "not a JSON object" or "nested deeper
+ * than 64 levels" (checked before yajl sees the text); -ENOMEM. */
 int colo_json_parse(const char *text, yajl_val *out, char *err, size_t errsize);
 
 /* The value of obj's member key, or NULL if it has none. -EBADMSG if

@@ -39,18 +39,20 @@ FOLDERS = [
     ('libxl-colo/control', 'control'),
     ('libxl-colo/engine', 'engine'),
     ('libxl-colo/stream', 'stream'),
+    ('libxl-colo/qmp', 'qmp'),
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
     ('tools/simguest', 'tools/simguest'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
+    'qmp': {'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
-    'backend/xen': {'backend', 'top'},
+    'backend/xen': {'backend', 'qmp', 'top'},
     'control': {'top'},
     'engine': {'stream', 'backend', 'control', 'top'},
     # the command line links the public library only, and builds in itself

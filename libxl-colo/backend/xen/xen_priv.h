@@ -8,7 +8,7 @@
  *   xen_state.c    context, device state, digest
  *   xen_domain.c   the secondary's domain: config, create, activate, destroy
  *   xen_dm.c       the secondary's device model at failover
- *   xen_qmp.c      a small QMP client for the qemu-xen device model
+ *   xen_qmp.c      QMP to the qemu-xen device model, on qmp/ (qmp/qmp.h)
  * Calls run one way: backend_xen.c calls the others; xen_stop, xen_state
  * and xen_domain call xen_dom, xen_map, xen_dm and xen_qmp (and xen_stop
  * calls xen_domain's activate); those four call no other xen file.
@@ -27,6 +27,7 @@
 
 #include "backend/backend.h"
 #include "colo-internal.h"
+#include "qmp/qmp.h"
 
 struct xen_be {
     xc_interface *xch;
@@ -55,7 +56,7 @@ struct colo_dom {
     bool gone;               /* destroyed through us */
     xen_stop_state stop;
     bool dm_stopped;         /* QMP "stop" sent by us */
-    struct xen_qmp *qmp;     /* held from a checkpoint stop to its restart */
+    colo_qmp *qmp;           /* held from a checkpoint stop to its restart */
     bool logdirty;           /* enabled by us */
     char want_name[64];      /* a secondary's name to take at activation */
     char dm_pending[256];    /* a secondary's newest device state, for failover */
@@ -140,14 +141,14 @@ void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, 
 /* xen_dm.c: restart a secondary's device model from its saved state. */
 int xen_dm_restart_incoming(colo_backend *be, colo_dom *d, const char *state_file);
 
-/* xen_qmp.c: QMP on /var/run/xen/qmp-libxl-DOMID. args is a JSON object
- * text or NULL. Each returns 0, or -errno with one log line (a QMP error
- * reply is -EIO, its desc in the line). xen_qmp connects for one command. */
-struct xen_qmp;
+/* xen_qmp.c: QMP on /var/run/xen/qmp-libxl-DOMID, through qmp/. args is
+ * the text of a JSON object or NULL. Each returns 0, or -errno with one log
+ * line naming the domain and the command (a QMP error reply is -EREMOTEIO,
+ * its class and desc in the line). xen_qmp connects for one command. */
 int xen_qmp(colo_backend *be, uint32_t domid, const char *cmd, const char *args);
-int xen_qmp_open(colo_backend *be, uint32_t domid, struct xen_qmp **out);
-int xen_qmp_cmd(colo_backend *be, struct xen_qmp *q, const char *cmd, const char *args);
-void xen_qmp_close(struct xen_qmp *q);
+int xen_qmp_open(colo_backend *be, uint32_t domid, colo_qmp **out);
+int xen_qmp_cmd(colo_backend *be, colo_qmp *q, const char *cmd, const char *args);
+void xen_qmp_close(colo_qmp *q);
 /* One command to d's device model, on the connection a checkpoint stop
  * holds if there is one: QEMU serves a single QMP client at a time. */
 int xen_dm_qmp(colo_backend *be, colo_dom *d, const char *cmd, const char *args);

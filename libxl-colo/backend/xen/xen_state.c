@@ -16,6 +16,7 @@
 #include "bitmap.h"
 #include "backend/digest.h"
 #include "backend/xen/xen_priv.h"
+#include "json.h"
 
 #include <xen/hvm/params.h>
 
@@ -236,13 +237,21 @@ void dm_state_path(colo_backend *be, colo_dom *d, const char *what, char *path, 
 ssize_t xen_devstate_save(colo_backend *be, colo_dom *d, uint8_t **buf, unsigned flags)
 {
     COLO_CHECK_FLAGS(be, flags, 0, "devstate_save");
-    char path[256], args[320];
+    char path[256];
+    const char *args;
+    size_t args_len;
     *buf = NULL;
     if (!d->has_dm)
         return 0; /* PVH: no device model */
     dm_state_path(be, d, "save", path, sizeof(path));
-    snprintf(args, sizeof(args), "{\"filename\":\"%s\",\"live\":false}", path);
-    int r = xen_dm_qmp(be, d, "xen-save-devices-state", args);
+    _cleanup_json_ colo_json *j = colo_json_new();
+    colo_json_put_str(j, "filename", path);
+    colo_json_put_bool(j, "live", false);
+    int r = colo_json_finish(j, &args, &args_len);
+    if (r < 0)
+        return LOG_ERRNO(be->ctx, r, "domain %u: device state: the arguments of "
+                         "xen-save-devices-state", d->domid);
+    r = xen_dm_qmp(be, d, "xen-save-devices-state", args);
     if (r < 0)
         return r;
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
