@@ -9,7 +9,9 @@
 #ifndef COLO_TIME_H
 #define COLO_TIME_H
 
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -56,6 +58,23 @@ static inline int colo_ms_left(uint64_t deadline)
 static inline bool colo_deadline_passed(uint64_t deadline)
 {
     return deadline != COLO_NO_DEADLINE && colo_now_ns() >= deadline;
+}
+
+/* poll() one fd until it is ready for EVENTS or the deadline passes: 0,
+ * -ETIMEDOUT, or poll's -errno. A deadline just passed still looks once
+ * (timeout 0); EINTR looks again. */
+static inline int colo_wait_fd(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = events };
+        int n = poll(&p, 1, colo_ms_left(deadline));
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return errno > 0 ? -errno : -EIO;
+    }
 }
 
 #endif

@@ -80,22 +80,6 @@ void qmp_wire_close(struct qmp_wire *w)
     w->cap = w->len = w->scanned = w->taken = 0;
 }
 
-/* Wait until fd is ready for events, or the deadline: 0, -ETIMEDOUT, or
- * poll's error. A deadline just passed still looks once (timeout 0). */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, colo_ms_left(deadline));
-        if (r > 0)
-            return 0;
-        if (r == 0)
-            return -ETIMEDOUT;
-        if (errno != EINTR)
-            return negative_errno();
-    }
-}
-
 /* Room for at least one more byte, up to COLO_QMP_MSG_MAX in all. */
 static int grow(struct qmp_wire *w)
 {
@@ -142,7 +126,7 @@ int qmp_wire_read(struct qmp_wire *w, uint64_t deadline, char **line, size_t *le
         r = grow(w);
         if (r < 0)
             return cause(r, err, errsize, "out of memory for a message of %zu bytes", w->len);
-        r = wait_fd(w->fd, POLLIN, deadline);
+        r = colo_wait_fd(w->fd, POLLIN, deadline);
         if (r == -ETIMEDOUT) {
             if (err && errsize)
                 err[0] = '\0';
@@ -181,7 +165,7 @@ int qmp_wire_send(struct qmp_wire *w, const char *buf, size_t len, uint64_t dead
                 continue;
             if (errno != EAGAIN)
                 return cause(negative_errno(), err, errsize, "send: %m");
-            int r = wait_fd(w->fd, POLLOUT, deadline);
+            int r = colo_wait_fd(w->fd, POLLOUT, deadline);
             if (r == -ETIMEDOUT)
                 return cause(r, err, errsize, "the peer takes nothing");
             if (r < 0)

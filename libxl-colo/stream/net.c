@@ -13,27 +13,13 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include "colo-time.h"
 #include "stream/net.h"
 
 static void freeaddrinfop(struct addrinfo **ai)
 {
     if (*ai)
         freeaddrinfo(*ai);
-}
-
-/* poll() one fd until ready or the deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_until(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, colo_ms_left(deadline));
-        if (n > 0)
-            return 0;
-        if (n == 0)
-            return -ETIMEDOUT;
-        if (errno != EINTR)
-            return negative_errno();
-    }
 }
 
 /* Best effort: a socket without them still works. Buffers are forced only
@@ -100,7 +86,7 @@ static int connect_one(const struct addrinfo *a, uint64_t deadline)
     if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
         if (errno != EINPROGRESS)
             return negative_errno();
-        r = wait_until(fd, POLLOUT, deadline);
+        r = colo_wait_fd(fd, POLLOUT, deadline);
         if (r < 0)
             return r;
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -215,7 +201,7 @@ int colo_net_accept(libxlcolo_ctx *ctx, int lfd, int timeout_ms, char *peer,
     uint64_t deadline = colo_deadline_ms(timeout_ms);
 
     for (;;) {
-        int r = wait_until(lfd, POLLIN, deadline);
+        int r = colo_wait_fd(lfd, POLLIN, deadline);
         if (r == -ETIMEDOUT)
             return LOG_ERRNO(ctx, r, "no connection within %d ms", timeout_ms);
         if (r < 0)
