@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "colo-time.h"
 #include "stream/crc32c.h"
 #include "stream/stream-private.h"
 
@@ -82,21 +83,11 @@ static void counter_add(uint64_t *c, uint64_t n)
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
-/* Wait until fd is ready for events, at most timeout_ms (< 0: forever). */
+/* Wait until fd is ready for events, at most timeout_ms (< 0: forever):
+ * 0 also on POLLHUP/POLLERR (the next call says what), or -ETIMEDOUT. */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
-    uint64_t deadline = colo_deadline_ms(timeout_ms);
-
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = events };
-        int n = poll(&p, 1, colo_ms_left(deadline));
-        if (n > 0)
-            return 0; /* also on POLLHUP/POLLERR: the next call says what */
-        if (n == 0)
-            return -ETIMEDOUT;
-        if (errno != EINTR)
-            return negative_errno();
-    }
+    return colo_wait_fd(fd, events, colo_deadline_ms(timeout_ms));
 }
 
 int colo_stream_new(libxlcolo_ctx *ctx, int fd, colo_stream **out)
