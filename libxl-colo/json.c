@@ -15,6 +15,7 @@
 struct colo_json {
     yajl_gen g;
     bool failed;    /* yajl refused a call: the text is not to be used */
+    unsigned open;  /* nested objects opened and not yet closed */
 };
 
 colo_json *colo_json_new(void)
@@ -80,6 +81,27 @@ void colo_json_put_bool(colo_json *j, const char *key, bool val)
     check(j, yajl_gen_bool(j->g, val));
 }
 
+void colo_json_open(colo_json *j, const char *key)
+{
+    if (!j)
+        return;
+    put_key(j, key);
+    check(j, yajl_gen_map_open(j->g));
+    j->open++;
+}
+
+void colo_json_close(colo_json *j)
+{
+    if (!j)
+        return;
+    if (j->open == 0) {
+        j->failed = true;
+        return;
+    }
+    j->open--;
+    check(j, yajl_gen_map_close(j->g));
+}
+
 static void put_value(colo_json *j, yajl_val v)
 {
     yajl_gen g = j->g;
@@ -122,7 +144,7 @@ int colo_json_finish(colo_json *j, const char **buf, size_t *len)
     if (!j)
         return -ENOMEM;
     check(j, yajl_gen_map_close(j->g));
-    if (j->failed || yajl_gen_get_buf(j->g, &b, len) != yajl_gen_status_ok)
+    if (j->failed || j->open || yajl_gen_get_buf(j->g, &b, len) != yajl_gen_status_ok)
         return -EINVAL;
     *buf = (const char *)b;
     return 0;

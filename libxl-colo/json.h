@@ -43,6 +43,11 @@ static inline void colo_json_freep(colo_json **j) { colo_json_free(*j); }
 void colo_json_put_str(colo_json *j, const char *key, const char *val);
 void colo_json_put_u64(colo_json *j, const char *key, uint64_t val);
 void colo_json_put_bool(colo_json *j, const char *key, bool val);
+/* "key":{ ... }: the members put until colo_json_close() go into a nested
+ * object (QMP's "file":{"driver":"nbd", ...} in block/replication.c). An
+ * open left unclosed makes colo_json_finish() fail (-EINVAL). */
+void colo_json_open(colo_json *j, const char *key);
+void colo_json_close(colo_json *j);
 /* "key":V for any value of a yajl_tree (an object or array nested as
  * deep as it is, a number as its own text): how a QMP command carries its
  * "arguments" (qmp/qmp.c). */

@@ -8,7 +8,10 @@ set -euo pipefail
 PKGS=(build-essential autoconf automake libtool pkg-config
       libxen-dev libyajl-dev libxml2-dev libcunit1-dev libssl-dev
       python3 iproute2 procps psmisc valgrind
-      qemu-system-x86)  # make check: the QMP client's tests run a real QEMU
+      libnbd-dev
+      # make check: the QMP client's and block replication's tests run a
+      # real QEMU; a secondary sidecar makes its buffers with qemu-img
+      qemu-system-x86 qemu-utils)
 [ "${1:-}" = "--xen" ] && PKGS+=(cpio gzip binutils dpkg-dev)
 
 missing=()

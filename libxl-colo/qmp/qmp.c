@@ -51,6 +51,16 @@ static int broke(colo_qmp *q, int r, const char *fmt, ...)
     return LOG_ERRNO(q->ctx, r, "%s: %s", q->who, q->broken);
 }
 
+int colo_qmp_log(colo_qmp *q, int r, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return LOG_ERRNO(q->ctx, r, "%s: %s", q->who, what);
+}
+
 /* ------------------------------------------------------------ events */
 
 static void slot_free(struct qmp_event_slot *s)

@@ -131,6 +131,12 @@ int colo_qmp_wait_event(colo_qmp *q, const char *name, int timeout_ms, unsigned 
 void colo_qmp_event_clear(colo_qmp_event *ev);
 #define _cleanup_qmp_event_ _cleanup_(colo_qmp_event_clear)
 
+/* Log, in the connection's words ("[LABEL: ]qmp PATH: WHAT"), what its
+ * caller found wrong in a reply that qmp/ took as good (a member of the
+ * wrong type, a status that reads an error), and return r (< 0). The
+ * connection stays usable: the caller decides what the finding means. */
+int colo_qmp_log(colo_qmp *q, int r, const char *fmt, ...) _printf_(3, 4);
+
 /* Events dropped from the full queue on this connection so far. */
 uint64_t colo_qmp_events_dropped(const colo_qmp *q);
 

@@ -40,16 +40,18 @@ FOLDERS = [
     ('libxl-colo/engine', 'engine'),
     ('libxl-colo/stream', 'stream'),
     ('libxl-colo/qmp', 'qmp'),
+    ('libxl-colo/block', 'block'),
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
     ('tools/simguest', 'tools/simguest'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'qmp', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
     'qmp': {'top'},
+    'block': {'qmp', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},
