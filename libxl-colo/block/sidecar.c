@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,7 +27,7 @@ struct colo_sidecar {
     char dir[108 - 16];     /* room for "/active.qcow2" in a sun_path */
     colo_rep_addr nbd;
     pid_t pid;
-    int pidfd;
+    int watch_fd;           /* the death pipe: EOF once QEMU has exited */
     bool dead;              /* reaped (and said) */
     colo_qmp *qmp;
 };
@@ -100,12 +99,26 @@ static int marker(char *buf, size_t size, const char *dir)
     return (size_t)snprintf(buf, size, "xen-colo-sidecar:%s", dir) < size ? 0 : -ENAMETOOLONG;
 }
 
+/* The process is there and not a zombie. */
+static bool proc_alive(pid_t pid)
+{
+    char p[64], st[512];
+    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, st, sizeof(st) - 1) : -1;
+    if (n <= 0)
+        return false;
+    st[n] = '\0';
+    const char *rp = strrchr(st, ')');   /* the state follows "(comm) " */
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
 /* A crashed earlier run's QEMU, if DIR/qemu.pid names one that still runs
  * with DIR in its command line: kill it and wait until it has gone. */
 static int recover(colo_sidecar *sc)
 {
     char p[PATH_MAX], buf[32], want[PATH_MAX], esc[PATH_MAX];
-    _cleanup_close_ int fd = -1, pfd = -1;
+    _cleanup_close_ int fd = -1;
 
     if (path_in(p, sizeof(p), sc->dir, "qemu.pid") < 0)
         return -ENAMETOOLONG;
@@ -127,9 +140,8 @@ static int recover(colo_sidecar *sc)
     _cleanup_close_ int cfd = open(p, O_RDONLY | O_CLOEXEC);
     if (cfd < 0)
         return 0;
-    pfd = pidfd_open((pid_t)pid, 0);
     ssize_t len = read(cfd, cmdline, sizeof(cmdline) - 1);
-    if (len <= 0 || pfd < 0)
+    if (len <= 0)
         return 0;
     cmdline[len] = '\0';
     if (opt_escape(esc, sizeof(esc), sc->dir) < 0 || marker(want, sizeof(want), esc) < 0)
@@ -143,12 +155,19 @@ static int recover(colo_sidecar *sc)
 
     LOG(sc->ctx, WARN, "disk %s: killing the sidecar an earlier run left (pid %ld)", sc->name,
         pid);
-    if (pidfd_send_signal(pfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+    if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH)
         return LOG_ERRNO(sc->ctx, negative_errno(), "disk %s: cannot kill the earlier sidecar "
                          "(pid %ld)", sc->name, pid);
-    if (colo_wait_fd(pfd, POLLIN, colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS)) < 0)
-        return LOG_ERRNO(sc->ctx, -ETIMEDOUT, "disk %s: the earlier sidecar (pid %ld) does "
-                         "not exit", sc->name, pid);
+    /* Not our child: nothing to wait on but its /proc entry, until it is
+     * gone or a zombie (dead, its parent yet to reap it). */
+    uint64_t deadline = colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS);
+    while (proc_alive((pid_t)pid)) {
+        if (colo_deadline_passed(deadline))
+            return LOG_ERRNO(sc->ctx, -ETIMEDOUT, "disk %s: the earlier sidecar (pid %ld) "
+                             "does not exit", sc->name, pid);
+        struct timespec ts = { 0, 5 * COLO_NS_PER_MS };
+        nanosleep(&ts, NULL);
+    }
     return 0;
 }
 
@@ -215,13 +234,16 @@ static void exit_words(int st, char *out, size_t size)
 /*
  * Run argv in a child: stdin /dev/null, stdout and stderr to DIR/qemu.log,
  * keep_fd (if >= 0) open as itself, every other fd closed, signals
- * default, and SIGKILL when the calling thread goes. *pid, *pidfd: the
- * child's. An exec failure comes back through a close-on-exec pipe.
+ * default, and SIGKILL when the calling thread goes. *pid: the child's;
+ * *watch: the read end of a pipe whose write end only the child holds, so
+ * it reads EOF once the child has exited (a pidfd would do, but valgrind
+ * 3.19 knows no pidfd_open). An exec failure comes back through a
+ * close-on-exec pipe.
  */
-static int spawn(colo_sidecar *sc, char *const argv[], int keep_fd, pid_t *pid, int *pidfd)
+static int spawn(colo_sidecar *sc, char *const argv[], int keep_fd, pid_t *pid, int *watch)
 {
     char logp[PATH_MAX];
-    int ep[2], child_errno = 0;
+    int ep[2], dp[2], child_errno = 0;
     pid_t parent = getpid();
 
     if (path_in(logp, sizeof(logp), sc->dir, "qemu.log") < 0)
@@ -231,12 +253,20 @@ static int spawn(colo_sidecar *sc, char *const argv[], int keep_fd, pid_t *pid, 
         return LOG_ERRNO(sc->ctx, negative_errno(), "disk %s: %s", sc->name, logp);
     if (pipe2(ep, O_CLOEXEC) < 0)
         return LOG_ERRNO(sc->ctx, negative_errno(), "disk %s: pipe", sc->name);
+    if (pipe2(dp, O_CLOEXEC) < 0) {
+        int r = negative_errno();
+        close(ep[0]);
+        close(ep[1]);
+        return LOG_ERRNO(sc->ctx, r, "disk %s: pipe", sc->name);
+    }
 
     pid_t c = fork();
     if (c < 0) {
         int r = negative_errno();
         close(ep[0]);
         close(ep[1]);
+        close(dp[0]);
+        close(dp[1]);
         return LOG_ERRNO(sc->ctx, r, "disk %s: fork", sc->name);
     }
     if (c == 0) {
@@ -253,7 +283,7 @@ static int spawn(colo_sidecar *sc, char *const argv[], int keep_fd, pid_t *pid, 
             goto fail;
         /* Only keep_fd crosses the exec, whatever the caller left open. */
         (void)close_range(3, ~0u, CLOSE_RANGE_CLOEXEC);
-        if (keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0)
+        if ((keep_fd >= 0 && fcntl(keep_fd, F_SETFD, 0) < 0) || fcntl(dp[1], F_SETFD, 0) < 0)
             goto fail;
         execv(argv[0], argv);
     fail:
@@ -262,31 +292,26 @@ static int spawn(colo_sidecar *sc, char *const argv[], int keep_fd, pid_t *pid, 
         _exit(127);
     }
     close(ep[1]);
+    close(dp[1]);
     ssize_t n;
     while ((n = read(ep[0], &child_errno, sizeof(child_errno))) < 0 && errno == EINTR)
         ;
     close(ep[0]);
     if (n > 0) {
+        close(dp[0]);
         while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
             ;
         return LOG_ERRNO(sc->ctx, -child_errno, "disk %s: cannot run %s", sc->name, argv[0]);
     }
     *pid = c;
-    *pidfd = pidfd_open(c, 0);
-    if (*pidfd < 0) {
-        int r = negative_errno();
-        kill(c, SIGKILL);
-        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return LOG_ERRNO(sc->ctx, r, "disk %s: pidfd_open", sc->name);
-    }
+    *watch = dp[0];
     return 0;
 }
 
-/* Wait for a child through its pidfd until the deadline; reap it. */
-static int reap(int pidfd, pid_t pid, uint64_t deadline, int *status)
+/* Wait for a child through its death pipe until the deadline; reap it. */
+static int reap(int watch, pid_t pid, uint64_t deadline, int *status)
 {
-    int r = colo_wait_fd(pidfd, POLLIN, deadline);
+    int r = colo_wait_fd(watch, POLLIN, deadline);
     if (r < 0)
         return r;
     while (waitpid(pid, status, 0) < 0)
@@ -300,7 +325,7 @@ static int make_overlay(colo_sidecar *sc, const char *qemu_img, const char *file
                         uint64_t size)
 {
     char path[PATH_MAX], sz[32], bin[PATH_MAX], why[256];
-    int pidfd = -1, st = 0, r;
+    int watch = -1, st = 0, r;
     pid_t pid;
 
     if (path_in(path, sizeof(path), sc->dir, file) < 0)
@@ -327,14 +352,14 @@ static int make_overlay(colo_sidecar *sc, const char *qemu_img, const char *file
         snprintf(bin, sizeof(bin), "%s", qemu_img);
     }
     char *const argv[] = { bin, "create", "-q", "-f", "qcow2", path, sz, NULL };
-    if ((r = spawn(sc, argv, -1, &pid, &pidfd)) < 0)
+    if ((r = spawn(sc, argv, -1, &pid, &watch)) < 0)
         return r;
-    r = reap(pidfd, pid, colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS), &st);
+    r = reap(watch, pid, colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS), &st);
     if (r == -ETIMEDOUT) {
-        pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
-        reap(pidfd, pid, COLO_NO_DEADLINE, &st);
+        kill(pid, SIGKILL);
+        reap(watch, pid, COLO_NO_DEADLINE, &st);
     }
-    close(pidfd);
+    close(watch);
     if (r < 0)
         return LOG_ERRNO(sc->ctx, r, "disk %s: qemu-img create %s", sc->name, file);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -451,7 +476,7 @@ int colo_sidecar_start(libxlcolo_ctx *ctx, const colo_sidecar_spec *spec, colo_s
         return LOG_ERRNO(ctx, -ENOMEM, "disk %s: sidecar: out of memory", spec->name);
     sc->ctx = ctx;
     sc->role = spec->role;
-    sc->pidfd = -1;
+    sc->watch_fd = -1;
     sc->pid = -1;
     snprintf(sc->name, sizeof(sc->name), "%s", spec->name);
     if ((size_t)snprintf(sc->dir, sizeof(sc->dir), "%s", spec->dir) >= sizeof(sc->dir) ||
@@ -505,7 +530,7 @@ int colo_sidecar_start(libxlcolo_ctx *ctx, const colo_sidecar_spec *spec, colo_s
         argv[n++] = d3;
     }
     argv[n] = NULL;
-    if ((r = spawn(sc, argv, qmp_fd, &sc->pid, &sc->pidfd)) < 0)
+    if ((r = spawn(sc, argv, qmp_fd, &sc->pid, &sc->watch_fd)) < 0)
         goto fail;
     /* Only QEMU holds the listening socket now: if it dies, connecting
      * fails at once instead of waiting for a greeting. */
@@ -520,7 +545,7 @@ int colo_sidecar_start(libxlcolo_ctx *ctx, const colo_sidecar_spec *spec, colo_s
     r = colo_qmp_connect(ctx, qpath, label, COLO_SIDECAR_TIMEOUT_MS, 0, &sc->qmp);
     if (r < 0) {
         /* Say why QEMU went, if it did: its own last line. */
-        if (colo_wait_fd(sc->pidfd, POLLIN, colo_deadline_ms(0)) == 0) {
+        if (colo_wait_fd(sc->watch_fd, POLLIN, colo_deadline_ms(0)) == 0) {
             last_log_line(sc, why, sizeof(why));
             LOG(ctx, ERROR, "disk %s: the sidecar QEMU exited: %s", sc->name,
                 why[0] ? why : "(no output)");
@@ -543,9 +568,9 @@ int colo_sidecar_check(colo_sidecar *sc)
 
     if (sc->dead)
         return -ESRCH;
-    if (colo_wait_fd(sc->pidfd, POLLIN, colo_deadline_ms(0)) < 0)
+    if (colo_wait_fd(sc->watch_fd, POLLIN, colo_deadline_ms(0)) < 0)
         return 0;
-    if (reap(sc->pidfd, sc->pid, COLO_NO_DEADLINE, &st) < 0)
+    if (reap(sc->watch_fd, sc->pid, COLO_NO_DEADLINE, &st) < 0)
         return 0;
     sc->dead = true;
     exit_words(st, how, sizeof(how));
@@ -565,23 +590,23 @@ void colo_sidecar_stop(colo_sidecar *sc)
         if (sc->qmp && !colo_qmp_broken(sc->qmp)) {
             colo_qmp_set_timeout(sc->qmp, 2000);
             colo_qmp_execute(sc->qmp, "quit", NULL, COLO_QMP_QUIET, NULL, NULL);
-            gone = reap(sc->pidfd, sc->pid, colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS),
+            gone = reap(sc->watch_fd, sc->pid, colo_deadline_ms(COLO_SIDECAR_TIMEOUT_MS),
                         &st) == 0;
         }
         if (!gone) {
-            pidfd_send_signal(sc->pidfd, SIGKILL, NULL, 0);
-            reap(sc->pidfd, sc->pid, COLO_NO_DEADLINE, &st);
+            kill(sc->pid, SIGKILL);  /* not reaped yet: the pid is still its */
+            reap(sc->watch_fd, sc->pid, COLO_NO_DEADLINE, &st);
         }
     }
     colo_qmp_close(sc->qmp);
-    if (sc->pidfd >= 0)
-        close(sc->pidfd);
+    if (sc->watch_fd >= 0)
+        close(sc->watch_fd);
     dir_clean(sc);
     rmdir(sc->dir);
     free(sc);
 }
 
-int colo_sidecar_pidfd(const colo_sidecar *sc) { return sc->pidfd; }
+int colo_sidecar_watch_fd(const colo_sidecar *sc) { return sc->watch_fd; }
 pid_t colo_sidecar_pid(const colo_sidecar *sc) { return sc->pid; }
 colo_qmp *colo_sidecar_qmp(colo_sidecar *sc) { return sc->qmp; }
 const char *colo_sidecar_name(const colo_sidecar *sc) { return sc->name; }

@@ -22,8 +22,8 @@
  * its sidecars with it; and colo_sidecar_start() first kills what a
  * crashed earlier run may have left in DIR (a pid in DIR/qemu.pid whose
  * command line names DIR), as the checkpoint stop does for its own.
- * The caller watches colo_sidecar_pidfd(): readable means QEMU died, which
- * colo_sidecar_check() then reports in one line.
+ * The caller watches colo_sidecar_watch_fd(): readable (EOF) means QEMU
+ * died, which colo_sidecar_check() then reports in one line.
  */
 #ifndef COLO_BLOCK_SIDECAR_H
 #define COLO_BLOCK_SIDECAR_H
@@ -75,7 +75,7 @@ static inline void colo_sidecar_stopp(colo_sidecar **sc) { colo_sidecar_stop(*sc
  * sidecar (pid P) died: killed by signal 9"). */
 int colo_sidecar_check(colo_sidecar *sc);
 
-int colo_sidecar_pidfd(const colo_sidecar *sc);
+int colo_sidecar_watch_fd(const colo_sidecar *sc);
 pid_t colo_sidecar_pid(const colo_sidecar *sc);
 colo_qmp *colo_sidecar_qmp(colo_sidecar *sc);
 const char *colo_sidecar_name(const colo_sidecar *sc);
