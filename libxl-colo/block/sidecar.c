@@ -29,6 +29,7 @@ struct colo_sidecar {
     pid_t pid;
     int watch_fd;           /* the death pipe: EOF once QEMU has exited */
     bool dead;              /* reaped (and said) */
+    bool own_dir;           /* dir passed dir_prepare: stop may clean it */
     colo_qmp *qmp;
 };
 
@@ -485,7 +486,10 @@ int colo_sidecar_start(libxlcolo_ctx *ctx, const colo_sidecar_spec *spec, colo_s
                       "socket path", spec->name, spec->dir);
         goto fail;
     }
-    if ((r = dir_prepare(sc)) < 0 || (r = recover(sc)) < 0)
+    if ((r = dir_prepare(sc)) < 0)
+        goto fail;
+    sc->own_dir = true;
+    if ((r = recover(sc)) < 0)
         goto fail;
     dir_clean(sc);
     if ((r = image_size(sc, spec->image, &size)) < 0)
@@ -601,8 +605,10 @@ void colo_sidecar_stop(colo_sidecar *sc)
     colo_qmp_close(sc->qmp);
     if (sc->watch_fd >= 0)
         close(sc->watch_fd);
-    dir_clean(sc);
-    rmdir(sc->dir);
+    if (sc->own_dir) {
+        dir_clean(sc);
+        rmdir(sc->dir);
+    }
     free(sc);
 }
 

@@ -359,6 +359,18 @@ static void test_sidecar_start_errors_and_recovery(void)
     CU_ASSERT_STRING_EQUAL(lg.last, "disk d: cannot run /nonexistent/qemu");
     struct stat st;
     CU_ASSERT(stat(sdir, &st) < 0 && errno == ENOENT);
+    /* A directory that is not private is refused, and left as it was. */
+    char open_dir[128], kept[160];
+    snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
+    snprintf(kept, sizeof(kept), "%s/qemu.log", open_dir);
+    CU_ASSERT_FATAL(mkdir(open_dir, 0755) == 0 && make_image(kept) == 0);
+    colo_sidecar_spec shared = { .role = LIBXLCOLO_ROLE_PRIMARY, .name = "d", .image = img,
+                                 .dir = open_dir };
+    CU_ASSERT(colo_sidecar_start(ctx, &shared, &sc) == -EPERM);
+    snprintf(want, sizeof(want), "disk d: sidecar directory %s is not a directory of ours "
+             "with mode 0700", open_dir);
+    CU_ASSERT_STRING_EQUAL(lg.last, want);
+    CU_ASSERT(stat(kept, &st) == 0);
 
     /* A run that "crashed": its QEMU is still there, its directory kept. */
     colo_sidecar_spec ok = { .role = LIBXLCOLO_ROLE_PRIMARY, .name = "d", .image = img,
