@@ -125,6 +125,28 @@ int cmd_hash(int argc, char **argv)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Exit 0 when the disk agrees with the guest's record of it, 1 when not. */
+int cmd_disk_verify(int argc, char **argv)
+{
+    static struct sim_rsp rsp;
+    struct client_opts o;
+    struct sim_info in;
+    _cleanup_close_ int fd = -1;
+    int r;
+
+    if ((r = client_opts_parse("disk-verify", argc, argv, &o)) ||
+        (r = guest_connect("disk-verify", &o, &fd)) || (r = get_info("disk-verify", fd, &in)) ||
+        (r = call("disk-verify", fd, SIM_OP_DISK_VERIFY, 0, &rsp,
+                  sim_hash_timeout_ms(in.mem_bytes))))
+        return r;
+    if (rsp.len == 0 || rsp.len >= sizeof(rsp.data))
+        return fail(1, "disk-verify", "malformed DISK_VERIFY reply (%u bytes)", rsp.len);
+    printf("%.*s\n", (int)rsp.len, (const char *)rsp.data);
+    if (fflush(stdout) != 0)
+        return 1;
+    return rsp.val == 0 ? 0 : 1;
+}
+
 static int simple(const char *cmd, uint16_t op, int argc, char **argv)
 {
     static struct sim_rsp rsp;

@@ -16,10 +16,8 @@
 #include "guest.h"
 #include "macro.h"
 
-/* Park until unpaused. Returns false when told to stop. */
-static bool vcpu_park(struct vcpu *v)
+bool guest_park(struct guest *g)
 {
-    struct guest *g = v->g;
     bool go;
 
     pthread_mutex_lock(&g->lock);
@@ -35,9 +33,8 @@ static bool vcpu_park(struct vcpu *v)
 
 /* Rate limiting: sleep until `due` (CLOCK_MONOTONIC ns) on the condition a
  * pause or a stop broadcasts, so neither waits for the sleep to end. */
-static void vcpu_sleep_until(struct vcpu *v, uint64_t due)
+void guest_sleep_until(struct guest *g, uint64_t due)
 {
-    struct guest *g = v->g;
     struct timespec ts = {
         .tv_sec = (time_t)(due / COLO_NS_PER_SEC),
         .tv_nsec = (long)(due % COLO_NS_PER_SEC),
@@ -62,7 +59,7 @@ static void *vcpu_main(void *arg)
     for (;;) {
         if (atomic_load_explicit(&g->pause_req, memory_order_acquire) ||
             atomic_load_explicit(&g->stop, memory_order_relaxed)) {
-            if (!vcpu_park(v))
+            if (!guest_park(g))
                 break;
             t0 = colo_now_ns();
             n = 0;
@@ -77,7 +74,7 @@ static void *vcpu_main(void *arg)
         uint64_t due = t0 + n * COLO_NS_PER_SEC / g->rate;
         uint64_t now = colo_now_ns();
         if (due > now + SLEEP_MIN_NS) {
-            vcpu_sleep_until(v, due);
+            guest_sleep_until(g, due);
         } else if (now > due + BEHIND_MAX_NS) {
             t0 = now;
             n = 0;
@@ -149,6 +146,7 @@ int guest_new(const struct sim_params *p, struct guest **out)
         fprintf(stderr, "colo-simguest: %s\n", why);
         goto fail_early;
     }
+    g->nr_parkers = g->nr_vcpus + (p->disk_uri ? 1 : 0);
     r = sync_init(g);
     if (r < 0) {
         fprintf(stderr, "colo-simguest: cannot set up vCPU locks: %s\n", strerror(-r));
@@ -163,6 +161,10 @@ int guest_new(const struct sim_params *p, struct guest **out)
     r = logdirty_init(g);
     if (r < 0) {
         fprintf(stderr, "colo-simguest: cannot allocate the dirty bitmap: %s\n", strerror(-r));
+        goto fail;
+    }
+    if (p->disk_uri && (r = disk_open(g, p, why, sizeof(why))) < 0) {
+        fprintf(stderr, "colo-simguest: %s\n", why);
         goto fail;
     }
     g->vcpus = calloc(g->nr_vcpus, sizeof(*g->vcpus));
@@ -187,6 +189,10 @@ int guest_new(const struct sim_params *p, struct guest **out)
         }
         g->vcpus[i].started = true;
     }
+    if (g->disk && (r = disk_start(g)) < 0) {
+        fprintf(stderr, "colo-simguest: cannot start the disk writer: %s\n", strerror(-r));
+        goto fail;
+    }
     *out = g;
     return 0;
 
@@ -209,6 +215,9 @@ void guest_free(struct guest *g)
     for (unsigned i = 0; g->vcpus && i < g->nr_vcpus; i++)
         if (g->vcpus[i].started)
             pthread_join(g->vcpus[i].tid, NULL);
+    if (g->disk_started)
+        pthread_join(g->disk_tid, NULL);
+    disk_close(g);
     free(g->vcpus);
     free((void *)g->dirty);
     if (g->mem)
@@ -225,7 +234,7 @@ void guest_pause(struct guest *g)
     pthread_mutex_lock(&g->lock);
     atomic_store_explicit(&g->pause_req, true, memory_order_release);
     pthread_cond_broadcast(&g->wake);
-    while (g->parked < g->nr_vcpus)
+    while (g->parked < g->nr_parkers)
         pthread_cond_wait(&g->parked_cv, &g->lock);
     pthread_mutex_unlock(&g->lock);
 }

@@ -37,6 +37,8 @@ struct sim_params {
     bool paused;
     bool incoming;        /* a secondary being built: zero, paused, no context */
     bool daemon;
+    const char *disk_uri; /* --disk: an NBD URI (libnbd), or NULL for none */
+    uint64_t disk_rate;   /* block writes/s */
 };
 
 struct guest;
@@ -82,12 +84,51 @@ struct guest {
 
     /* the device */
     _Atomic uint64_t ticks;
+
+    /* the disk (disk.c): its writer parks with the vCPUs */
+    struct nbd_handle *disk;
+    uint64_t disk_rate;
+    uint64_t disk_pfn;       /* first page of its record in guest memory */
+    pthread_t disk_tid;
+    bool disk_started;
+    unsigned nr_parkers;     /* vCPUs, and the disk writer if any */
+};
+
+/*
+ * The disk's record, in guest memory (so that a checkpoint carries it):
+ * the last SIM_DISK_PAGES pages hold this header, then le64 seq[block],
+ * the sequence number of the last write to each block (0: never written).
+ * Block b written as write number seq holds sim_disk_block_head {magic,
+ * b, seq}, then bytes (seq * 31 + b) & 0xff. The writer parks only
+ * before a write, never between a write and its record, so a paused
+ * guest's record and its disk agree: what disk-verify checks.
+ */
+#define SIM_DISK_BLOCK 4096u
+#define SIM_DISK_BLOCKS_MAX 4096u
+#define SIM_DISK_PAGES (1 + SIM_DISK_BLOCKS_MAX * 8 / SIM_PAGE_SIZE)
+#define SIM_DISK_MAGIC "SIMDISK1"
+#define SIM_DISK_BLOCK_MAGIC "SIMBLK01"
+struct sim_disk_hdr {
+    char magic[8];
+    uint64_t nr_blocks;
+    uint64_t seq;      /* of the last write */
+    uint64_t prng;
+    uint64_t errors;   /* writes the disk refused */
+};
+struct sim_disk_block_head {
+    char magic[8];
+    uint64_t block;
+    uint64_t seq;
 };
 
 /* guest.c */
 int guest_new(const struct sim_params *p, struct guest **out);
 /* Stops and joins the vCPUs, frees everything. */
 void guest_free(struct guest *g);
+/* For a thread that parks with the vCPUs: park until unpaused (false:
+ * told to stop), and sleep until due unless a pause or stop comes. */
+bool guest_park(struct guest *g);
+void guest_sleep_until(struct guest *g, uint64_t due);
 /* Returns once every vCPU is parked. Idempotent. */
 void guest_pause(struct guest *g);
 /* -EINVAL (with why) when the context was never set on an incoming guest. */
@@ -122,6 +163,15 @@ int guest_context_set(struct guest *g, const uint8_t *buf, size_t len, char *why
 size_t guest_devstate_get(struct guest *g, uint8_t *buf, size_t cap);
 int guest_devstate_set(struct guest *g, const uint8_t *buf, size_t len, char *why, size_t whylen);
 void guest_info(struct guest *g, struct sim_info *info);
+
+/* disk.c: --disk. open: connect (and, unless incoming, lay out the record
+ * in memory, clamping the workload's hot set below it); start: the writer
+ * thread; verify (paused): the record against the disk, 0 or the number of
+ * mismatches, with a line in why. */
+int disk_open(struct guest *g, const struct sim_params *p, char *why, size_t whylen);
+int disk_start(struct guest *g);
+void disk_close(struct guest *g);
+int64_t disk_verify(struct guest *g, char *out, size_t outlen);
 
 /* hash.c */
 int guest_hash(struct guest *g, uint8_t out[32], char *why, size_t whylen);

@@ -34,10 +34,13 @@ static const struct cmd cmds[] = {
       "--name N [--rundir DIR] [--mem SIZE] [--vcpus K]\n"
       "        [--workload idle|web|kernel-build|memstress|custom] [--rate PAGES_PER_SEC]\n"
       "        [--hot-set PAGES] [--seed S] [--paused] [--incoming] [--daemon]\n"
+      "        [--disk NBD_URI [--disk-rate WRITES_PER_SEC]]\n"
       "    SIZE: 16M..16G, with a K, M or G suffix (a bare number is MiB); default 256M.\n"
       "    --rate is per vCPU (0: unlimited); --rate and --hot-set override the workload's.\n"
       "    --incoming: a secondary being built (zero memory, paused, no context).\n"
-      "    --daemon: detach once listening and print the guest's pid." },
+      "    --daemon: detach once listening and print the guest's pid.\n"
+      "    --disk: a disk on an NBD export (libnbd URI), written at --disk-rate\n"
+      "    (default 100) 4 KiB blocks/s; the guest records each write in its memory." },
     { "info", cmd_info, "show a guest's state", CLIENT_USAGE },
     { "hash", cmd_hash, "print the digest of a guest's memory and context", CLIENT_USAGE },
     { "pause", cmd_pause, "pause a guest (returns once every vCPU is parked)",
@@ -45,6 +48,8 @@ static const struct cmd cmds[] = {
       "    --checkpoint: as a toolstack's checkpoint stop, recorded until unpause" },
     { "unpause", cmd_unpause, "unpause a guest", CLIENT_USAGE },
     { "destroy", cmd_destroy, "stop a guest and wait until it is gone", CLIENT_USAGE },
+    { "disk-verify", cmd_disk_verify, "check a guest's disk against its record of its writes "
+      "(exit 1 on a mismatch)", CLIENT_USAGE },
 };
 
 static const struct cmd *cmd_find(const char *name)
@@ -89,6 +94,8 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
         { "paused", no_argument, NULL, 'p' },
         { "incoming", no_argument, NULL, 'i' },
         { "daemon", no_argument, NULL, 'D' },
+        { "disk", required_argument, NULL, 'k' },
+        { "disk-rate", required_argument, NULL, 'K' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL;
@@ -136,6 +143,12 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
         case 'p': p->paused = true; break;
         case 'i': p->incoming = true; break;
         case 'D': p->daemon = true; break;
+        case 'k': p->disk_uri = optarg; break;
+        case 'K':
+            if (parse_u64(optarg, &p->disk_rate) < 0 || p->disk_rate < 1 ||
+                p->disk_rate > 100000)
+                return fail(1, "run", "--disk-rate %s: must be 1..100000 writes/s", optarg);
+            break;
         case ':':
             return fail(EXIT_USAGE, "run", "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -259,6 +272,7 @@ int cmd_run(int argc, char **argv)
         .nr_vcpus = 1,
         .workload = SIM_WL_IDLE,
         .seed = 1,
+        .disk_rate = 100,
     };
     char rundir[4096];
     int notify_fd = -1, r;

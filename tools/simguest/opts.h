@@ -42,5 +42,6 @@ int cmd_hash(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
+int cmd_disk_verify(int argc, char **argv);
 
 #endif

@@ -245,6 +245,20 @@ static int do_devstate_load(struct server *s, struct guest *g)
     return guest_devstate_set(g, s->req.data, s->req.len, s->why, sizeof(s->why));
 }
 
+static int do_disk_verify(struct server *s, struct guest *g)
+{
+    char line[SIM_DATA_MAX];
+    int64_t bad = disk_verify(g, line, sizeof(line));
+    if (bad < 0) {
+        snprintf(s->why, sizeof(s->why), "%s", line);
+        return (int)bad;
+    }
+    s->rsp.val = (uint64_t)bad;
+    s->rsp.len = (uint32_t)strlen(line);
+    memcpy(s->rsp.data, line, s->rsp.len);
+    return 0;
+}
+
 static int do_hash(struct server *s, struct guest *g)
 {
     int r = guest_hash(g, s->rsp.data, s->why, sizeof(s->why));
@@ -350,6 +364,8 @@ static int dispatch(struct server *s, struct client *c, struct guest *g, int *fd
         return paused_do(s, g, do_devstate_load);
     case SIM_OP_HASH:
         return paused_do(s, g, do_hash);
+    case SIM_OP_DISK_VERIFY:
+        return paused_do(s, g, do_disk_verify);
     }
     return -EOPNOTSUPP; /* req_check refused it already */
 }

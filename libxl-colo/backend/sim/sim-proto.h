@@ -26,6 +26,10 @@
  *   DEVSTATE_LOAD    the devstate blob - (guest paused)
  *   HASH             -                 32-byte digest (digest.h) of memory +
  *                                      context; pauses and resumes if running
+ *   DISK_VERIFY      -                 val = mismatches between the disk's
+ *                                      record in memory and the disk, data =
+ *                                      a line saying so; pauses and resumes
+ *                                      if running (colo-simguest disk.c)
  *
  * Memory and bitmap memfds are sealed against shrinking, so a mapping of
  * their whole size can never fault with SIGBUS.
@@ -67,6 +71,7 @@ enum sim_op {
     SIM_OP_DEVSTATE_SAVE,
     SIM_OP_DEVSTATE_LOAD,
     SIM_OP_HASH,
+    SIM_OP_DISK_VERIFY,
     SIM_OP_MAX_,
 };
 
