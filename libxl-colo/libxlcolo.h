@@ -35,6 +35,9 @@ extern "C" {
 #define LIBXLCOLO_HAVE_REQUEST_STOP 1
 /* libxlcolo_options.simguest and .xen_stop; libxlcolo_default_backend(). */
 #define LIBXLCOLO_HAVE_BACKEND_OPTIONS 1
+/* libxlcolo_options.disks: each checkpoint checkpoints the guest's disks
+ * through QEMU's block replication, and failover switches them. */
+#define LIBXLCOLO_HAVE_BLOCK_REPLICATION 1
 
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
@@ -110,6 +113,22 @@ typedef enum {
     LIBXLCOLO_XEN_STOP_SUSPEND,  /* cooperative suspend, always */
 } libxlcolo_xen_stop;
 
+/*
+ * A replicated disk. Its replication runs in a QEMU that holds its graph:
+ * a sidecar (one qemu-system-x86_64 -M none per disk, its graph named as
+ * block/sidecar.h names it) or a device model built with replication, set
+ * running before the protection starts (the secondary first). The
+ * protection checkpoints it inside every checkpoint, and its failover (or,
+ * on the primary, a lost secondary) fails it over; a clean stop ends the
+ * primary's replication.
+ */
+#define LIBXLCOLO_DISKS_MAX 16
+typedef struct {
+    const char *name;      /* "xvdb", the same on both sides */
+    const char *qmp;       /* the QMP socket of the QEMU holding its graph */
+    const char *guest_uri; /* sim secondary: the NBD URI its guest's --disk uses */
+} libxlcolo_disk;
+
 /* Everything a protection can be told. Fill with libxlcolo_options_init().
  * The library reads no environment: what the strings point to is the
  * caller's, and must outlive the protection. */
@@ -131,6 +150,9 @@ typedef struct {
     const char *simguest;       /* sim: the colo-simguest that builds a secondary's
                                  * guest; NULL: colo-simguest on PATH */
     libxlcolo_xen_stop xen_stop; /* xen: how a checkpoint stops the guest */
+    /* LIBXLCOLO_HAVE_BLOCK_REPLICATION */
+    const libxlcolo_disk *disks; /* nr_disks of them, at most LIBXLCOLO_DISKS_MAX */
+    unsigned nr_disks;
 } libxlcolo_options;
 
 void libxlcolo_options_init(libxlcolo_options *opt);

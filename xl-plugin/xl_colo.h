@@ -43,6 +43,9 @@ struct xlcolo {
     /* What the command's options set (the option tables point here). */
     libxlcolo_options opt;  /* start, receive */
     const char *listen;     /* receive --listen */
+    /* --disk, repeatable: opt.disks points here, with the text they name. */
+    libxlcolo_disk disks[LIBXLCOLO_DISKS_MAX];
+    char disk_text[LIBXLCOLO_DISKS_MAX][512];
 };
 
 /* struct xlcolo with every default: the library's options
@@ -60,6 +63,7 @@ enum xlcolo_opt_kind {
     XO_U32,         /* a number in min..max, into the uint32_t at field */
     XO_U64,         /* a number in min..max, into the uint64_t at field */
     XO_MODE,        /* sets the libxlcolo_mode at field to value */
+    XO_DISK,        /* one more replicated disk: NAME=QMP_SOCKET[,guest=URI] */
     XO_HELP,        /* prints the command's help */
     XO_OTHER,       /* the global parser's own (-v) */
 };

@@ -23,8 +23,13 @@
 enum {
     OPT_COLO = XLCOLO_OPT_FIRST_CMD, OPT_REMUS, OPT_KEY, OPT_INSECURE,
     OPT_VERIFY, OPT_MAX_CHECKPOINTS, OPT_HEARTBEAT, OPT_TIMEOUT,
-    OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN,
+    OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN, OPT_DISK,
 };
+
+#define OPTION_DISK \
+    { .name = "disk", .key = OPT_DISK, .arg = "SPEC", .kind = XO_DISK, \
+      .help = "a replicated disk, repeatable: NAME=QMP_SOCKET[,guest=URI], the socket of " \
+              "the QEMU running its replication (sim: guest=, the secondary guest's NBD URI)" }
 
 #define OPTION_JSON(text) \
     { .name = "json", .key = 'j', .kind = XO_FLAG, .field = FIELD(json), .help = text }
@@ -77,6 +82,7 @@ static const struct xlcolo_option start_options[] = {
     { .name = "dirty-bound", .key = OPT_DIRTY_BOUND, .arg = "PAGES", .kind = XO_U64,
       .field = FIELD(opt.dirty_bound), .min = 0, .max = MAX_PAGES,
       .help = "checkpoint early above this many dirty pages", .note = " (off)" },
+    OPTION_DISK,
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}
@@ -92,6 +98,7 @@ static const struct xlcolo_option receive_options[] = {
     { .name = "timeout", .key = OPT_TIMEOUT, .arg = "MS", .kind = XO_U32,
       .field = FIELD(opt.timeout_ms), .min = 1, .max = MAX_MS,
       .help = "primary silent this long is lost" },
+    OPTION_DISK,
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}

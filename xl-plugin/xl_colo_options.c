@@ -67,6 +67,32 @@ static void display_name(const struct xlcolo_option *o, char *buf, size_t len)
         snprintf(buf, len, "--%s", o->name);
 }
 
+/* --disk NAME=QMP_SOCKET[,guest=URI]: one more of xc->disks. */
+static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
+{
+    unsigned n = xc->opt.nr_disks;
+    if (n >= LIBXLCOLO_DISKS_MAX)
+        return usage_error(cmd, "--disk: at most %d disks", LIBXLCOLO_DISKS_MAX);
+    char *t = xc->disk_text[n];
+    if ((size_t)snprintf(t, sizeof(xc->disk_text[n]), "%s", arg) >= sizeof(xc->disk_text[n]))
+        return usage_error(cmd, "--disk %.40s...: too long", arg);
+    char *eq = strchr(t, '=');
+    if (!eq || eq == t || !eq[1])
+        return usage_error(cmd, "--disk %s: not NAME=QMP_SOCKET[,guest=URI]", arg);
+    *eq = '\0';
+    char *qmp = eq + 1, *guest = NULL, *comma = strchr(qmp, ',');
+    if (comma) {
+        *comma = '\0';
+        if (strncmp(comma + 1, "guest=", 6) != 0 || !comma[7])
+            return usage_error(cmd, "--disk %s: after the socket, only guest=URI", arg);
+        guest = comma + 7;
+    }
+    xc->disks[n] = (libxlcolo_disk){ .name = t, .qmp = qmp, .guest_uri = guest };
+    xc->opt.disks = xc->disks;
+    xc->opt.nr_disks = n + 1;
+    return 0;
+}
+
 /* One option's value into xc: 0, or a usage status. */
 static int store(struct xlcolo *xc, const char *cmd, const struct xlcolo_option *o,
                  const char *arg)
@@ -86,6 +112,8 @@ static int store(struct xlcolo *xc, const char *cmd, const struct xlcolo_option 
     case XO_MODE:
         *(libxlcolo_mode *)field = (libxlcolo_mode)o->value;
         return 0;
+    case XO_DISK:
+        return store_disk(xc, cmd, arg);
     case XO_U32:
     case XO_U64:
         display_name(o, name, sizeof(name));

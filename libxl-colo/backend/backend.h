@@ -152,6 +152,7 @@ struct colo_backend {
     libxlcolo_ctx *ctx;
     const char *run_dir;
     const char *simguest;           /* sim: NULL is colo-simguest on PATH */
+    const char *sim_disk_uri;       /* sim: a created guest's --disk, or NULL */
     libxlcolo_xen_stop xen_stop;    /* xen */
     void *priv;
 };
@@ -161,6 +162,7 @@ struct colo_backend_params {
     const char *name;               /* "sim", "xen"; NULL: libxlcolo_default_backend() */
     const char *run_dir;            /* NULL: libxlcolo_default_run_dir() */
     const char *simguest;
+    const char *sim_disk_uri;       /* sim: the disk of a guest it creates */
     libxlcolo_xen_stop xen_stop;
 };
 
@@ -171,6 +173,7 @@ colo_backend_params_of(const libxlcolo_options *opt)
         .name = opt->backend,
         .run_dir = opt->run_dir,
         .simguest = opt->simguest,
+        .sim_disk_uri = opt->nr_disks && opt->disks ? opt->disks[0].guest_uri : NULL,
         .xen_stop = opt->xen_stop,
     };
 }

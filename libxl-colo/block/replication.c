@@ -188,7 +188,7 @@ int colo_rep_failover_secondary(colo_qmp *q, const char *export_name, int timeou
 /* The name of the edge from CLIENT's parent to CLIENT in the block graph,
  * and that parent's node name: what x-blockdev-change needs. */
 static int find_child_edge(colo_qmp *q, const char *client, char *parent, size_t psize,
-                           char *child, size_t csize)
+                           char *child, size_t csize, bool quiet)
 {
     _cleanup_tree_ yajl_val g = NULL;
     const char *nodes_path[] = { "nodes", NULL }, *edges_path[] = { "edges", NULL };
@@ -213,7 +213,8 @@ static int find_child_edge(colo_qmp *q, const char *client, char *parent, size_t
             client_id = id->u.number.r;
     }
     if (!client_id)
-        return colo_qmp_log(q, -ENOENT, "x-debug-query-block-graph: no node %s", client);
+        return quiet ? -ENOENT
+                     : colo_qmp_log(q, -ENOENT, "x-debug-query-block-graph: no node %s", client);
 
     const char *parent_path[] = { "parent", NULL }, *child_path[] = { "child", NULL };
     for (size_t i = 0; i < edges->u.array.len; i++) {
@@ -236,7 +237,14 @@ static int find_child_edge(colo_qmp *q, const char *client, char *parent, size_t
             return 0;
         }
     }
-    return colo_qmp_log(q, -ENOENT, "x-debug-query-block-graph: %s has no parent", client);
+    return quiet ? -ENOENT
+                 : colo_qmp_log(q, -ENOENT, "x-debug-query-block-graph: %s has no parent", client);
+}
+
+bool colo_rep_primary_running(colo_qmp *q, const char *client)
+{
+    char parent[COLO_REP_NAME_MAX * 2], child[COLO_REP_NAME_MAX * 2];
+    return find_child_edge(q, client, parent, sizeof(parent), child, sizeof(child), true) == 0;
 }
 
 /* CLIENT out of its quorum, under the child name the graph gives, then
@@ -246,7 +254,7 @@ static int detach_client(colo_qmp *q, const char *client)
     char parent[COLO_REP_NAME_MAX * 2], child[COLO_REP_NAME_MAX * 2];
     int r;
 
-    if ((r = find_child_edge(q, client, parent, sizeof(parent), child, sizeof(child))) < 0)
+    if ((r = find_child_edge(q, client, parent, sizeof(parent), child, sizeof(child), false)) < 0)
         return r;
     _cleanup_json_ colo_json *c = colo_json_new();
     colo_json_put_str(c, "parent", parent);

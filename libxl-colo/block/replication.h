@@ -60,6 +60,10 @@ int colo_rep_secondary_start(colo_qmp *q, const colo_rep_addr *addr, bool server
 int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
                            const char *disk, const char *client);
 
+/* CLIENT is in the primary's graph, under a parent (QEMU's errors are
+ * logged; its absence is not). */
+bool colo_rep_primary_running(colo_qmp *q, const char *client);
+
 /* xen-colo-do-checkpoint, then the status: -EIO when it reads an error. */
 int colo_rep_checkpoint(colo_qmp *q);
 

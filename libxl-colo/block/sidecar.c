@@ -583,6 +583,12 @@ int colo_sidecar_check(colo_sidecar *sc)
                      (int)sc->pid, how, why[0] ? "; its last words: " : "", why);
 }
 
+void colo_sidecar_release_qmp(colo_sidecar *sc)
+{
+    colo_qmp_close(sc->qmp);
+    sc->qmp = NULL;
+}
+
 void colo_sidecar_stop(colo_sidecar *sc)
 {
     int st;
@@ -591,6 +597,12 @@ void colo_sidecar_stop(colo_sidecar *sc)
         return;
     if (sc->pid > 0 && !sc->dead) {
         bool gone = false;
+        char qpath[PATH_MAX], label[64];
+        /* Released: connect again for the quit, if no one else holds it. */
+        if (!sc->qmp && path_in(qpath, sizeof(qpath), sc->dir, "qmp.sock") == 0) {
+            snprintf(label, sizeof(label), "disk %s", sc->name);
+            colo_qmp_connect(sc->ctx, qpath, label, 1000, 0, &sc->qmp);
+        }
         if (sc->qmp && !colo_qmp_broken(sc->qmp)) {
             colo_qmp_set_timeout(sc->qmp, 2000);
             colo_qmp_execute(sc->qmp, "quit", NULL, COLO_QMP_QUIET, NULL, NULL);

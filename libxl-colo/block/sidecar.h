@@ -71,6 +71,10 @@ void colo_sidecar_stop(colo_sidecar *sc);
 static inline void colo_sidecar_stopp(colo_sidecar **sc) { colo_sidecar_stop(*sc); }
 #define _cleanup_sidecar_ _cleanup_(colo_sidecar_stopp)
 
+/* Close the QMP connection, so that another process can connect: QEMU
+ * serves one QMP client at a time. colo_sidecar_qmp() is NULL after. */
+void colo_sidecar_release_qmp(colo_sidecar *sc);
+
 /* 0 while QEMU runs; -ESRCH once it has died, logged once ("disk NAME:
  * sidecar (pid P) died: killed by signal 9"). */
 int colo_sidecar_check(colo_sidecar *sc);

@@ -113,7 +113,8 @@ static int capture_stopped(colo_backend *be, colo_dom *dom, const unsigned long 
 }
 
 int colo_capture_take(colo_backend *be, colo_dom *dom, const unsigned long *extra,
-                      bool verify, struct colo_capture_buf *buf, struct colo_capture *c)
+                      bool verify, bool hold, struct colo_capture_buf *buf,
+                      struct colo_capture *c)
 {
     /* Grow the buffer while the guest still runs, with headroom for what it
      * dirties before the stop: a reservation inside the pause costs more
@@ -140,9 +141,12 @@ int colo_capture_take(colo_backend *be, colo_dom *dom, const unsigned long *extr
     c->stop_ns = colo_now_ns() - t0;
     c->skipped = 0;
     r = capture_stopped(be, dom, extra, verify, buf, c);
-    int r2 = colo_be_unpause(be, dom, COLO_PAUSE_CHECKPOINT);
-    if (r2 == 0)
-        c->paused = false;
+    int r2 = 0;
+    if (!hold) {
+        r2 = colo_be_unpause(be, dom, COLO_PAUSE_CHECKPOINT);
+        if (r2 == 0)
+            c->paused = false;
+    }
     c->pause_ns = colo_now_ns() - t0;
     colo_held_maps_release(be, dom, &buf->held);
     return r < 0 ? r : r2;

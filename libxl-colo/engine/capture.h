@@ -58,9 +58,14 @@ struct colo_capture {
  * verify) the digest, restart the guest, and only then release the
  * mappings. The buffer is grown, from the log-dirty estimate, before the
  * stop. Whatever fails, c->paused tells whether the guest was left stopped
- * by COLO_PAUSE_CHECKPOINT: then its owner must restart it. */
+ * by COLO_PAUSE_CHECKPOINT: then its owner must restart it. With hold, the
+ * guest is left stopped on success too (c->paused), for its owner to
+ * restart: a guest with replicated disks stays stopped until the secondary
+ * has checkpointed them, as no write of the next epoch may reach the
+ * secondary's disk before its checkpoint. */
 int colo_capture_take(colo_backend *be, colo_dom *dom, const unsigned long *extra,
-                      bool verify, struct colo_capture_buf *buf, struct colo_capture *c);
+                      bool verify, bool hold, struct colo_capture_buf *buf,
+                      struct colo_capture *c);
 void colo_capture_free(struct colo_capture *c);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * checkpoint.c - one checkpoint on the primary, QEMU COLO's exchange:
- * REQUEST -> REPLY, stop and capture, restart, VMSTATE_SEND ... SIZE ->
- * RECEIVED (the epoch is committed: its output may go) -> LOADED.
+ * REQUEST -> REPLY, stop and capture, restart, the disks' checkpoint,
+ * VMSTATE_SEND ... SIZE -> RECEIVED (the epoch is committed: its output may
+ * go; the secondary sends it only once its disks, too, are checkpointed)
+ * -> LOADED.
  */
 #include "config.h"
 
@@ -56,9 +58,19 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
         if (r < 0)
             return r;
     }
-    r = colo_capture_take(p->be, p->dom, extra, p->opt->verify, &p->buf, &p->cap);
+    /* With disks the guest stays stopped until the secondary has
+     * checkpointed them (capture.h says why): RECEIVED restarts it. */
+    bool hold = colo_disks_count(p->disks) > 0;
+    r = colo_capture_take(p->be, p->dom, extra, p->opt->verify, hold, &p->buf, &p->cap);
     /* A guest the capture could not restart is ours to restart at the end. */
     p->paused_by_us = p->cap.paused;
+    if (r < 0)
+        return r;
+    uint64_t captured = colo_now_ns();
+    /* The disks: QEMU's primary side keeps nothing per checkpoint, but its
+     * status says whether its writes still reach the secondary; an error
+     * fails the epoch, which the secondary then never acknowledges. */
+    r = colo_disks_checkpoint(p->disks, epoch);
     if (r < 0)
         return r;
     r = checkpoint_send(p, epoch, &bytes);
@@ -67,6 +79,13 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
     r = colo_link_expect_epoch(p->ctx, p->s, COLO_REC_VMSTATE_RECEIVED, epoch, colo_primary_timeout_ms(p));
     if (r < 0)
         return r;
+    if (hold) {
+        r = colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
+        if (r < 0)
+            return r;
+        p->paused_by_us = false;
+        p->cap.pause_ns += colo_now_ns() - captured;
+    }
 
     /* Committed: the secondary holds the whole epoch. */
     uint64_t total = colo_now_ns() - t0;

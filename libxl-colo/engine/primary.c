@@ -30,6 +30,8 @@ static void primary_go_alone(colo_primary *p, const char *why)
     colo_emit(p->ctx, &ev);
     colo_stream_free(p->s);
     p->s = NULL;
+    /* The disks' writes must not wait on a secondary that is gone. */
+    colo_disks_failover(p->disks);
     colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
     colo_primary_set_state(p, LIBXLCOLO_STATE_UNPROTECTED);
 }
@@ -182,6 +184,9 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     r = primary_open_domain(p, domain);
     if (r < 0)
         return r;
+    r = colo_disks_open(p->ctx, p->opt, LIBXLCOLO_ROLE_PRIMARY, &p->disks);
+    if (r < 0)
+        return r;
     r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
     if (r < 0)
         return r;
@@ -222,6 +227,9 @@ static void primary_teardown(colo_primary *p, bool clean)
             ;
     }
     colo_stream_free(p->s);
+    if (clean)
+        colo_disks_stop(p->disks);
+    colo_disks_close(p->disks);
     if (p->dom) {
         if (p->paused_by_us)
             colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);

@@ -3,6 +3,7 @@
 #define COLO_PRIMARY_H
 
 #include "backend/backend.h"
+#include "block/disks.h"
 #include "control/control.h"
 #include "engine/capture.h"
 #include "engine/failover.h"
@@ -19,6 +20,7 @@ typedef struct {
     colo_stream *s;
     colo_control *ctl;
     colo_failover fo;
+    colo_disks *disks;         /* the replicated disks, NULL for none */
     unsigned long *queue;      /* pre-copy: still to send */
     struct colo_capture_buf buf; /* the captures', lent to the pre-copy */
     struct colo_capture cap;   /* the last checkpoint's */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "control/control.h"
+#include "block/disks.h"
 #include "engine/failover.h"
 #include "engine/link.h"
 #include "engine/staging.h"
@@ -27,6 +28,7 @@ typedef struct {
     colo_stream *s;
     colo_control *ctl;
     colo_failover fo;
+    colo_disks *disks;    /* the replicated disks, NULL for none */
     colo_staging stg;
     struct colo_wire_domain_config cfg;
     libxlcolo_status st;
@@ -97,9 +99,15 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
         return LOG_ERRNO(s->ctx, -EBADMSG, "checkpoint %" PRIu64 " does not match its VMSTATE_SIZE "
                          "(%" PRIu64 " pages, %" PRIu64 " bytes received; %" PRIu64 " and %" PRIu64 " announced)",
                          s->stg.epoch, s->stg.pages, s->stg.body_bytes, sz->pages, sz->bytes);
-    r = colo_link_send_epoch(s->s, COLO_REC_VMSTATE_RECEIVED, sz->epoch);
+    /* The disks first: RECEIVED commits the epoch, and a committed epoch
+     * must be whole here, its disks as its memory. A disk that cannot
+     * checkpoint fails the epoch, which is then never acknowledged. */
+    r = colo_disks_checkpoint(s->disks, sz->epoch);
     if (r < 0)
         return r;
+    /* From here the epoch is this side's, disks and all: it is applied
+     * even when the primary can no longer hear that it was received. */
+    int sent = colo_link_send_epoch(s->s, COLO_REC_VMSTATE_RECEIVED, sz->epoch);
 
     s->loading = true;
     r = colo_staging_apply(&s->stg, s->be, s->dom, sec_poll_control, s);
@@ -131,6 +139,8 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
                 sz->epoch);
     }
     colo_emit(s->ctx, &ev);
+    if (sent < 0)
+        return sent;
     r = colo_link_send_epoch(s->s, COLO_REC_VMSTATE_LOADED, sz->epoch);
     if (r < 0)
         return r;
@@ -302,7 +312,13 @@ static int sec_failover(colo_secondary *s, const char *why)
             return r;
         ev.has_digest = true;
     }
-    int r = colo_be_unpause(s->be, s->dom, 0);
+    /* The disks become the last checkpoint's before the guest runs on
+     * them; a guest is never started on a disk that did not fail over. */
+    int r = colo_disks_failover(s->disks);
+    if (r < 0)
+        return LOG_ERRNO(s->ctx, r, "failover: the disks of %s did not fail over: the "
+                         "secondary guest is not started", s->cfg.name);
+    r = colo_be_unpause(s->be, s->dom, 0);
     if (r < 0)
         return LOG_ERRNO(s->ctx, r, "failover: cannot start the secondary guest %s", s->cfg.name);
     LOG(s->ctx, WARN, "failover (%s): %s runs from checkpoint %" PRIu64, why, s->cfg.name, s->st.epoch);
@@ -353,7 +369,11 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
 {
     _cleanup_free_ uint8_t *extra = NULL;
 
-    int r = colo_link_accept(s->ctx, addr, port, s->opt, &s->s);
+    /* The disks' replication must run before a primary can write to them. */
+    int r = colo_disks_open(s->ctx, s->opt, LIBXLCOLO_ROLE_SECONDARY, &s->disks);
+    if (r < 0)
+        return r;
+    r = colo_link_accept(s->ctx, addr, port, s->opt, &s->s);
     if (r < 0)
         return r;
     r = sec_config(s, &extra);
@@ -453,6 +473,7 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
     }
     colo_staging_free(&s.stg);
     colo_stream_free(s.s);
+    colo_disks_close(s.disks);
     colo_control_free(s.ctl);
     colo_backend_close(s.be);
     colo_run_end(ctx);

@@ -296,4 +296,24 @@ test_expect_success 'the old LIBXLCOLO_XEN_STOP still works, with one warning na
 	! grep -q warning actual
 '
 
+test_expect_success 'start, receive: a bad --disk exits 2 naming it' '
+	test_expect_code 2 xl-colo start --insecure --disk xvda web1 host 2>actual &&
+	echo "xl-colo: start: --disk xvda: not NAME=QMP_SOCKET[,guest=URI]" >expect &&
+	echo "$start_usage" >>expect &&
+	test_cmp expect actual &&
+	test_expect_code 2 xl-colo start --insecure --disk "xvda=/q.sock,nbd=x" web1 host 2>actual &&
+	head -n 1 actual >first &&
+	echo "xl-colo: start: --disk xvda=/q.sock,nbd=x: after the socket, only guest=URI" >expect &&
+	test_cmp expect first &&
+	disks= && for n in $(seq 1 17); do disks="$disks --disk d$n=/q$n.sock"; done &&
+	test_expect_code 2 xl-colo receive --insecure $disks 2>actual &&
+	grep -q "^xl-colo: receive: --disk: at most 16 disks$" actual
+'
+
+test_expect_success 'receive: a disk whose QEMU is not there fails before listening' '
+	test_expect_code 1 xl-colo --backend sim --rundir "$T" receive --insecure \
+		--listen 127.0.0.1:1 --disk "xvda=$T/nonexistent.sock" 2>actual &&
+	grep -q "^xl-colo: error: disk xvda: qmp $T/nonexistent.sock: connect: " actual
+'
+
 test_done

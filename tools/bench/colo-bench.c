@@ -331,7 +331,7 @@ static int bench_pause(libxlcolo_ctx *ctx, struct guest *g, unsigned rounds,
             colo_bitmap_clear_all(extra, nr);
             for (uint64_t j = 0; j < k; j++)
                 colo_bitmap_set(extra, pfns[j]);
-            if ((r = colo_capture_take(g->be, g->dom, extra, false, &buf, &cap)) < 0)
+            if ((r = colo_capture_take(g->be, g->dom, extra, false, false, &buf, &cap)) < 0)
                 goto out;
             /* Did it copy what we wrote? (untimed) The running guest may
              * have rewritten its own hot pages since: collect the pfns that

@@ -16,37 +16,6 @@
 #include "guest.h"
 #include "macro.h"
 
-bool guest_park(struct guest *g)
-{
-    bool go;
-
-    pthread_mutex_lock(&g->lock);
-    g->parked++;
-    pthread_cond_broadcast(&g->parked_cv);
-    while (atomic_load(&g->pause_req) && !atomic_load(&g->stop))
-        pthread_cond_wait(&g->wake, &g->lock);
-    g->parked--;
-    go = !atomic_load(&g->stop);
-    pthread_mutex_unlock(&g->lock);
-    return go;
-}
-
-/* Rate limiting: sleep until `due` (CLOCK_MONOTONIC ns) on the condition a
- * pause or a stop broadcasts, so neither waits for the sleep to end. */
-void guest_sleep_until(struct guest *g, uint64_t due)
-{
-    struct timespec ts = {
-        .tv_sec = (time_t)(due / COLO_NS_PER_SEC),
-        .tv_nsec = (long)(due % COLO_NS_PER_SEC),
-    };
-
-    pthread_mutex_lock(&g->lock);
-    while (!atomic_load(&g->pause_req) && !atomic_load(&g->stop))
-        if (pthread_cond_timedwait(&g->wake, &g->lock, &ts) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&g->lock);
-}
-
 #define SLEEP_MIN_NS COLO_NS_PER_MS  /* sleep only when 1 ms ahead */
 #define BEHIND_MAX_NS (100 * COLO_NS_PER_MS) /* 100 ms behind: start over, no burst */
 

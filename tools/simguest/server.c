@@ -247,10 +247,12 @@ static int do_devstate_load(struct server *s, struct guest *g)
 
 static int do_disk_verify(struct server *s, struct guest *g)
 {
-    char line[SIM_DATA_MAX];
+    char line[512];
     int64_t bad = disk_verify(g, line, sizeof(line));
     if (bad < 0) {
-        snprintf(s->why, sizeof(s->why), "%s", line);
+        size_t k = MIN(strlen(line), sizeof(s->why) - 1);
+        memcpy(s->why, line, k);
+        s->why[k] = '\0';
         return (int)bad;
     }
     s->rsp.val = (uint64_t)bad;

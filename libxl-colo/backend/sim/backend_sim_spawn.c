@@ -120,12 +120,17 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
     snprintf(seed, sizeof(seed), "%" PRIu64, c->seed);
     snprintf(rate, sizeof(rate), "%" PRIu64, c->rate);
     snprintf(hot, sizeof(hot), "%" PRIu64, c->hot_set);
-    char *const argv[] = {
+    char *argv[] = {
         (char *)bin, "run", "--daemon", "--incoming", "--paused",
         "--name", (char *)name, "--rundir", (char *)be->run_dir, "--mem", mem,
         "--vcpus", vcpus, "--workload", wl, "--seed", seed, "--rate", rate,
-        "--hot-set", hot, NULL,
+        "--hot-set", hot, NULL, NULL, NULL,
     };
+    /* The guest's disk, if it has one: the argv's two last slots. */
+    if (be->sim_disk_uri) {
+        argv[ARRAY_SIZE(argv) - 3] = "--disk";
+        argv[ARRAY_SIZE(argv) - 2] = (char *)be->sim_disk_uri;
+    }
 
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "sim %s: create: pipe", name);

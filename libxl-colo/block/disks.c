@@ -1,0 +1,161 @@
+/* disks.c - a protection's replicated disks, as one (disks.h). */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "block/disks.h"
+#include "block/replication.h"
+#include "block/sidecar.h"
+#include "colo-internal.h"
+
+/* A secondary's failover commits its active disk: bounded by this. */
+#define DISK_FAILOVER_MS 30000
+
+struct colo_disk {
+    char name[32];
+    colo_qmp *q;
+    bool failed_over;
+};
+
+struct colo_disks {
+    libxlcolo_ctx *ctx;
+    libxlcolo_role role;
+    unsigned n;
+    struct colo_disk disk[LIBXLCOLO_DISKS_MAX];
+};
+
+static bool name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n >= 1 && n <= 31 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_.-") == n;
+}
+
+/* The replication of one disk runs, in the role asked. */
+static int check_running(colo_disks *d, struct colo_disk *k)
+{
+    colo_rep_status st;
+    int r = colo_rep_status_read(k->q, &st);
+
+    if (r < 0)
+        return r;
+    if (st.error)
+        return LOG_ERRNO(d->ctx, -EIO, "disk %s: its replication does not run: %s (start it "
+                         "first: the secondary, then the primary)", k->name, st.desc);
+    if (d->role == LIBXLCOLO_ROLE_PRIMARY && !colo_rep_primary_running(k->q, COLO_SIDECAR_CLIENT))
+        return LOG_ERRNO(d->ctx, -EIO, "disk %s: no replication client in its graph: the "
+                         "primary's replication does not run", k->name);
+    return 0;
+}
+
+int colo_disks_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, libxlcolo_role role,
+                    colo_disks **out)
+{
+    *out = NULL;
+    if (opt->nr_disks == 0)
+        return 0;
+    if (opt->nr_disks > LIBXLCOLO_DISKS_MAX || !opt->disks)
+        return LOG_ERRNO(ctx, -EINVAL, "%u disks: at most %d", opt->nr_disks,
+                         LIBXLCOLO_DISKS_MAX);
+    colo_disks *d = calloc(1, sizeof(*d));
+    if (!d)
+        return LOG_ERRNO(ctx, -ENOMEM, "disks: out of memory");
+    d->ctx = ctx;
+    d->role = role;
+    int r = 0;
+    for (unsigned i = 0; i < opt->nr_disks; i++) {
+        const libxlcolo_disk *o = &opt->disks[i];
+        struct colo_disk *k = &d->disk[i];
+        if (!name_ok(o->name)) {
+            r = LOG_ERRNO(ctx, -EINVAL, "disk '%s': not a disk name ([A-Za-z0-9_.-], 1 to 31 "
+                          "characters)", o->name ? o->name : "");
+            break;
+        }
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(d->disk[j].name, o->name) == 0)
+                r = LOG_ERRNO(ctx, -EINVAL, "disk %s: named twice", o->name);
+        if (r < 0)
+            break;
+        if (!o->qmp || !o->qmp[0]) {
+            r = LOG_ERRNO(ctx, -EINVAL, "disk %s: no QMP socket", o->name);
+            break;
+        }
+        snprintf(k->name, sizeof(k->name), "%s", o->name);
+        char label[48];
+        snprintf(label, sizeof(label), "disk %s", o->name);
+        d->n = i + 1;
+        if ((r = colo_qmp_connect(ctx, o->qmp, label, COLO_QMP_TIMEOUT_MS, 0, &k->q)) < 0 ||
+            (r = check_running(d, k)) < 0)
+            break;
+    }
+    if (r < 0) {
+        colo_disks_close(d);
+        return r;
+    }
+    *out = d;
+    return 0;
+}
+
+void colo_disks_close(colo_disks *d)
+{
+    if (!d)
+        return;
+    for (unsigned i = 0; i < d->n; i++)
+        colo_qmp_close(d->disk[i].q);
+    free(d);
+}
+
+int colo_disks_checkpoint(colo_disks *d, uint64_t epoch)
+{
+    (void)epoch;  /* the engine's line names the epoch; the disk's names the cause */
+    for (unsigned i = 0; d && i < d->n; i++) {
+        int r = colo_rep_checkpoint(d->disk[i].q);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int colo_disks_failover(colo_disks *d)
+{
+    int first = 0;
+    for (unsigned i = 0; d && i < d->n; i++) {
+        struct colo_disk *k = &d->disk[i];
+        if (k->failed_over)
+            continue;
+        int r = d->role == LIBXLCOLO_ROLE_SECONDARY
+                    ? colo_rep_failover_secondary(k->q, COLO_SIDECAR_EXPORT_REP,
+                                                  DISK_FAILOVER_MS)
+                    : colo_rep_failover_primary(k->q, COLO_SIDECAR_CLIENT);
+        if (r < 0) {
+            first = first ? first : r;
+            continue;
+        }
+        k->failed_over = true;
+        LOG(d->ctx, WARN, "disk %s: failed over (%s)", k->name,
+            d->role == LIBXLCOLO_ROLE_SECONDARY ? "the last checkpoint, and this side's "
+                                                  "writes from now on"
+                                                : "the primary's disk goes on alone");
+    }
+    return first;
+}
+
+int colo_disks_stop(colo_disks *d)
+{
+    int first = 0;
+    if (!d || d->role != LIBXLCOLO_ROLE_PRIMARY)
+        return 0;
+    for (unsigned i = 0; i < d->n; i++) {
+        int r = colo_rep_stop_primary(d->disk[i].q, COLO_SIDECAR_CLIENT);
+        if (r < 0 && !first)
+            first = r;
+    }
+    return first;
+}
+
+unsigned colo_disks_count(const colo_disks *d)
+{
+    return d ? d->n : 0;
+}

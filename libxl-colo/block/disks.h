@@ -1,0 +1,43 @@
+/*
+ * disks.h - a protection's replicated disks (libxlcolo_options.disks), one
+ * QMP connection each, held for the protection's life, and what the engine
+ * asks of them as one: open (the replication must already run),
+ * checkpoint, failover, the primary's clean stop.
+ *
+ * Every call logs its failure once, naming the disk, and returns -errno.
+ * No disks at all is a valid, empty set: every call is then a no-op.
+ */
+#ifndef COLO_BLOCK_DISKS_H
+#define COLO_BLOCK_DISKS_H
+
+#include <stdint.h>
+
+#include "libxlcolo.h"
+
+typedef struct colo_disks colo_disks;
+
+/* Connect to each disk's QEMU and check that its replication runs in the
+ * role asked: a secondary's status reads no error, a primary's too and
+ * its replication client is in its graph. *out is NULL when opt has no
+ * disks. */
+int colo_disks_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, libxlcolo_role role,
+                    colo_disks **out);
+void colo_disks_close(colo_disks *d);
+
+/* The disk part of checkpoint EPOCH: every disk, in order; the first
+ * failure fails it (its line names the disk and QEMU's cause). */
+int colo_disks_checkpoint(colo_disks *d, uint64_t epoch);
+
+/* Failover: on a secondary, the primary is gone (the disks become the
+ * last checkpoint plus nothing after it); on a primary, the secondary is
+ * (the disks go on alone). Every disk is tried; the first error is
+ * returned. */
+int colo_disks_failover(colo_disks *d);
+
+/* The primary's clean stop: replication off, the guest's disks go on with
+ * their local images. A secondary has nothing to do. */
+int colo_disks_stop(colo_disks *d);
+
+unsigned colo_disks_count(const colo_disks *d);
+
+#endif
