@@ -102,6 +102,35 @@ void colo_json_close(colo_json *j)
     check(j, yajl_gen_map_close(j->g));
 }
 
+void colo_json_open_list(colo_json *j, const char *key)
+{
+    if (!j)
+        return;
+    put_key(j, key);
+    check(j, yajl_gen_array_open(j->g));
+    j->open++;
+}
+
+void colo_json_open_item(colo_json *j)
+{
+    if (!j)
+        return;
+    check(j, yajl_gen_map_open(j->g));
+    j->open++;
+}
+
+void colo_json_close_list(colo_json *j)
+{
+    if (!j)
+        return;
+    if (j->open == 0) {
+        j->failed = true;
+        return;
+    }
+    j->open--;
+    check(j, yajl_gen_array_close(j->g));
+}
+
 static void put_value(colo_json *j, yajl_val v)
 {
     yajl_gen g = j->g;

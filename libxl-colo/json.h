@@ -48,6 +48,11 @@ void colo_json_put_bool(colo_json *j, const char *key, bool val);
  * open left unclosed makes colo_json_finish() fail (-EINVAL). */
 void colo_json_open(colo_json *j, const char *key);
 void colo_json_close(colo_json *j);
+/* "key":[ {...}, ... ]: open_list, then for each item open_item, its
+ * members, colo_json_close; then close_list. */
+void colo_json_open_list(colo_json *j, const char *key);
+void colo_json_open_item(colo_json *j);
+void colo_json_close_list(colo_json *j);
 /* "key":V for any value of a yajl_tree (an object or array nested as
  * deep as it is, a number as its own text): how a QMP command carries its
  * "arguments" (qmp/qmp.c). */

@@ -157,6 +157,13 @@ typedef struct {
 
 void libxlcolo_options_init(libxlcolo_options *opt);
 
+/* A replicated disk in a status: its replication as QEMU reports it. */
+typedef struct {
+    char name[32];
+    bool error;           /* query-xen-replication-status's, or its QEMU unreachable */
+    char desc[96];        /* QEMU's description of the error, else "" */
+} libxlcolo_disk_status;
+
 /* A snapshot of a running protection, as `xl-colo status` shows it. */
 typedef struct {
     char domain[64];
@@ -171,6 +178,9 @@ typedef struct {
     uint64_t last_pages;
     char peer[80];
     int pid;
+    /* LIBXLCOLO_HAVE_BLOCK_REPLICATION */
+    unsigned nr_disks;
+    libxlcolo_disk_status disks[LIBXLCOLO_DISKS_MAX];
 } libxlcolo_status;
 
 /* Allocate a context. version must be LIBXLCOLO_VERSION; flags must be 0.

@@ -25,6 +25,10 @@ static void print_status(const struct xlcolo *xc, const libxlcolo_status *st)
            st->epoch, st->checkpoints, st->last_pause_ns / 1000000u,
            (st->last_pause_ns / 1000u) % 1000u, *st->peer ? st->peer : "-",
            libxlcolo_failover_name(st->failover), st->backend);
+    for (unsigned i = 0; i < st->nr_disks && i < LIBXLCOLO_DISKS_MAX; i++)
+        printf("  disk %s: %s%s\n", st->disks[i].name,
+               st->disks[i].error ? "error: " : "replicating",
+               st->disks[i].error ? st->disks[i].desc : "");
     fflush(stdout);
 }
 

@@ -155,6 +155,24 @@ int colo_disks_stop(colo_disks *d)
     return first;
 }
 
+void colo_disks_status(colo_disks *d, libxlcolo_status *st)
+{
+    st->nr_disks = 0;
+    for (unsigned i = 0; d && i < d->n; i++) {
+        struct colo_disk *k = &d->disk[i];
+        libxlcolo_disk_status *ds = &st->disks[st->nr_disks++];
+        colo_rep_status rs;
+        snprintf(ds->name, sizeof(ds->name), "%s", k->name);
+        if (colo_qmp_broken(k->q) || colo_rep_status_read(k->q, &rs) < 0) {
+            ds->error = true;
+            snprintf(ds->desc, sizeof(ds->desc), "its QEMU does not answer");
+            continue;
+        }
+        ds->error = rs.error;
+        snprintf(ds->desc, sizeof(ds->desc), "%.*s", (int)sizeof(ds->desc) - 1, rs.desc);
+    }
+}
+
 unsigned colo_disks_count(const colo_disks *d)
 {
     return d ? d->n : 0;

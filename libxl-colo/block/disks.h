@@ -38,6 +38,11 @@ int colo_disks_failover(colo_disks *d);
  * their local images. A secondary has nothing to do. */
 int colo_disks_stop(colo_disks *d);
 
+/* Each disk's replication status into st->disks (st->nr_disks of them):
+ * QEMU's error and description, or an error when its QEMU does not
+ * answer (that failure is logged once, by qmp/). */
+void colo_disks_status(colo_disks *d, libxlcolo_status *st);
+
 unsigned colo_disks_count(const colo_disks *d);
 
 #endif

@@ -19,7 +19,7 @@
 
 /* The longest reply line, its newline not counted: the client refuses a
  * longer one (-EMSGSIZE), and the server does not send one. */
-#define COLO_CTL_REPLY_MAX 4096
+#define COLO_CTL_REPLY_MAX 8192
 
 typedef enum {
     COLO_CTL_STATUS = 1,

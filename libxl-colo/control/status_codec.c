@@ -95,6 +95,61 @@ static void enum_set(libxlcolo_status *st, const status_field *f, int v)
     }
 }
 
+/* "disks":[{"name":..,"error":bool,"desc":..}, ...], after the fields. */
+static void disks_to_json(colo_json *j, const libxlcolo_status *st)
+{
+    colo_json_open_list(j, "disks");
+    for (unsigned i = 0; i < st->nr_disks && i < LIBXLCOLO_DISKS_MAX; i++) {
+        colo_json_open_item(j);
+        colo_json_put_str(j, "name", st->disks[i].name);
+        colo_json_put_bool(j, "error", st->disks[i].error);
+        colo_json_put_str(j, "desc", st->disks[i].desc);
+        colo_json_close(j);
+    }
+    colo_json_close_list(j);
+}
+
+/* ... and back: absent is no disks (a status of before block
+ * replication); present, it is read as strictly as the fields. */
+static int disks_from_json(yajl_val obj, libxlcolo_status *s, char *err, size_t errsize)
+{
+    yajl_val list;
+    int r = colo_json_get(obj, "disks", &list, err, errsize);
+    if (r < 0 || !list)
+        return r;
+    if (!YAJL_IS_ARRAY(list)) {
+        snprintf(err, errsize, "\"disks\" is not an array");
+        return -EBADMSG;
+    }
+    if (list->u.array.len > LIBXLCOLO_DISKS_MAX) {
+        snprintf(err, errsize, "\"disks\" has %zu disks, more than %d", list->u.array.len,
+                 LIBXLCOLO_DISKS_MAX);
+        return -EBADMSG;
+    }
+    for (size_t i = 0; i < list->u.array.len; i++) {
+        yajl_val d = list->u.array.values[i], e = NULL;
+        libxlcolo_disk_status *ds = &s->disks[i];
+        char why[96] = "";
+        if (!YAJL_IS_OBJECT(d))
+            snprintf(why, sizeof(why), "not an object");
+        else if (colo_json_copy_str(d, "name", ds->name, sizeof(ds->name), why, sizeof(why)) < 0 ||
+                 colo_json_copy_str(d, "desc", ds->desc, sizeof(ds->desc), why, sizeof(why)) < 0 ||
+                 colo_json_get(d, "error", &e, why, sizeof(why)) < 0)
+            ; /* why says it */
+        else if (!e)
+            snprintf(why, sizeof(why), "missing \"error\"");
+        else if (!YAJL_IS_TRUE(e) && !YAJL_IS_FALSE(e))
+            snprintf(why, sizeof(why), "\"error\" is not a boolean");
+        if (why[0]) {
+            snprintf(err, errsize, "disks[%zu]: %s", i, why);
+            return -EBADMSG;
+        }
+        ds->error = YAJL_IS_TRUE(e);
+    }
+    s->nr_disks = (unsigned)list->u.array.len;
+    return 0;
+}
+
 void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
 {
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
@@ -116,6 +171,7 @@ void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
             break;
         }
     }
+    disks_to_json(j, st);
 }
 
 /* The value of the enum field f named by obj's member, or -EBADMSG:
@@ -175,6 +231,8 @@ int colo_status_from_json(yajl_val obj, libxlcolo_status *st,
             break;
         }
     }
+    if (r == 0)
+        r = disks_from_json(obj, &s, err, errsize);
     if (r < 0)
         return r;
     *st = s;

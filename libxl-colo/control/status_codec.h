@@ -6,8 +6,10 @@
  * `xl-colo status -j` prints {FIELDS}, where FIELDS are, in this order:
  *   "domain":"..","role":"primary|secondary","state":"protected|..",
  *   "mode":"remus|colo","failover":"none|..","backend":"..","epoch":N,
- *   "checkpoints":N,"last_pause_ns":N,"last_pages":N,"peer":"..","pid":N
+ *   "checkpoints":N,"last_pause_ns":N,"last_pages":N,"peer":"..","pid":N,
+ *   "disks":[{"name":"xvdb","error":false,"desc":""}, ...]
  * Each JSON key is the name of the libxlcolo_status member it carries.
+ * "disks" may be absent (no disks) when read, and is always written.
  *
  * The server (control.c), the client (client.c) and xl-colo use it;
  * xl-colo builds it in itself, so it needs only json.c and the public

@@ -21,6 +21,7 @@ void colo_primary_set_state(colo_primary *p, libxlcolo_state state)
 static void primary_fill_status(colo_primary *p)
 {
     p->st.failover = colo_failover_get(&p->fo);
+    colo_disks_status(p->disks, &p->st);
 }
 
 /* One control request; what it asks is left in p for the loops. */

@@ -57,6 +57,7 @@ static void sec_control(colo_secondary *s)
     switch (cmd) {
     case COLO_CTL_STATUS:
         s->st.failover = colo_failover_get(&s->fo);
+        colo_disks_status(s->disks, &s->st);
         colo_control_reply_status(s->ctl, cfd, &s->st);
         break;
     case COLO_CTL_CHECKPOINT:

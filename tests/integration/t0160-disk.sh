@@ -34,6 +34,16 @@ for i in $(seq 1 "$runs"); do
     start_primary "$A" g "$port" --insecure --timeout 3000 -i $((i % 2 ? 1 : 20)) \
         --disk "xvda=$(get primary-qmp)"
     wait_protected "$A" || die "run $i: not protected: $(cat "$A/pri.err" "$B/sec.err")"
+    if [ "$i" = 1 ]; then
+        # status shows each disk's replication, on both sides.
+        xl-colo --rundir "$A" status -j g | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())["disks"]
+assert d == [{"name": "xvda", "error": False, "desc": ""}], d' ||
+            fail "primary status -j: disks wrong"
+        xl-colo --rundir "$B" status g | grep -qx "  disk xvda: replicating" ||
+            fail "secondary status: no 'disk xvda: replicating' line"
+    fi
     want=$((20 + RANDOM % 5))
     wait_json "$B/sec.json" "event == 'checkpoint' and epoch >= $want" 60 "$sec" ||
         die "run $i: no checkpoint $want: $(cat "$A/pri.err" "$B/sec.err")"
@@ -75,5 +85,53 @@ PY
     kill -TERM "$dp"; wait "$dp" || fail "run $i: disk-pair's stop failed: $(cat "$D/pair.err")"
 done
 say "$runs kills, $mid of them in the middle of a checkpoint"
+
+# The secondary's sidecar dies: the next checkpoint fails on its disk (the
+# secondary's QMP breaks, or the primary's status reads the error), the
+# secondary does not take over, the primary goes on alone and fails its
+# disk over,
+# and its guest goes on writing to a disk that agrees with its memory.
+A=$(new_host a0); B=$(new_host b0); D=$(new_host d0); port=$(free_port)
+"$pair" "$D" 8 > "$D/pair.out" 2> "$D/pair.err" &
+dp=$!; track $dp
+end=$((SECONDS + 30))
+until grep -q '^ready$' "$D/pair.out"; do
+    alive "$dp" || die "disk-pair exited: $(cat "$D/pair.err")"
+    [ $SECONDS -lt $end ] || die "disk-pair not ready in 30 s"
+    sleep 0.05
+done
+get() { awk -v k="$1" '$1 == k { print $2 }' "$D/pair.out"; }
+gpid=$(start_guest "$A" g --mem 32M --disk "$(get primary-guest)" --disk-rate 400)
+track "$gpid"
+start_secondary "$B" "$port" --insecure --timeout 3000 \
+    --disk "xvda=$(get secondary-qmp),guest=$(get secondary-guest)"
+start_primary "$A" g "$port" --insecure --timeout 3000 -i 20 --disk "xvda=$(get primary-qmp)"
+wait_protected "$A" || die "not protected: $(cat "$A/pri.err" "$B/sec.err")"
+wait_json "$A/pri.json" "event == 'checkpoint' and epoch >= 5" 60 "$pri" || die "no checkpoint 5"
+kill -9 "$(get secondary-pid)"
+wait_json "$A/pri.json" "event == 'state' and state == 'unprotected'" 30 "$pri" ||
+    die "the primary did not go on alone: $(cat "$A/pri.err")"
+# Whichever side's checkpoint met it first says so, naming the disk.
+grep -q "error: disk xvda: qmp " "$A/pri.err" "$B/sec.err" ||
+    fail "no line for the disk's error: $(cat "$A/pri.err" "$B/sec.err")"
+wait_pid "$sec" 10 || true
+jq_has "$B/sec.json" "event == 'state' and state == 'failed-over'" &&
+    fail "the secondary failed over with its disk gone"
+grep -q "disk xvda: failed over (the primary's disk goes on alone)" "$A/pri.err" ||
+    fail "the primary's disk did not fail over: $(cat "$A/pri.err")"
+out1=$(colo-simguest disk-verify --rundir "$A" --name g) || fail "primary after: $out1"
+end=$((SECONDS + 20))
+until out2=$(colo-simguest disk-verify --rundir "$A" --name g) &&
+      [ "$(echo "$out2" | sed -n 's/.*last write \([0-9]*\).*/\1/p')" -gt \
+        "$(echo "$out1" | sed -n 's/.*last write \([0-9]*\).*/\1/p')" ]; do
+    [ $SECONDS -lt $end ] || { fail "the primary's guest does not write on: $out2"; break; }
+    sleep 0.05
+done
+say "secondary's sidecar killed: primary alone, $out2"
+# (xl-colo start has ended: a primary that loses its secondary goes on
+# alone, unprotected; test_block checks the disk's clean status after.)
+wait_pid "$pri" 10 || true
+colo-simguest destroy --rundir "$A" --name g >/dev/null
+kill -TERM "$dp"; wait "$dp" || fail "disk-pair's stop failed: $(cat "$D/pair.err")"
 [ "$mid" -ge 1 ] || fail "no kill landed mid-checkpoint"
 finish

@@ -187,7 +187,7 @@ static void test_status_json(void)
              "\"state\":\"protected\",\"mode\":\"colo\",\"failover\":\"none\","
              "\"backend\":\"sim\",\"epoch\":41,\"checkpoints\":41,"
              "\"last_pause_ns\":1234567,\"last_pages\":99,"
-             "\"peer\":\"192.0.2.1:7878\",\"pid\":%d}\n", (int)getpid());
+             "\"peer\":\"192.0.2.1:7878\",\"pid\":%d,\"disks\":[]}\n", (int)getpid());
     CU_ASSERT_STRING_EQUAL(reply, expect);
     /* CRLF and an unterminated last line are accepted. */
     CU_ASSERT(raw_request("web1", "checkpoint\r\n", 12, reply, sizeof(reply)) > 0);
@@ -463,7 +463,7 @@ static void test_bad_replies(void)
     big[sizeof(big) - 1] = '\0';
     CU_ASSERT_EQUAL(fake_call(big, &st, why), -EMSGSIZE);
     CU_ASSERT_STRING_EQUAL(why, "reply to 'status' from the protection of fake "
-                           "is over 4096 bytes");
+                           "is over 8192 bytes");
 }
 
 /* The run directory and the logger every test's context shares. */

@@ -35,7 +35,7 @@ static void fill(libxlcolo_status *st)
 #define GOOD_MEMBERS "\"domain\":\"web1\",\"role\":\"primary\",\"state\":\"protected\"," \
     "\"mode\":\"colo\",\"failover\":\"none\",\"backend\":\"sim\",\"epoch\":41," \
     "\"checkpoints\":40,\"last_pause_ns\":1234567,\"last_pages\":99," \
-    "\"peer\":\"192.0.2.1:7878\",\"pid\":4242"
+    "\"peer\":\"192.0.2.1:7878\",\"pid\":4242,\"disks\":[]"
 #define GOOD "{" GOOD_MEMBERS "}"
 
 /* st as JSON, into out[size]; 0 or -errno. */
@@ -95,7 +95,7 @@ static void test_encode(void)
     st.pid = -1;
     snprintf(st.peer, sizeof(st.peer), "a/b\"c\\d\n");
     CU_ASSERT_EQUAL(encode(&st, text, sizeof(text)), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(text, ",\"peer\":\"a/b\\\"c\\\\d\\n\",\"pid\":0}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, ",\"peer\":\"a/b\\\"c\\\\d\\n\",\"pid\":0,\"disks\":[]}"));
 }
 
 static void round_trip(const libxlcolo_status *st)
@@ -326,6 +326,62 @@ static void test_duplicate(void)
 }
 
 /* The writer under everything: its text, its line, its refusals. */
+/* The disks: written always, read when present, as strictly as the rest. */
+static void test_disks(void)
+{
+    libxlcolo_status st, back;
+    char text[2048], err[128];
+    fill(&st);
+    st.nr_disks = 2;
+    st.disks[0] = (libxlcolo_disk_status){ .name = "xvda" };
+    st.disks[1] = (libxlcolo_disk_status){ .name = "xvdb", .error = true,
+                                           .desc = "I/O error occurred" };
+    CU_ASSERT_EQUAL(encode(&st, text, sizeof(text)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, ",\"pid\":4242,\"disks\":[{\"name\":\"xvda\","
+                                  "\"error\":false,\"desc\":\"\"},{\"name\":\"xvdb\","
+                                  "\"error\":true,\"desc\":\"I/O error occurred\"}]}"));
+    CU_ASSERT_EQUAL(decode(text, &back, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(back.nr_disks, 2);
+    CU_ASSERT_STRING_EQUAL(back.disks[1].name, "xvdb");
+    CU_ASSERT(back.disks[1].error && !back.disks[0].error);
+    CU_ASSERT_STRING_EQUAL(back.disks[1].desc, "I/O error occurred");
+
+    /* Absent: no disks. */
+    snprintf(text, sizeof(text), "%s", GOOD);
+    char *d = strstr(text, ",\"disks\":[]");
+    memmove(d, d + strlen(",\"disks\":[]"), strlen(d + strlen(",\"disks\":[]")) + 1);
+    back.nr_disks = 9;
+    CU_ASSERT_EQUAL(decode(text, &back, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(back.nr_disks, 0);
+
+    static const struct { const char *disks, *why; } bad[] = {
+        { "{}", "\"disks\" is not an array" },
+        { "[1]", "disks[0]: not an object" },
+        { "[{\"name\":\"a\",\"desc\":\"\"}]", "disks[0]: missing \"error\"" },
+        { "[{\"name\":\"a\",\"desc\":\"\",\"error\":1}]", "disks[0]: \"error\" is not a boolean" },
+        { "[{\"desc\":\"\",\"error\":true}]", "disks[0]: missing \"name\"" },
+        { "[{\"name\":\"0123456789012345678901234567890123\",\"desc\":\"\",\"error\":true}]",
+          "disks[0]: \"name\" is longer than 31 bytes" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        snprintf(text, sizeof(text), "{" GOOD_MEMBERS "}");
+        char *at = strstr(text, "\"disks\":[]");
+        snprintf(at, sizeof(text) - (size_t)(at - text), "\"disks\":%s}", bad[i].disks);
+        CU_ASSERT_EQUAL(decode(text, &back, err, sizeof(err)), -EBADMSG);
+        CU_ASSERT_STRING_EQUAL(err, bad[i].why);
+    }
+    /* More than LIBXLCOLO_DISKS_MAX. */
+    char list[1024] = "[";
+    for (int i = 0; i <= LIBXLCOLO_DISKS_MAX; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s{\"name\":\"d\",\"desc\":\"\",\"error\":false}",
+                 i ? "," : "");
+    snprintf(text, sizeof(text), "{" GOOD_MEMBERS "}");
+    char *at = strstr(text, "\"disks\":[]");
+    snprintf(at, sizeof(text) - (size_t)(at - text), "\"disks\":%s]}", list);
+    CU_ASSERT_EQUAL(decode(text, &back, err, sizeof(err)), -EBADMSG);
+    CU_ASSERT_STRING_EQUAL(err, "\"disks\" has 17 disks, more than 16");
+}
+
 static void test_json_writer(void)
 {
     const char *buf;
@@ -383,6 +439,7 @@ int main(void)
         { "string too long", test_too_long },
         { "unknown names", test_unknown_names },
         { "duplicate field", test_duplicate },
+        { "disks", test_disks },
         { "JSON writer", test_json_writer },
         { NULL, NULL },
     };
