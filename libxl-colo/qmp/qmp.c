@@ -29,6 +29,9 @@ struct colo_qmp {
     struct qmp_wire w;
     int timeout_ms;          /* of each reply */
     uint64_t last_id;        /* of the last command sent */
+    bool greeted;            /* awaiting qmp_capabilities' reply, with
+                              * attempts left: a second greeting means QEMU
+                              * opened the session anew (colo_qmp_connect) */
     char broken[256];        /* why the connection broke, "" while it works */
     unsigned major, minor, micro; /* QEMU's, from the greeting */
     /* The event queue, a ring: oldest at head. */
@@ -216,6 +219,8 @@ static int await_reply(colo_qmp *q, const char *cmd, uint64_t id, uint64_t deadl
             continue;
         case QMP_MSG_GREETING:
             qmp_msg_clear(m);
+            if (q->greeted)
+                return -EAGAIN;  /* colo_qmp_connect starts over */
             return broke(q, -EPROTO, "%s: the greeting again", what);
         case QMP_MSG_RETURN:
         case QMP_MSG_ERROR:
@@ -394,6 +399,9 @@ static void read_version(colo_qmp *q, yajl_val greeting)
 }
 
 /* The greeting, then qmp_capabilities, within the deadline. */
+/* How many connections colo_qmp_connect tries when QEMU greets twice. */
+#define QMP_CONNECT_ATTEMPTS 3
+
 static int handshake(colo_qmp *q, uint64_t deadline)
 {
     struct qmp_msg m;
@@ -452,11 +460,24 @@ int colo_qmp_connect(libxlcolo_ctx *ctx, const char *path, const char *label,
         return LOG_ERRNO(ctx, -ENOMEM, "qmp %s: connect", path);
     }
     uint64_t deadline = colo_deadline_ms(timeout_ms);
-    r = qmp_wire_connect(&q->w, path, deadline, why, sizeof(why));
-    if (r < 0)
-        r = LOG_ERRNO(ctx, r, "%s: %s", q->who, why);
-    else
+    /* A QEMU that opens the session twice (a client that connected while
+     * it was starting, as a sidecar's does: seen on QEMU 7.2 under load)
+     * greets twice, and the first qmp_capabilities may be lost with the
+     * first session: start over on a new connection, a few times. */
+    for (int attempt = 1;; attempt++) {
+        r = qmp_wire_connect(&q->w, path, deadline, why, sizeof(why));
+        if (r < 0) {
+            r = LOG_ERRNO(ctx, r, "%s: %s", q->who, why);
+            break;
+        }
+        q->greeted = attempt < QMP_CONNECT_ATTEMPTS;
         r = handshake(q, deadline);
+        q->greeted = false;
+        if (r != -EAGAIN)
+            break;
+        qmp_wire_close(&q->w);
+        q->last_id = 0;
+    }
     if (r < 0) {
         colo_qmp_close(q);
         return r;

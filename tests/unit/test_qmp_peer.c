@@ -366,6 +366,70 @@ static void test_wrong_replies(void)
     peer_join(&p);
 }
 
+/* A new connection, for the scripts that take more than one. */
+static bool peer_accept_next(struct peer *p)
+{
+    struct pollfd pf = { .fd = p->lfd, .events = POLLIN };
+    close(p->fd);
+    p->fd = -1;
+    if (poll(&pf, 1, PEER_WAIT_MS) <= 0 || (p->fd = accept(p->lfd, NULL, NULL)) < 0) {
+        p->failed = true;
+        return false;
+    }
+    return true;
+}
+
+/* QEMU opening the session twice: the greeting again instead of the
+ * capabilities' reply, as a sidecar's QEMU 7.2 did once under load. The
+ * first `times` connections get it; the next is served. */
+static void script_double_greeting(struct peer *p, int times)
+{
+    for (int i = 0; i < times && !p->failed; i++) {
+        if (i && !peer_accept_next(p))
+            return;
+        peer_send(p, GREETING);
+        if (!peer_read_cmd(p) || strcmp(p->name, "qmp_capabilities") != 0) {
+            p->failed = true;
+            return;
+        }
+        peer_send(p, GREETING);
+        peer_wait_eof(p);
+    }
+    if (times >= 3)
+        return;  /* the client gives up after three */
+    if (!peer_accept_next(p))
+        return;
+    peer_greet(p);
+    if (peer_read_cmd(p))
+        peer_reply(p, "{\"return\": {\"status\": \"running\", \"running\": true}, "
+                      "\"id\": @ID}\r\n");
+    peer_wait_eof(p);
+}
+static void script_greets_twice_once(struct peer *p) { script_double_greeting(p, 1); }
+static void script_greets_twice_always(struct peer *p) { script_double_greeting(p, 3); }
+
+static void test_double_greeting(void)
+{
+    struct peer p;
+    peer_start(&p, script_greets_twice_once);
+    int errors = lg.errors;
+    colo_qmp *q = client(PEER_WAIT_MS);
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(lg.errors, errors);  /* the start over is not an error */
+    _cleanup_tree_ yajl_val ret = NULL;
+    CU_ASSERT_EQUAL(colo_qmp_execute(q, "query-status", NULL, 0, &ret, NULL), 0);
+    CU_ASSERT(strstr(p.cmd, "\"id\":2") != NULL);  /* ids start over with the session */
+    colo_qmp_close(q);
+    peer_join(&p);
+
+    peer_start(&p, script_greets_twice_always);
+    q = NULL;
+    CU_ASSERT_EQUAL(colo_qmp_connect(ctx, sock, NULL, PEER_WAIT_MS, 0, &q), -EPROTO);
+    CU_ASSERT(q == NULL);
+    CU_ASSERT(logged("reply to qmp_capabilities: the greeting again"));
+    peer_join(&p);
+}
+
 static void script_slow(struct peer *p)
 {
     peer_send_slowly(p, GREETING);
@@ -914,6 +978,7 @@ int main(void)
     static const struct unit_test tests[] = {
         { "garbage line: -EBADMSG, broken, then -ENOTCONN", test_garbage_line },
         { "wrong id, no id, error without desc, not QMP: -EPROTO", test_wrong_replies },
+        { "the greeting twice in the handshake: a new connection, three at most", test_double_greeting },
         { "every message over one-byte reads", test_one_byte_reads },
         { "a message at the bound, over it, and 8 MiB unended", test_message_bound },
         { "hang-up mid-reply and between messages", test_hangup },
