@@ -85,33 +85,11 @@ int colo_rep_set(colo_qmp *q, bool enable, bool primary, bool failover)
     return run(q, "xen-set-replication", j, NULL);
 }
 
-static void put_server(colo_json *j, const colo_rep_addr *addr, bool nested_data)
+int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_name)
 {
-    colo_json_put_str(j, "type", "unix");
-    if (nested_data) {
-        /* nbd-server-start's SocketAddressLegacy: {"type", "data": {...}} */
-        colo_json_open(j, "data");
-        colo_json_put_str(j, "path", addr->path);
-        colo_json_close(j);
-    } else {
-        colo_json_put_str(j, "path", addr->path);
-    }
-}
-
-int colo_rep_secondary_start(colo_qmp *q, const colo_rep_addr *addr, bool server_running,
-                             const char *disk, const char *export_name)
-{
+    _cleanup_json_ colo_json *a = colo_json_new();
     int r;
 
-    if (!server_running) {
-        _cleanup_json_ colo_json *j = colo_json_new();
-        colo_json_open(j, "addr");
-        put_server(j, addr, true);
-        colo_json_close(j);
-        if ((r = run(q, "nbd-server-start", j, NULL)) < 0)
-            return r;
-    }
-    _cleanup_json_ colo_json *a = colo_json_new();
     colo_json_put_str(a, "device", disk);
     colo_json_put_str(a, "name", export_name);
     colo_json_put_bool(a, "writable", true);
@@ -135,7 +113,8 @@ int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *e
     colo_json_put_str(j, "driver", "nbd");
     colo_json_put_str(j, "export", export_name);
     colo_json_open(j, "server");
-    put_server(j, addr, false);
+    colo_json_put_str(j, "type", "unix");
+    colo_json_put_str(j, "path", addr->path);
     colo_json_close(j);
     colo_json_close(j);
     if ((r = run(q, "blockdev-add", j, NULL)) < 0)

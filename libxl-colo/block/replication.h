@@ -48,11 +48,10 @@ int colo_rep_status_read(colo_qmp *q, colo_rep_status *st);
  * misuse costs no round trip and reads the same either way. */
 int colo_rep_set(colo_qmp *q, bool enable, bool primary, bool failover);
 
-/* Secondary: start the NBD server at addr (unless server_running), export
- * DISK as EXPORT, writable, then start replication; the status must then
- * read no error. */
-int colo_rep_secondary_start(colo_qmp *q, const colo_rep_addr *addr, bool server_running,
-                             const char *disk, const char *export_name);
+/* Secondary: on its NBD server (the caller's: a sidecar starts its own),
+ * export DISK as EXPORT, writable, then start replication; the status
+ * must then read no error. */
+int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_name);
 
 /* Primary: add CLIENT (replication, mode primary, on nbd EXPORT at addr),
  * make it the quorum DISK's new child, start replication; the status must

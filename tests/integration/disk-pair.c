@@ -25,24 +25,6 @@
 #include "block/replication.h"
 #include "block/sidecar.h"
 
-static void vmessage(xentoollog_logger *lg, xentoollog_level level, int errnoval,
-                     const char *context, const char *format, va_list al)
-{
-    (void)lg; (void)context;
-    if (level < XTL_WARN)
-        return;
-    fprintf(stderr, "disk-pair: ");
-    vfprintf(stderr, format, al);
-    if (errnoval > 0)
-        fprintf(stderr, ": %s", strerror(errnoval));
-    fputc('\n', stderr);
-}
-static void progress(xentoollog_logger *lg, const char *c, const char *d, int p,
-                     unsigned long done, unsigned long total)
-{
-    (void)lg; (void)c; (void)d; (void)p; (void)done; (void)total;
-}
-static void destroy(xentoollog_logger *lg) { (void)lg; }
 
 int main(int argc, char **argv)
 {
@@ -71,9 +53,10 @@ int main(int argc, char **argv)
         }
         close(fd);
     }
-    xentoollog_logger lg = { .vmessage = vmessage, .progress = progress, .destroy = destroy };
+    /* libxentoollog's own stderr logger, warnings and worse. */
+    xentoollog_logger_stdiostream *lg = xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
     libxlcolo_ctx *ctx = NULL;
-    if (libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, &lg) < 0)
+    if (!lg || libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, (xentoollog_logger *)lg) < 0)
         return 1;
     colo_sidecar *p = NULL, *s = NULL;
     colo_sidecar_spec ps = { .role = LIBXLCOLO_ROLE_PRIMARY, .name = "xvda", .image = pimg,
@@ -82,8 +65,7 @@ int main(int argc, char **argv)
                              .dir = sdir };
     int rc = 1;
     if (colo_sidecar_start(ctx, &ss, &s) < 0 || colo_sidecar_start(ctx, &ps, &p) < 0 ||
-        colo_rep_secondary_start(colo_sidecar_qmp(s), colo_sidecar_nbd(s), true,
-                                 COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
+        colo_rep_secondary_start(colo_sidecar_qmp(s), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(p), colo_sidecar_nbd(s), COLO_SIDECAR_EXPORT_REP,
                                COLO_SIDECAR_DISK, COLO_SIDECAR_CLIENT) < 0)
         goto out;
@@ -106,5 +88,6 @@ out:
     unlink(pimg);
     unlink(simg);
     libxlcolo_ctx_free(ctx);
+    xtl_logger_destroy((xentoollog_logger *)lg);
     return rc;
 }

@@ -89,8 +89,7 @@ static bool pair_up(struct pair *x, const char *tag)
                              .image = x->simg, .dir = sdir };
     if (make_image(x->pimg) < 0 || make_image(x->simg) < 0 ||
         colo_sidecar_start(ctx, &ss, &x->s) < 0 || colo_sidecar_start(ctx, &ps, &x->p) < 0 ||
-        colo_rep_secondary_start(colo_sidecar_qmp(x->s), colo_sidecar_nbd(x->s), true,
-                                 COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
+        colo_rep_secondary_start(colo_sidecar_qmp(x->s), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(x->p), colo_sidecar_nbd(x->s),
                                COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
                                COLO_SIDECAR_CLIENT) < 0 ||

@@ -143,8 +143,7 @@ static int suite_init(void)
                              .dir = sdir };
     if (make_image(pimg) < 0 || make_image(simg) < 0 ||
         colo_sidecar_start(fx.ctx, &ss, &sec) < 0 || colo_sidecar_start(fx.ctx, &ps, &pri) < 0 ||
-        colo_rep_secondary_start(colo_sidecar_qmp(sec), colo_sidecar_nbd(sec), true,
-                                 COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
+        colo_rep_secondary_start(colo_sidecar_qmp(sec), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(pri), colo_sidecar_nbd(sec),
                                COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
                                COLO_SIDECAR_CLIENT) < 0) {

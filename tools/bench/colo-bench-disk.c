@@ -57,24 +57,6 @@ static double pct_ms(uint64_t *v, unsigned n, unsigned p)
     return (double)v[(n - 1) * p / 100] / 1e6;
 }
 
-static void vmessage(xentoollog_logger *lg, xentoollog_level level, int errnoval,
-                     const char *context, const char *format, va_list al)
-{
-    (void)lg; (void)context;
-    if (level < XTL_WARN)
-        return;
-    fprintf(stderr, "colo-bench-disk: ");
-    vfprintf(stderr, format, al);
-    if (errnoval > 0)
-        fprintf(stderr, ": %s", strerror(errnoval));
-    fputc('\n', stderr);
-}
-static void progress(xentoollog_logger *lg, const char *c, const char *d, int p,
-                     unsigned long done, unsigned long total)
-{
-    (void)lg; (void)c; (void)d; (void)p; (void)done; (void)total;
-}
-static void destroy(xentoollog_logger *lg) { (void)lg; }
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -115,9 +97,10 @@ int main(int argc, char **argv)
         }
     }
 
-    xentoollog_logger lg = { .vmessage = vmessage, .progress = progress, .destroy = destroy };
+    /* libxentoollog's own stderr logger, warnings and worse. */
+    xentoollog_logger_stdiostream *lg = xtl_createlogger_stdiostream(stderr, XTL_WARN, 0);
     libxlcolo_ctx *ctx = NULL;
-    if (libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, &lg) < 0)
+    if (!lg || libxlcolo_ctx_alloc(&ctx, LIBXLCOLO_VERSION, 0, (xentoollog_logger *)lg) < 0)
         return 1;
 
     char dir[] = "/tmp/colo-bench-disk-XXXXXX", pimg[64], simg[64], pdir[64], sdir[64], uri[160];
@@ -138,8 +121,7 @@ int main(int argc, char **argv)
                              .dir = sdir };
     if (make_image(pimg) < 0 || make_image(simg) < 0 ||
         colo_sidecar_start(ctx, &ss, &s) < 0 || colo_sidecar_start(ctx, &ps, &p) < 0 ||
-        colo_rep_secondary_start(colo_sidecar_qmp(s), colo_sidecar_nbd(s), true,
-                                 COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
+        colo_rep_secondary_start(colo_sidecar_qmp(s), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(p), colo_sidecar_nbd(s), COLO_SIDECAR_EXPORT_REP,
                                COLO_SIDECAR_DISK, COLO_SIDECAR_CLIENT) < 0)
         goto out;
@@ -198,5 +180,6 @@ out:
     colo_sidecar_stop(s);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
     libxlcolo_ctx_free(ctx);
+    xtl_logger_destroy((xentoollog_logger *)lg);
     return rc;
 }
