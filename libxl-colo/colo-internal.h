@@ -31,7 +31,26 @@ struct libxlcolo_ctx {
     int stop_fd;             /* eventfd: libxlcolo_request_stop() wakes the loops */
     atomic_int running;      /* COLO_RUN_*: a protection runs in this context */
     char last_error[256];    /* from a control peer */
+    /* The last line logged at ERROR by the protection running here, for a
+     * control reply that must carry its cause (set-replication). Only the
+     * protection's thread reads it. */
+    char last_logged[1024];
 };
+
+/* 1..max characters of [A-Za-z0-9_.-]: a domain's or a disk's name, safe
+ * in a file name and in a control request. */
+static inline bool colo_name_valid(const char *s, size_t max)
+{
+    size_t n = 0;
+    if (!s)
+        return false;
+    for (; s[n]; n++)
+        if (n >= max || !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+                          (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '.' ||
+                          s[n] == '-'))
+            return false;
+    return n >= 1;
+}
 
 /* The life of a protection in its context. begin: false if one already
  * runs; up: its loops now watch for a stop; end: it has finished. */

@@ -82,9 +82,12 @@ int colo_log_errno(libxlcolo_ctx *ctx, int r, const char *fmt, ...)
     va_list ap;
     if (r >= 0)
         r = -EIO;
+    char line[sizeof(ctx->last_logged)];
     va_start(ap, fmt);
-    colo_vlog(ctx, XTL_ERROR, -r, fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    xtl_log(ctx->lg, XTL_ERROR, -r, "xl-colo", "%s", line);
+    memcpy(ctx->last_logged, line, sizeof(line));
     return r;
 }
 

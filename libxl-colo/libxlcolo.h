@@ -123,6 +123,7 @@ typedef enum {
  * primary's replication.
  */
 #define LIBXLCOLO_DISKS_MAX 16
+#define LIBXLCOLO_DISK_NAME_MAX 31  /* characters of [A-Za-z0-9_.-] */
 typedef struct {
     const char *name;      /* "xvdb", the same on both sides */
     const char *qmp;       /* the QMP socket of the QEMU holding its graph */
@@ -234,6 +235,18 @@ int libxlcolo_failover(libxlcolo_ctx *ctx, const char *run_dir,
                        const char *domain);
 int libxlcolo_stop(libxlcolo_ctx *ctx, const char *run_dir,
                    const char *domain);
+/* LIBXLCOLO_HAVE_BLOCK_REPLICATION: QMP's xen-set-replication on the disk
+ * DISK (NULL: every disk, in order) of the protection of DOMAIN, through
+ * the protection, which holds the disk's QMP connection. QEMU's semantics
+ * and its errors: failover only with !enable (-EINVAL, refused before any
+ * request, in QEMU's words), the role must be the disk's, a replication
+ * once stopped does not start again. A disk whose replication an operator
+ * stopped is no longer replicated: the protection's next checkpoint fails
+ * (the primary goes on alone), and a secondary whose disk was stopped
+ * without failover refuses to take over on it. */
+int libxlcolo_set_replication(libxlcolo_ctx *ctx, const char *run_dir,
+                              const char *domain, const char *disk,
+                              bool enable, bool primary, bool failover);
 
 /* The run directory used when none is given: /run/xen-colo. The string is
  * static. */

@@ -43,6 +43,9 @@ struct xlcolo {
     /* What the command's options set (the option tables point here). */
     libxlcolo_options opt;  /* start, receive */
     const char *listen;     /* receive --listen */
+    /* set-replication: the disk (NULL: all) and QMP's three arguments. */
+    const char *rep_disk;
+    bool rep_enable, rep_disable, rep_primary, rep_secondary, rep_failover;
     /* --disk, repeatable: opt.disks points here, with the text they name. */
     libxlcolo_disk disks[LIBXLCOLO_DISKS_MAX];
     char disk_text[LIBXLCOLO_DISKS_MAX][512];
@@ -137,6 +140,7 @@ int cmd_status(struct xlcolo *xc, int nargs, char **args);
 int cmd_checkpoint(struct xlcolo *xc, int nargs, char **args);
 int cmd_failover(struct xlcolo *xc, int nargs, char **args);
 int cmd_stop(struct xlcolo *xc, int nargs, char **args);
+int cmd_set_replication(struct xlcolo *xc, int nargs, char **args);
 int cmd_help(struct xlcolo *xc, int nargs, char **args);
 
 /* --- xl_colo_options.c ---------------------------------------------- */

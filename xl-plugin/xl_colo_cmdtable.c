@@ -24,6 +24,7 @@ enum {
     OPT_COLO = XLCOLO_OPT_FIRST_CMD, OPT_REMUS, OPT_KEY, OPT_INSECURE,
     OPT_VERIFY, OPT_MAX_CHECKPOINTS, OPT_HEARTBEAT, OPT_TIMEOUT,
     OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN, OPT_DISK,
+    OPT_REP_DISK, OPT_ENABLE, OPT_DISABLE, OPT_PRIMARY, OPT_SECONDARY, OPT_FAILOVER,
 };
 
 #define OPTION_DISK \
@@ -116,6 +117,24 @@ static const struct xlcolo_option checkpoint_options[] = {
     {}
 };
 
+static const struct xlcolo_option set_replication_options[] = {
+    { .name = "disk", .key = OPT_REP_DISK, .arg = "NAME", .kind = XO_STRING,
+      .field = FIELD(rep_disk), .help = "this disk only" },
+    { .name = "enable", .key = OPT_ENABLE, .kind = XO_FLAG, .field = FIELD(rep_enable),
+      .excludes = OPT_DISABLE, .help = "start the replication (enable: true)" },
+    { .name = "disable", .key = OPT_DISABLE, .kind = XO_FLAG, .field = FIELD(rep_disable),
+      .help = "stop it (enable: false)" },
+    { .name = "primary", .key = OPT_PRIMARY, .kind = XO_FLAG, .field = FIELD(rep_primary),
+      .excludes = OPT_SECONDARY, .help = "the disk is the primary's (primary: true)" },
+    { .name = "secondary", .key = OPT_SECONDARY, .kind = XO_FLAG,
+      .field = FIELD(rep_secondary), .help = "the secondary's (primary: false)" },
+    { .name = "failover", .key = OPT_FAILOVER, .kind = XO_FLAG, .field = FIELD(rep_failover),
+      .help = "with --disable: stop for a failover (failover: true)" },
+    OPTION_JSON("print {\"domain\":..,\"ok\":true}"),
+    OPTION_HELP,
+    {}
+};
+
 static const struct xlcolo_option done_options[] = {
     OPTION_JSON("print {\"domain\":..,\"ok\":true}"),
     OPTION_HELP,
@@ -156,6 +175,13 @@ const struct cmd_spec xlcolo_cmdtable[] = {
       "stop protecting a domain; the guest keeps running",
       "[-j] DOMAIN",
       NULL },
+    { "set-replication", cmd_set_replication, CMD_NEEDS_CTX,
+      set_replication_options, 1, 1, "DOMAIN is required",
+      "QMP's xen-set-replication on a protection's disks, through the protection",
+      "[--disk NAME] --enable|--disable --primary|--secondary [--failover] [-j] DOMAIN",
+      "DOMAIN                     a running protection with replicated disks; every disk\n"
+      "                           unless --disk. A disk stopped here is no longer\n"
+      "                           replicated: the next checkpoint fails on it" },
     { "help", cmd_help, 0,
       NULL, 0, 1, NULL,
       "list the commands, or show one command's usage and options",

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,10 +14,18 @@
 /* A secondary's failover commits its active disk: bounded by this. */
 #define DISK_FAILOVER_MS 30000
 
+/* What the protection knows of a disk's replication: what it set running,
+ * or what an operator's set-replication or a failover made of it. */
+enum disk_rep {
+    DISK_REPLICATING = 0,
+    DISK_STOPPED,       /* set-replication --disable, with or without --failover */
+    DISK_FAILED_OVER,   /* the protection's own failover is done */
+};
+
 struct colo_disk {
     char name[32];
     colo_qmp *q;
-    bool failed_over;
+    enum disk_rep rep;
 };
 
 struct colo_disks {
@@ -25,13 +34,6 @@ struct colo_disks {
     unsigned n;
     struct colo_disk disk[LIBXLCOLO_DISKS_MAX];
 };
-
-static bool name_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    return n >= 1 && n <= 31 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                          "0123456789_.-") == n;
-}
 
 /* The replication of one disk runs, in the role asked. */
 static int check_running(colo_disks *d, struct colo_disk *k)
@@ -68,7 +70,7 @@ int colo_disks_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, libxlcolo_
     for (unsigned i = 0; i < opt->nr_disks; i++) {
         const libxlcolo_disk *o = &opt->disks[i];
         struct colo_disk *k = &d->disk[i];
-        if (!name_ok(o->name)) {
+        if (!colo_name_valid(o->name, LIBXLCOLO_DISK_NAME_MAX)) {
             r = LOG_ERRNO(ctx, -EINVAL, "disk '%s': not a disk name ([A-Za-z0-9_.-], 1 to 31 "
                           "characters)", o->name ? o->name : "");
             break;
@@ -107,11 +109,26 @@ void colo_disks_close(colo_disks *d)
     free(d);
 }
 
+/* QEMU ignores a checkpoint of a replication that is stopped or failed
+ * over and its status then reads clean: what the protection knows says it. */
+static int check_replicating(colo_disks *d, const struct colo_disk *k)
+{
+    if (k->rep == DISK_REPLICATING)
+        return 0;
+    return LOG_ERRNO(d->ctx, -ENOLINK, "disk %s: its replication %s: the checkpoint cannot "
+                     "include it", k->name, k->rep == DISK_STOPPED
+                                                ? "was stopped (set-replication --disable)"
+                                                : "has failed over");
+}
+
 int colo_disks_checkpoint(colo_disks *d, uint64_t epoch)
 {
     (void)epoch;  /* the engine's line names the epoch; the disk's names the cause */
     for (unsigned i = 0; d && i < d->n; i++) {
-        int r = colo_rep_checkpoint(d->disk[i].q);
+        int r = check_replicating(d, &d->disk[i]);
+        if (r < 0)
+            return r;
+        r = colo_rep_checkpoint(d->disk[i].q);
         if (r < 0)
             return r;
     }
@@ -123,8 +140,17 @@ int colo_disks_failover(colo_disks *d)
     int first = 0;
     for (unsigned i = 0; d && i < d->n; i++) {
         struct colo_disk *k = &d->disk[i];
-        if (k->failed_over)
+        if (k->rep == DISK_FAILED_OVER)
             continue;
+        /* Stopped by an operator, a secondary's disk took the primary's
+         * writes past the last checkpoint: it is no checkpoint's. (A
+         * primary's goes on alone, its replication child removed.) */
+        if (k->rep == DISK_STOPPED && d->role == LIBXLCOLO_ROLE_SECONDARY) {
+            first = first ? first : LOG_ERRNO(d->ctx, -ENOLINK, "disk %s: its replication "
+                                              "was stopped (set-replication --disable): it "
+                                              "holds no checkpoint", k->name);
+            continue;
+        }
         int r = d->role == LIBXLCOLO_ROLE_SECONDARY
                     ? colo_rep_failover_secondary(k->q, COLO_SIDECAR_EXPORT_REP,
                                                   DISK_FAILOVER_MS)
@@ -133,7 +159,7 @@ int colo_disks_failover(colo_disks *d)
             first = first ? first : r;
             continue;
         }
-        k->failed_over = true;
+        k->rep = DISK_FAILED_OVER;
         LOG(d->ctx, WARN, "disk %s: failed over (%s)", k->name,
             d->role == LIBXLCOLO_ROLE_SECONDARY ? "the last checkpoint, and this side's "
                                                   "writes from now on"
@@ -148,7 +174,13 @@ int colo_disks_stop(colo_disks *d)
     if (!d || d->role != LIBXLCOLO_ROLE_PRIMARY)
         return 0;
     for (unsigned i = 0; i < d->n; i++) {
-        int r = colo_rep_stop_primary(d->disk[i].q, COLO_SIDECAR_CLIENT);
+        struct colo_disk *k = &d->disk[i];
+        if (k->rep == DISK_FAILED_OVER)
+            continue;
+        /* Stopped already, QEMU refuses a plain stop: the failover's
+         * sequence (its stop ignores errors) removes the client. */
+        int r = k->rep == DISK_STOPPED ? colo_rep_failover_primary(k->q, COLO_SIDECAR_CLIENT)
+                                       : colo_rep_stop_primary(k->q, COLO_SIDECAR_CLIENT);
         if (r < 0 && !first)
             first = r;
     }
@@ -163,6 +195,11 @@ void colo_disks_status(colo_disks *d, libxlcolo_status *st)
         libxlcolo_disk_status *ds = &st->disks[st->nr_disks++];
         colo_rep_status rs;
         snprintf(ds->name, sizeof(ds->name), "%s", k->name);
+        if (k->rep == DISK_STOPPED) {
+            ds->error = true;
+            snprintf(ds->desc, sizeof(ds->desc), "replication stopped by set-replication");
+            continue;
+        }
         if (colo_qmp_broken(k->q) || colo_rep_status_read(k->q, &rs) < 0) {
             ds->error = true;
             snprintf(ds->desc, sizeof(ds->desc), "its QEMU does not answer");
@@ -171,6 +208,33 @@ void colo_disks_status(colo_disks *d, libxlcolo_status *st)
         ds->error = rs.error;
         snprintf(ds->desc, sizeof(ds->desc), "%.*s", (int)sizeof(ds->desc) - 1, rs.desc);
     }
+}
+
+int colo_disks_set_replication(colo_disks *d, const char *name, bool enable, bool primary,
+                               bool failover)
+{
+    unsigned done = 0;
+    if (!d)
+        return -ENODEV;
+    for (unsigned i = 0; i < d->n; i++) {
+        struct colo_disk *k = &d->disk[i];
+        if (name && strcmp(name, k->name) != 0)
+            continue;
+        done++;
+        int r = colo_rep_set(k->q, enable, primary, failover);
+        if (r < 0)
+            return r;
+        /* QEMU starts a replication once: an enable that succeeded was
+         * this disk's first start, which the protection's open checked. */
+        if (!enable)
+            k->rep = DISK_STOPPED;
+        LOG(d->ctx, WARN, "disk %s: xen-set-replication enable=%s primary=%s%s done by the "
+            "operator", k->name, enable ? "true" : "false", primary ? "true" : "false",
+            failover ? " failover=true" : "");
+    }
+    if (done == 0)
+        return LOG_ERRNO(d->ctx, -ENOENT, "no disk %s in this protection", name);
+    return 0;
 }
 
 unsigned colo_disks_count(const colo_disks *d)

@@ -10,6 +10,7 @@
 #ifndef COLO_BLOCK_DISKS_H
 #define COLO_BLOCK_DISKS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "libxlcolo.h"
@@ -42,6 +43,17 @@ int colo_disks_stop(colo_disks *d);
  * QEMU's error and description, or an error when its QEMU does not
  * answer (that failure is logged once, by qmp/). */
 void colo_disks_status(colo_disks *d, libxlcolo_status *st);
+
+/* An operator's xen-set-replication (libxlcolo_set_replication) on the
+ * disk NAME, or on every disk when NAME is NULL, stopping at the first
+ * that fails. QEMU's refusals come back as QEMU words them. A disk so
+ * stopped is no longer replicated: every later checkpoint fails on it
+ * (-ENOLINK); a primary's failover still removes its replication child,
+ * and a secondary's refuses it (the primary's writes went on reaching it
+ * past the last checkpoint). -ENOENT: no disk NAME (logged); -ENODEV: no
+ * disks at all (not logged: the caller says it). */
+int colo_disks_set_replication(colo_disks *d, const char *name, bool enable, bool primary,
+                               bool failover);
 
 unsigned colo_disks_count(const colo_disks *d);
 

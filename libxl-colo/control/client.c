@@ -1,6 +1,6 @@
 /*
  * client.c - the control clients: libxlcolo_status_get(), _checkpoint(),
- * _failover() and _stop().
+ * _failover(), _stop() and _set_replication().
  *
  * Each connects to $run_dir/<domain>.ctl, sends one request line and reads
  * one JSON reply line, bounded in size (COLO_CTL_REPLY_MAX) and time, and
@@ -29,6 +29,8 @@
 #define CHECKPOINT_TIMEOUT_MS 30000  /* a checkpoint may take up to 30 s */
 #define FAILOVER_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
+/* A secondary's failover commits its active disk first (30 s, disks.c). */
+#define SET_REPLICATION_TIMEOUT_MS 60000
 
 /* Record a failure for the caller's one line; log it at DEBUG; return r. */
 _printf_(3, 4)
@@ -103,7 +105,7 @@ static int control_call(libxlcolo_ctx *ctx, const char *run_dir,
                         yajl_val *reply)
 {
     char line[COLO_CTL_REPLY_MAX + 1], err[128];
-    char req[32];
+    char req[COLO_CTL_REQUEST_MAX + 1];
 
     ctx->last_error[0] = '\0';
     if (!run_dir)
@@ -113,7 +115,10 @@ static int control_call(libxlcolo_ctx *ctx, const char *run_dir,
     if (fd < 0)
         return fd;
 
-    snprintf(req, sizeof(req), "%s\n", cmd);
+    int n = snprintf(req, sizeof(req), "%s\n", cmd);
+    if (n < 0 || n > COLO_CTL_REQUEST_MAX)
+        return client_fail(ctx, -E2BIG, "request '%s' is over %d bytes", cmd,
+                           COLO_CTL_REQUEST_MAX);
     int r = send_all(fd, req, strlen(req));
     if (r < 0)
         return client_fail(ctx, r, "cannot send '%s' to the protection of %s: %s",
@@ -219,4 +224,23 @@ int libxlcolo_failover(libxlcolo_ctx *ctx, const char *run_dir,
 int libxlcolo_stop(libxlcolo_ctx *ctx, const char *run_dir, const char *domain)
 {
     return simple_call(ctx, run_dir, domain, "stop", STOP_TIMEOUT_MS, NULL);
+}
+
+int libxlcolo_set_replication(libxlcolo_ctx *ctx, const char *run_dir,
+                              const char *domain, const char *disk,
+                              bool enable, bool primary, bool failover)
+{
+    char req[COLO_CTL_REQUEST_MAX];
+
+    ctx->last_error[0] = '\0';
+    if (disk && !colo_name_valid(disk, LIBXLCOLO_DISK_NAME_MAX))
+        return client_fail(ctx, -EINVAL, "invalid disk name '%s' (1..%d of A-Z a-z 0-9 _ . -)",
+                           disk, LIBXLCOLO_DISK_NAME_MAX);
+    /* QEMU's own refusal, in its words, without a round trip. */
+    if (enable && failover)
+        return client_fail(ctx, -EINVAL, "Parameter 'failover' is only for stopping "
+                           "replication");
+    snprintf(req, sizeof(req), "set-replication %s %d %d %d", disk ? disk : "*", enable,
+             primary, failover);
+    return simple_call(ctx, run_dir, domain, req, SET_REPLICATION_TIMEOUT_MS, NULL);
 }

@@ -23,7 +23,6 @@
 #include "control/status_codec.h"
 #include "json.h"
 
-#define CONTROL_REQUEST_MAX 64       /* bytes, newline included */
 #define CONTROL_REQUEST_TIMEOUT_MS 1000
 #define CONTROL_BACKLOG 8
 
@@ -41,19 +40,47 @@ static const struct {
     { "checkpoint", COLO_CTL_CHECKPOINT },
     { "failover", COLO_CTL_FAILOVER },
     { "stop", COLO_CTL_STOP },
+    { "set-replication", COLO_CTL_SET_REPLICATION },
 };
+
+/* "0" or "1". */
+static bool parse_bit(const char *s, bool *out)
+{
+    if ((s[0] != '0' && s[0] != '1') || s[1])
+        return false;
+    *out = s[0] == '1';
+    return true;
+}
+
+/* set-replication's arguments: DISK|* ENABLE PRIMARY FAILOVER, one space
+ * apart. args is modified. */
+static bool parse_set_replication(char *args, colo_ctl_request *req)
+{
+    char *tok[4];
+    unsigned n = 0;
+
+    for (char *t; (t = strsep(&args, " ")) != NULL;)
+        if (n < ARRAY_SIZE(tok))
+            tok[n++] = t;
+        else
+            return false;
+    if (n != 4)
+        return false;
+    if (strcmp(tok[0], "*") == 0)
+        req->disk[0] = '\0';
+    else if (colo_name_valid(tok[0], LIBXLCOLO_DISK_NAME_MAX))
+        snprintf(req->disk, sizeof(req->disk), "%s", tok[0]);
+    else
+        return false;
+    return parse_bit(tok[1], &req->enable) && parse_bit(tok[2], &req->primary) &&
+           parse_bit(tok[3], &req->failover);
+}
 
 /* 1..63 characters of [A-Za-z0-9_.-]: safe as a file name, fits in
  * libxlcolo_status.domain. */
 bool colo_domain_name_valid(const char *d)
 {
-    size_t n = d ? strlen(d) : 0;
-    if (n < 1 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)d[i]) && !strchr("_.-", d[i]))
-            return false;
-    return true;
+    return colo_name_valid(d, 63);
 }
 
 /* mkdir -p, creating missing components with mode 0700. Existing
@@ -238,9 +265,9 @@ int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms)
     return 0;
 }
 
-int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
+int colo_control_accept(colo_control *c, colo_ctl_request *req)
 {
-    char line[CONTROL_REQUEST_MAX + 1];
+    char line[COLO_CTL_REQUEST_MAX + 1];
     struct timeval tv = { .tv_sec = CONTROL_REQUEST_TIMEOUT_MS / 1000 };
 
     _cleanup_close_ int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
@@ -257,7 +284,7 @@ int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
     int r = colo_ctl_recv_line(fd, line, sizeof(line), CONTROL_REQUEST_TIMEOUT_MS);
     if (r == -E2BIG) {
         LOG(c->ctx, DETAIL, "control request over %d bytes refused",
-            CONTROL_REQUEST_MAX);
+            COLO_CTL_REQUEST_MAX);
         colo_control_reply_error(c, TAKE_FD(fd), E2BIG,
                                  "request too long (limit 64 bytes)");
         return -EPROTO;
@@ -267,20 +294,36 @@ int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd)
         return r;
     }
 
-    for (size_t i = 0; i < ARRAY_SIZE(control_commands); i++)
-        if (strcmp(line, control_commands[i].name) == 0) {
-            *cmd = control_commands[i].cmd;
-            return TAKE_FD(fd);
-        }
-
     /* Echo the request back printable: the reply must stay valid UTF-8. */
-    char shown[CONTROL_REQUEST_MAX + 1], msg[CONTROL_REQUEST_MAX + 64];
+    char shown[COLO_CTL_REQUEST_MAX + 1], msg[COLO_CTL_REQUEST_MAX + 96];
     size_t i;
     for (i = 0; line[i] && i < sizeof(shown) - 1; i++)
         shown[i] = isprint((unsigned char)line[i]) ? line[i] : '?';
     shown[i] = '\0';
+
+    char *args = strchr(line, ' ');
+    if (args)
+        *args++ = '\0';
+    *req = (colo_ctl_request){ 0 };
+    for (size_t k = 0; k < ARRAY_SIZE(control_commands); k++) {
+        if (strcmp(line, control_commands[k].name) != 0)
+            continue;
+        req->cmd = control_commands[k].cmd;
+        if (req->cmd != COLO_CTL_SET_REPLICATION && !args)
+            return TAKE_FD(fd);
+        if (req->cmd == COLO_CTL_SET_REPLICATION && args && parse_set_replication(args, req))
+            return TAKE_FD(fd);
+        snprintf(msg, sizeof(msg), "malformed request '%s' (%s)", shown,
+                 req->cmd == COLO_CTL_SET_REPLICATION
+                     ? "set-replication DISK|* ENABLE PRIMARY FAILOVER, each 0 or 1"
+                     : "it takes no argument");
+        LOG(c->ctx, DETAIL, "control request refused: %s", msg);
+        colo_control_reply_error(c, TAKE_FD(fd), EPROTO, msg);
+        return -EPROTO;
+    }
+
     snprintf(msg, sizeof(msg), "unknown command '%s' (one of status, "
-             "checkpoint, failover, stop)", shown);
+             "checkpoint, failover, stop, set-replication)", shown);
     LOG(c->ctx, DETAIL, "control request refused: %s", msg);
     colo_control_reply_error(c, TAKE_FD(fd), EPROTO, msg);
     return -EPROTO;

@@ -2,8 +2,9 @@
  * control.h - the per-domain control socket of a running protection.
  *
  * $run_dir/<domain>.ctl is a unix stream socket (mode 0600). A client sends
- * one request line ("status\n", "checkpoint\n", "failover\n", "stop\n") and
- * reads one reply line, a JSON object of at most COLO_CTL_REPLY_MAX bytes:
+ * one request line ("status\n", "checkpoint\n", "failover\n", "stop\n",
+ * "set-replication DISK ENABLE PRIMARY FAILOVER\n", DISK a disk's name or
+ * "*" for all, the others 0 or 1) and reads one reply line, a JSON object of at most COLO_CTL_REPLY_MAX bytes:
  * {"ok":true,...} or {"ok":false,"error":"...","errno":N}; the status
  * reply's fields are the status codec's (control/status_codec.h). The
  * engine polls the listening fd in its loop, accepts a request with
@@ -20,13 +21,25 @@
 /* The longest reply line, its newline not counted: the client refuses a
  * longer one (-EMSGSIZE), and the server does not send one. */
 #define COLO_CTL_REPLY_MAX 8192
+/* The longest request line, in bytes, its newline included. */
+#define COLO_CTL_REQUEST_MAX 64
 
 typedef enum {
     COLO_CTL_STATUS = 1,
     COLO_CTL_CHECKPOINT,
     COLO_CTL_FAILOVER,
     COLO_CTL_STOP,
+    COLO_CTL_SET_REPLICATION,
 } colo_ctl_cmd;
+
+/* A request, its arguments parsed. */
+typedef struct {
+    colo_ctl_cmd cmd;
+    /* COLO_CTL_SET_REPLICATION: the disk ("" for every disk) and
+     * xen-set-replication's three arguments. */
+    char disk[32];
+    bool enable, primary, failover;
+} colo_ctl_request;
 
 typedef struct colo_control colo_control;
 
@@ -39,9 +52,9 @@ void colo_control_free(colo_control *c);
 int colo_control_fd(const colo_control *c);
 
 /* Accept one client and read its request (bounded in size and time).
- * Returns the client fd (>= 0) with *cmd set, or -errno; a malformed
+ * Returns the client fd (>= 0) with *req set, or -errno; a malformed
  * request is answered with an error and -EPROTO is returned. */
-int colo_control_accept(colo_control *c, colo_ctl_cmd *cmd);
+int colo_control_accept(colo_control *c, colo_ctl_request *req);
 
 /* Replies; each closes client_fd. */
 int colo_control_reply_status(colo_control *c, int client_fd,

@@ -71,8 +71,10 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
      * status says whether its writes still reach the secondary; an error
      * fails the epoch, which the secondary then never acknowledges. */
     r = colo_disks_checkpoint(p->disks, epoch);
-    if (r < 0)
+    if (r < 0) {
+        p->disks_failed = true;
         return r;
+    }
     r = checkpoint_send(p, epoch, &bytes);
     if (r < 0)
         return r;

@@ -292,8 +292,24 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         p.logdirty_on = false;
         colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
     } else if (r < 0 && p.s && p.st.state != LIBXLCOLO_STATE_CONNECTING) {
+        /* A checkpoint asked on the control socket learns why it failed. */
+        if (p.waiting_client >= 0) {
+            char why[sizeof(ctx->last_logged) + 32];
+            snprintf(why, sizeof(why), "the checkpoint failed: %s", ctx->last_logged);
+            colo_control_reply_error(p.ctl, p.waiting_client, -r, why);
+            p.waiting_client = -1;
+        }
+        /* This side's disks cannot be checkpointed, but the link works:
+         * the secondary is told to stop, so that it destroys its copy
+         * instead of taking over from a checkpoint the guest has left -
+         * two live copies. */
+        if (p.disks_failed) {
+            LOG(ctx, WARN, "the disks of %s cannot be checkpointed: the secondary is told to "
+                "stop", p.info.name);
+            colo_stream_send_buf(p.s, COLO_REC_STOP, 0, NULL, 0);
+        }
         /* The link failed under a running guest: it goes on alone. */
-        primary_go_alone(&p, strerror(-r));
+        primary_go_alone(&p, p.disks_failed ? "its disks cannot be checkpointed" : strerror(-r));
         r = -ENOTCONN;
     }
     if (clean)

@@ -28,6 +28,7 @@ typedef struct {
     bool logdirty_on;
     bool paused_by_us;         /* a capture could not restart the guest */
     bool stop;                 /* a clean stop was asked (socket or in-process) */
+    bool disks_failed;         /* a checkpoint failed on this side's disks */
     bool want_ckpt;            /* a checkpoint was asked (control socket) */
     bool failover_asked;       /* go on without the secondary */
     int waiting_client;        /* control client waiting for a commit, or -1 */

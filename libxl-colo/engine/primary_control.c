@@ -8,6 +8,7 @@
 
 #include <poll.h>
 
+#include "engine/disk_control.h"
 #include "engine/primary.h"
 
 void colo_primary_set_state(colo_primary *p, libxlcolo_state state)
@@ -27,11 +28,11 @@ static void primary_fill_status(colo_primary *p)
 /* One control request; what it asks is left in p for the loops. */
 void colo_primary_control(colo_primary *p)
 {
-    colo_ctl_cmd cmd;
-    int cfd = colo_control_accept(p->ctl, &cmd);
+    colo_ctl_request req;
+    int cfd = colo_control_accept(p->ctl, &req);
     if (cfd < 0)
         return;
-    switch (cmd) {
+    switch (req.cmd) {
     case COLO_CTL_STATUS:
         primary_fill_status(p);
         colo_control_reply_status(p->ctl, cfd, &p->st);
@@ -52,6 +53,9 @@ void colo_primary_control(colo_primary *p)
     case COLO_CTL_STOP:
         p->stop = true;
         colo_control_reply_ok(p->ctl, cfd, p->st.epoch);
+        break;
+    case COLO_CTL_SET_REPLICATION:
+        colo_control_set_replication(p->ctx, p->ctl, cfd, p->disks, &req, p->st.epoch);
         break;
     }
 }

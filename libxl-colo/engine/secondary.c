@@ -16,6 +16,7 @@
 
 #include "control/control.h"
 #include "block/disks.h"
+#include "engine/disk_control.h"
 #include "engine/failover.h"
 #include "engine/link.h"
 #include "engine/staging.h"
@@ -50,11 +51,11 @@ static void sec_set_state(colo_secondary *s, libxlcolo_state state)
 
 static void sec_control(colo_secondary *s)
 {
-    colo_ctl_cmd cmd;
-    int cfd = colo_control_accept(s->ctl, &cmd);
+    colo_ctl_request req;
+    int cfd = colo_control_accept(s->ctl, &req);
     if (cfd < 0)
         return;
-    switch (cmd) {
+    switch (req.cmd) {
     case COLO_CTL_STATUS:
         s->st.failover = colo_failover_get(&s->fo);
         colo_disks_status(s->disks, &s->st);
@@ -76,6 +77,9 @@ static void sec_control(colo_secondary *s)
     case COLO_CTL_STOP:
         s->stopped = true;
         colo_control_reply_ok(s->ctl, cfd, s->st.epoch);
+        break;
+    case COLO_CTL_SET_REPLICATION:
+        colo_control_set_replication(s->ctx, s->ctl, cfd, s->disks, &req, s->st.epoch);
         break;
     }
 }

@@ -31,7 +31,9 @@ struct colo_qmp {
     uint64_t last_id;        /* of the last command sent */
     bool greeted;            /* awaiting qmp_capabilities' reply, with
                               * attempts left: a second greeting means QEMU
-                              * opened the session anew (colo_qmp_connect) */
+                              * opened the session anew, and a late reply
+                              * that it lost the command (colo_qmp_connect) */
+    uint64_t connect_deadline; /* of the whole colo_qmp_connect */
     char broken[256];        /* why the connection broke, "" while it works */
     unsigned major, minor, micro; /* QEMU's, from the greeting */
     /* The event queue, a ring: oldest at head. */
@@ -210,6 +212,8 @@ static int await_reply(colo_qmp *q, const char *cmd, uint64_t id, uint64_t deadl
     snprintf(what, sizeof(what), "reply to %s", cmd);
     for (;;) {
         int r = next_message(q, what, deadline, m);
+        if (r == -ETIMEDOUT && q->greeted && !colo_deadline_passed(q->connect_deadline))
+            return -EAGAIN;  /* colo_qmp_connect starts over */
         if (r == -ETIMEDOUT)
             return broke(q, r, "%s: no reply in %d ms", what, q->timeout_ms);
         if (r < 0)
@@ -429,7 +433,12 @@ static int handshake(colo_qmp *q, uint64_t deadline)
     r = send_command(q, "qmp_capabilities", NULL, id, deadline);
     if (r < 0)
         return r;
-    r = await_reply(q, "qmp_capabilities", id, deadline, &m);
+    /* With attempts left, a reply a quarter of the timeout late is taken
+     * as lost (see colo_qmp_connect). */
+    uint64_t wait = deadline;
+    if (q->greeted)
+        wait = MIN(deadline, colo_deadline_ms(MAX(q->timeout_ms / 4, 1)));
+    r = await_reply(q, "qmp_capabilities", id, wait, &m);
     if (r < 0)
         return r;
     if (m.kind == QMP_MSG_ERROR)
@@ -463,7 +472,10 @@ int colo_qmp_connect(libxlcolo_ctx *ctx, const char *path, const char *label,
     /* A QEMU that opens the session twice (a client that connected while
      * it was starting, as a sidecar's does: seen on QEMU 7.2 under load)
      * greets twice, and the first qmp_capabilities may be lost with the
-     * first session: start over on a new connection, a few times. */
+     * first session; or it greets once and never answers the command
+     * (seen in the same case, under valgrind's load): start over on a new
+     * connection, a few times. */
+    q->connect_deadline = deadline;
     for (int attempt = 1;; attempt++) {
         r = qmp_wire_connect(&q->w, path, deadline, why, sizeof(why));
         if (r < 0) {

@@ -195,6 +195,22 @@ wait_protected() {
     wait_json "$1/pri.json" "event == 'state' and state == 'protected'" "${2:-60}" "$pri"
 }
 
+# disk_pair_up DIR: tests/integration/disk-pair's two replication
+# sidecars in DIR, until it says ready (bounded, and no longer than it
+# lives); its pid in $dp, its values (primary-qmp, secondary-guest...)
+# through `get KEY`, from the pair in $D.
+disk_pair_up() {
+    "$abs_top_builddir/tests/integration/disk-pair" "$1" 8 > "$1/pair.out" 2> "$1/pair.err" &
+    dp=$!; track $dp
+    local end=$((SECONDS + 30))
+    until grep -q '^ready$' "$1/pair.out"; do
+        alive "$dp" || die "disk-pair exited: $(cat "$1/pair.err")"
+        [ $SECONDS -lt $end ] || die "disk-pair not ready in 30 s"
+        sleep 0.05
+    done
+}
+get() { awk -v k="$1" '$1 == k { print $2 }' "$D/pair.out"; }
+
 # start_pair [--run CMD] [--no-wait] HOSTA HOSTB DOMAIN PORT [OPTION...] [-- START OPTION...]
 #   The guest DOMAIN, already running on HOSTA, protected by HOSTB over
 #   127.0.0.1:PORT: start_secondary, start_primary, then wait_protected

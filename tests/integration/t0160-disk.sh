@@ -11,25 +11,10 @@
 . "$(dirname "$0")/lib.sh"
 
 runs=${DISK_RUNS:-10}
-pair=$abs_top_builddir/tests/integration/disk-pair
-# pair_up DIR: disk-pair in DIR, until it says ready (bounded, and no
-# longer than it lives); its pid in $dp, its values through `get KEY`.
-pair_up() {
-    "$pair" "$1" 8 > "$1/pair.out" 2> "$1/pair.err" &
-    dp=$!; track $dp
-    local end=$((SECONDS + 30))
-    until grep -q '^ready$' "$1/pair.out"; do
-        alive "$dp" || die "disk-pair exited: $(cat "$1/pair.err")"
-        [ $SECONDS -lt $end ] || die "disk-pair not ready in 30 s"
-        sleep 0.05
-    done
-}
-get() { awk -v k="$1" '$1 == k { print $2 }' "$D/pair.out"; }
-
 mid=0
 for i in $(seq 1 "$runs"); do
     A=$(new_host "a$i"); B=$(new_host "b$i"); D=$(new_host "d$i"); port=$(free_port)
-    pair_up "$D"
+    disk_pair_up "$D"
     gpid=$(start_guest "$A" g --mem 64M --workload custom --rate 200000 --hot-set 8192 \
         --seed "$i" --disk "$(get primary-guest)" --disk-rate 400)
     track "$gpid"
@@ -98,7 +83,7 @@ say "$runs kills, $mid of them in the middle of a checkpoint"
 # disk over,
 # and its guest goes on writing to a disk that agrees with its memory.
 A=$(new_host a0); B=$(new_host b0); D=$(new_host d0); port=$(free_port)
-pair_up "$D"
+disk_pair_up "$D"
 gpid=$(start_guest "$A" g --mem 32M --disk "$(get primary-guest)" --disk-rate 400)
 track "$gpid"
 start_secondary "$B" "$port" --insecure --timeout 3000 \

@@ -28,6 +28,7 @@ struct server {
     int fail_failover;     /* answer failover with an error */
     int requests;          /* answered requests */
     int refused;           /* -EPROTO from colo_control_accept */
+    colo_ctl_request last; /* the last set-replication */
 };
 
 static libxlcolo_ctx *new_ctx(void)
@@ -62,15 +63,22 @@ static void *server_main(void *opaque)
         struct pollfd pfd = { .fd = colo_control_fd(s->c), .events = POLLIN };
         if (poll(&pfd, 1, 5000) <= 0)
             return NULL; /* the test would hang: give up */
-        colo_ctl_cmd cmd;
-        int fd = colo_control_accept(s->c, &cmd);
+        colo_ctl_request req;
+        int fd = colo_control_accept(s->c, &req);
         if (fd == -EPROTO)
             s->refused++;
         if (fd < 0)
             continue;
         s->requests++;
         libxlcolo_status st;
-        switch (cmd) {
+        switch (req.cmd) {
+        case COLO_CTL_SET_REPLICATION:
+            s->last = req;
+            if (strcmp(req.disk, "nosuch") == 0)
+                colo_control_reply_error(s->c, fd, ENOENT, "no disk nosuch in this protection");
+            else
+                colo_control_reply_ok(s->c, fd, 42);
+            break;
         case COLO_CTL_STATUS:
             fill_status(&st, s->domain);
             colo_control_reply_status(s->c, fd, &st);
@@ -205,7 +213,7 @@ static void test_malformed_request(void)
     CU_ASSERT(raw_request("web1", "bogus\n", 6, reply, sizeof(reply)) > 0);
     CU_ASSERT_STRING_EQUAL(reply,
         "{\"ok\":false,\"error\":\"unknown command 'bogus' (one of status, "
-        "checkpoint, failover, stop)\",\"errno\":71}\n");
+        "checkpoint, failover, stop, set-replication)\",\"errno\":71}\n");
     /* Non-printable bytes are not echoed raw. */
     CU_ASSERT(raw_request("web1", "st\xff\x01tus\n", 8, reply, sizeof(reply)) > 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(reply, "'st??tus'"));
@@ -214,6 +222,64 @@ static void test_malformed_request(void)
     server_finish(&s);
     CU_ASSERT_EQUAL(s.refused, 3);
     CU_ASSERT_EQUAL(s.requests, 1); /* the stop */
+}
+
+/* set-replication: what the client sends arrives parsed, the refusals
+ * the client makes itself cost no request, and each malformed request
+ * line gets its own refusal. */
+static void test_set_replication(void)
+{
+    struct server s;
+    char reply[1024];
+    server_start(&s, "web1");
+    libxlcolo_ctx *ctx = new_ctx();
+
+    CU_ASSERT_EQUAL(libxlcolo_set_replication(ctx, run_dir, "web1", "xvdb", false, true, true), 0);
+    CU_ASSERT_EQUAL(s.last.cmd, COLO_CTL_SET_REPLICATION);
+    CU_ASSERT_STRING_EQUAL(s.last.disk, "xvdb");
+    CU_ASSERT(!s.last.enable && s.last.primary && s.last.failover);
+    CU_ASSERT_EQUAL(libxlcolo_set_replication(ctx, run_dir, "web1", NULL, true, false, false), 0);
+    CU_ASSERT_STRING_EQUAL(s.last.disk, "");
+    CU_ASSERT(s.last.enable && !s.last.primary && !s.last.failover);
+    /* The protection's refusal comes back as its line. */
+    CU_ASSERT_EQUAL(libxlcolo_set_replication(ctx, run_dir, "web1", "nosuch", false, true,
+                                              false), -ENOENT);
+    CU_ASSERT_STRING_EQUAL(libxlcolo_last_error(ctx), "no disk nosuch in this protection");
+
+    /* Refused by the client: QEMU's words, no request. */
+    int before = s.requests;
+    CU_ASSERT_EQUAL(libxlcolo_set_replication(ctx, run_dir, "web1", "xvdb", true, true, true),
+                    -EINVAL);
+    CU_ASSERT_STRING_EQUAL(libxlcolo_last_error(ctx),
+                           "Parameter 'failover' is only for stopping replication");
+    CU_ASSERT_EQUAL(libxlcolo_set_replication(ctx, run_dir, "web1", "xv db", false, true,
+                                              false), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(libxlcolo_last_error(ctx),
+                           "invalid disk name 'xv db' (1..31 of A-Z a-z 0-9 _ . -)");
+    CU_ASSERT_EQUAL(s.requests, before);
+
+    static const char *bad[] = {
+        "set-replication\n", "set-replication \n", "set-replication xvdb 1 1\n",
+        "set-replication xvdb 1 1 0 0\n", "set-replication xvdb 2 0 0\n",
+        "set-replication xvdb 1 1 yes\n", "set-replication ../x 0 0 0\n",
+        "set-replication xvdb  1 1 0\n",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char expect[256], shown[64];
+        snprintf(shown, sizeof(shown), "%.*s", (int)strlen(bad[i]) - 1, bad[i]);
+        snprintf(expect, sizeof(expect), "{\"ok\":false,\"error\":\"malformed request '%s' "
+                 "(set-replication DISK|* ENABLE PRIMARY FAILOVER, each 0 or 1)\","
+                 "\"errno\":71}\n", shown);
+        CU_ASSERT(raw_request("web1", bad[i], strlen(bad[i]), reply, sizeof(reply)) > 0);
+        CU_ASSERT_STRING_EQUAL(reply, expect);
+    }
+    /* The other commands take no argument. */
+    CU_ASSERT(raw_request("web1", "status now\n", 11, reply, sizeof(reply)) > 0);
+    CU_ASSERT_STRING_EQUAL(reply, "{\"ok\":false,\"error\":\"malformed request 'status now' "
+                           "(it takes no argument)\",\"errno\":71}\n");
+    libxlcolo_ctx_free(ctx);
+    server_finish(&s);
+    CU_ASSERT_EQUAL(s.refused, (int)ARRAY_SIZE(bad) + 1);
 }
 
 static void test_oversized_request(void)
@@ -232,7 +298,7 @@ static void test_oversized_request(void)
      * client sees the connection close instead. */
     libxlcolo_ctx *ctx = new_ctx();
     colo_control *c = NULL;
-    colo_ctl_cmd cmd;
+    colo_ctl_request cmd;
     static char msg[COLO_CTL_REPLY_MAX];
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/big.ctl", run_dir);
@@ -300,7 +366,7 @@ static void test_live_socket(void)
 {
     libxlcolo_ctx *ctx = new_ctx(), *ctx2 = new_ctx();
     colo_control *c = NULL, *c2 = NULL;
-    colo_ctl_cmd cmd;
+    colo_ctl_request cmd;
     char expect[256];
 
     CU_ASSERT_FATAL(colo_control_listen(ctx, run_dir, "web2", &c) == 0);
@@ -325,7 +391,7 @@ static void test_silent_client(void)
 {
     libxlcolo_ctx *ctx = new_ctx();
     colo_control *c = NULL;
-    colo_ctl_cmd cmd;
+    colo_ctl_request cmd;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/quiet.ctl", run_dir);
 
@@ -347,7 +413,7 @@ static void test_departed_client(void)
 {
     libxlcolo_ctx *ctx = new_ctx();
     colo_control *c = NULL;
-    colo_ctl_cmd cmd = 0;
+    colo_ctl_request cmd = { 0 };
     libxlcolo_status st;
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/gone.ctl", run_dir);
@@ -359,7 +425,7 @@ static void test_departed_client(void)
     close(fd);
     int cfd = colo_control_accept(c, &cmd);
     CU_ASSERT(cfd >= 0);
-    CU_ASSERT_EQUAL(cmd, COLO_CTL_STATUS);
+    CU_ASSERT_EQUAL(cmd.cmd, COLO_CTL_STATUS);
     fill_status(&st, "gone");
     CU_ASSERT_EQUAL(colo_control_reply_status(c, cfd, &st), -EPIPE);
     colo_control_free(c);
@@ -500,6 +566,7 @@ int main(void)
         { "status reply JSON", test_status_json },
         { "malformed request", test_malformed_request },
         { "oversized request", test_oversized_request },
+        { "set-replication request", test_set_replication },
         { "no socket", test_no_socket },
         { "stale socket", test_stale_socket },
         { "live socket", test_live_socket },

@@ -430,6 +430,57 @@ static void test_double_greeting(void)
     peer_join(&p);
 }
 
+/* QEMU greeting and never answering qmp_capabilities, as a sidecar's
+ * QEMU 7.2 did once under valgrind's load: the first `times` connections
+ * get that; the next is served. */
+static void script_caps_lost(struct peer *p, int times)
+{
+    for (int i = 0; i < times && !p->failed; i++) {
+        if (i && !peer_accept_next(p))
+            return;
+        peer_send(p, GREETING);
+        if (!peer_read_cmd(p) || strcmp(p->name, "qmp_capabilities") != 0) {
+            p->failed = true;
+            return;
+        }
+        peer_wait_eof(p);
+    }
+    if (times >= 3)
+        return;
+    if (!peer_accept_next(p))
+        return;
+    peer_greet(p);
+    peer_wait_eof(p);
+}
+static void script_caps_lost_once(struct peer *p) { script_caps_lost(p, 1); }
+static void script_caps_lost_always(struct peer *p) { script_caps_lost(p, 3); }
+
+static void test_caps_lost(void)
+{
+    struct peer p;
+    peer_start(&p, script_caps_lost_once);
+    int errors = lg.errors;
+    uint64_t t0 = colo_now_ns();
+    colo_qmp *q = client(4 * SHORT_MS);
+    uint64_t ms = (colo_now_ns() - t0) / COLO_NS_PER_MS;
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(lg.errors, errors);  /* the start over is not an error */
+    CU_ASSERT(ms >= SHORT_MS && ms < 3 * SHORT_MS);  /* a quarter of the timeout, then served */
+    colo_qmp_close(q);
+    peer_join(&p);
+
+    /* Lost on every connection: the last one waits out the whole timeout. */
+    peer_start(&p, script_caps_lost_always);
+    q = NULL;
+    t0 = colo_now_ns();
+    CU_ASSERT_EQUAL(colo_qmp_connect(ctx, sock, NULL, 4 * SHORT_MS, 0, &q), -ETIMEDOUT);
+    ms = (colo_now_ns() - t0) / COLO_NS_PER_MS;
+    CU_ASSERT(ms >= 4 * SHORT_MS && ms < 8 * SHORT_MS);
+    CU_ASSERT(q == NULL);
+    CU_ASSERT(logged("reply to qmp_capabilities: no reply in 800 ms"));
+    peer_join(&p);
+}
+
 static void script_slow(struct peer *p)
 {
     peer_send_slowly(p, GREETING);
@@ -979,6 +1030,7 @@ int main(void)
         { "garbage line: -EBADMSG, broken, then -ENOTCONN", test_garbage_line },
         { "wrong id, no id, error without desc, not QMP: -EPROTO", test_wrong_replies },
         { "the greeting twice in the handshake: a new connection, three at most", test_double_greeting },
+        { "qmp_capabilities never answered: a new connection, three at most", test_caps_lost },
         { "every message over one-byte reads", test_one_byte_reads },
         { "a message at the bound, over it, and 8 MiB unended", test_message_bound },
         { "hang-up mid-reply and between messages", test_hangup },
