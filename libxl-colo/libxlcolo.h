@@ -127,7 +127,9 @@ typedef enum {
 typedef struct {
     const char *name;      /* "xvdb", the same on both sides */
     const char *qmp;       /* the QMP socket of the QEMU holding its graph */
-    const char *guest_uri; /* sim secondary: the NBD URI its guest's --disk uses */
+    const char *guest_uri; /* the secondary's guest's disk on its host: sim, the NBD
+                            * URI of its --disk; xen, the target (/dev/nbd1) that
+                            * the vdev NAME of the secondary domain gets */
 } libxlcolo_disk;
 
 /* Everything a protection can be told. Fill with libxlcolo_options_init().

@@ -30,7 +30,8 @@ enum {
 #define OPTION_DISK \
     { .name = "disk", .key = OPT_DISK, .arg = "SPEC", .kind = XO_DISK, \
       .help = "a replicated disk, repeatable: NAME=QMP_SOCKET[,guest=URI], the socket of " \
-              "the QEMU running its replication (sim: guest=, the secondary guest's NBD URI)" }
+              "the QEMU running its replication; receive: guest=, its secondary domain's disk " \
+              "on this host (xen: a path such as /dev/nbd1; sim: an NBD URI)" }
 
 #define OPTION_JSON(text) \
     { .name = "json", .key = 'j', .kind = XO_FLAG, .field = FIELD(json), .help = text }

@@ -56,7 +56,8 @@ int colo_backend_open_ops(libxlcolo_ctx *ctx, const colo_backend_ops *ops,
     be->ctx = ctx;
     be->run_dir = p->run_dir ? p->run_dir : libxlcolo_default_run_dir();
     be->simguest = p->simguest;
-    be->sim_disk_uri = p->sim_disk_uri;
+    be->disks = p->disks;
+    be->nr_disks = p->nr_disks;
     be->xen_stop = p->xen_stop;
     int r = ops->open(be, flags);
     if (r < 0) {

@@ -152,7 +152,11 @@ struct colo_backend {
     libxlcolo_ctx *ctx;
     const char *run_dir;
     const char *simguest;           /* sim: NULL is colo-simguest on PATH */
-    const char *sim_disk_uri;       /* sim: a created guest's --disk, or NULL */
+    /* The replicated disks: what a secondary's created guest uses for each
+     * (guest_uri: sim, its --disk, the first disk only; xen, the target its
+     * vdev NAME gets on this host). */
+    const libxlcolo_disk *disks;
+    unsigned nr_disks;
     libxlcolo_xen_stop xen_stop;    /* xen */
     void *priv;
 };
@@ -162,7 +166,8 @@ struct colo_backend_params {
     const char *name;               /* "sim", "xen"; NULL: libxlcolo_default_backend() */
     const char *run_dir;            /* NULL: libxlcolo_default_run_dir() */
     const char *simguest;
-    const char *sim_disk_uri;       /* sim: the disk of a guest it creates */
+    const libxlcolo_disk *disks;    /* the replicated disks of a guest it creates */
+    unsigned nr_disks;
     libxlcolo_xen_stop xen_stop;
 };
 
@@ -173,7 +178,8 @@ colo_backend_params_of(const libxlcolo_options *opt)
         .name = opt->backend,
         .run_dir = opt->run_dir,
         .simguest = opt->simguest,
-        .sim_disk_uri = opt->nr_disks && opt->disks ? opt->disks[0].guest_uri : NULL,
+        .disks = opt->disks,
+        .nr_disks = opt->disks ? opt->nr_disks : 0,
         .xen_stop = opt->xen_stop,
     };
 }

@@ -31,6 +31,9 @@ dd if="$G/bootsect.bin" of="$G/hvmdisk.img" conv=notrunc status=none
 GR=$G/guestroot; rm -rf "$GR"; mkdir -p "$GR"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,t}
 cp "$BB" "$GR/bin/busybox"
 "$BB" --list-full | while read -r p; do [ -e "$GR/$p" ] || ln -s /bin/busybox "$GR/$p"; done
+# The PV block frontend (a module in Debian's kernel) for the disk guest's xvdb.
+mkdir -p "$GR/lib/modules"
+cp "$ROOT/lib/modules/$KV/kernel/drivers/block/xen-blkfront.ko" "$GR/lib/modules/"
 install -m 755 "$HERE/guest-init" "$GR/init"
 (cd "$GR" && find . | cpio -o -H newc --quiet) | gzip -1 > "$G/guest-initrd.gz"
 
@@ -82,10 +85,24 @@ if [ "${NO_HVM:-0}" != 1 ]; then
     done
     mkdir -p "$R/usr/share/qemu"; cp -r "$ROOT/usr/share/qemu/keymaps" "$R/usr/share/qemu/"
 fi
-for k in xen/xen-evtchn xen/xen-privcmd xen/xenfs/xenfs xen/xen-gntdev xen/xen-gntalloc; do
+for k in xen/xen-evtchn xen/xen-privcmd xen/xenfs/xenfs xen/xen-gntdev xen/xen-gntalloc \
+         block/nbd block/xen-blkback/xen-blkback; do
     cp "$ROOT/lib/modules/$KV/kernel/drivers/$k.ko" "$R/lib/modules/"
 done
+# The replication sidecars of the disk-linux step, and qemu-nbd to put
+# their exports on /dev/nbdN for blkback: the host's Debian QEMU (the Xen
+# device model has no replication driver).
+for b in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/bin/qemu-nbd; do
+    [ -x "$b" ] || die "$b not found (apt-get install qemu-system-x86 qemu-utils)"
+    mkdir -p "$R$(dirname "$b")"; cp -L "$b" "$R$b"; copy_libs "$b"
+done
+# Debian builds QEMU's TCG accelerator, which -M none starts, as a module.
+QM=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
+[ -e "$QM" ] || die "$QM not found (apt-get install qemu-system-x86)"
+mkdir -p "$R$(dirname "$QM")"; cp -L "$QM" "$R$QM"; copy_libs "$QM"
 cp "$ROOT/etc/xen/xl.conf" "$R/etc/xen/"
+mkdir -p "$R/etc/xen/scripts"
+install -m 755 "$HERE/block-hotplug" "$R/etc/xen/scripts/block"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\n' > "$R/etc/group"
 
@@ -101,7 +118,8 @@ real_bin() {
     echo "$f"
 }
 INCLUDED=""
-for p in xl-plugin/xl-colo tests/xen/xen-backend-check ${XEN_COLO_EXTRA_BINS:-}; do
+for p in xl-plugin/xl-colo tests/xen/xen-backend-check tests/integration/disk-pair \
+         ${XEN_COLO_EXTRA_BINS:-}; do
     [ -x "$BUILD/$p" ] || continue
     rb=$(real_bin "$BUILD/$p")
     cp -L "$rb" "$R/usr/local/bin/$(basename "$p")"
@@ -121,6 +139,7 @@ install -m 755 "$HERE/dom0-init" "$R/init"
 install -m 755 "$HERE/dom0-test.sh" "$R/xen-colo/dom0-test.sh"
 install -m 644 "$HERE/dom0-colo.sh" "$R/xen-colo/dom0-colo.sh"
 install -m 644 "$HERE/dom0-soak.sh" "$R/xen-colo/dom0-soak.sh"
+install -m 644 "$HERE/dom0-disk.sh" "$R/xen-colo/dom0-disk.sh"
 # the osstest steps, run for real by the colo-* steps
 OSS=$HERE/../../tools/osstest
 mkdir -p "$S/osstest"

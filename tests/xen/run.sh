@@ -32,7 +32,7 @@ BUILD=$(cd "${1:-.}" && pwd)
 OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
 # perf-linux and remus-linux (the backend alone against xl remus) are left out
 # by default: colo-linux measures the same through the real xl-colo.
-XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:colo-pvh:colo-hvm:colo-linux:cycles-pvh:cycles-hvm:cycles-linux}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:colo-pvh:colo-hvm:colo-linux:disk-linux:cycles-pvh:cycles-hvm:cycles-linux}
 mkdir -p "$OUT"
 LOG=$OUT/serial.log
 

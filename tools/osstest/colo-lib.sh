@@ -18,6 +18,7 @@
 #   XLCOLO_TIMEOUT     peer-lost timeout in ms        (10000)
 #   XLCOLO_VERIFY      1: digests on both sides, --verify (0)
 #   XLCOLO_START_OPTS  more options for `xl-colo start`
+#   XLCOLO_RECEIVE_OPTS  more options for `xl-colo receive` (e.g. its --disk)
 #   XLCOLO_LOGDIR      event logs and pid files       (/var/log/xen-colo)
 #   XLCOLO_RUNDIR      control sockets                (/run/xen-colo; the
 #                      secondary uses DIR-secondary when both sides share a host)
@@ -35,6 +36,7 @@ XLCOLO_INTERVAL=${XLCOLO_INTERVAL:-200}
 XLCOLO_TIMEOUT=${XLCOLO_TIMEOUT:-10000}
 XLCOLO_VERIFY=${XLCOLO_VERIFY:-0}
 XLCOLO_START_OPTS=${XLCOLO_START_OPTS:-}
+XLCOLO_RECEIVE_OPTS=${XLCOLO_RECEIVE_OPTS:-}
 XLCOLO_LOGDIR=${XLCOLO_LOGDIR:-/var/log/xen-colo}
 XLCOLO_RUNDIR=${XLCOLO_RUNDIR:-/run/xen-colo}
 XLCOLO_WAIT=${XLCOLO_WAIT:-300}

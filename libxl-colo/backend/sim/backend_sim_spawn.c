@@ -127,9 +127,9 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
         "--hot-set", hot, NULL, NULL, NULL,
     };
     /* The guest's disk, if it has one: the argv's two last slots. */
-    if (be->sim_disk_uri) {
+    if (be->nr_disks && be->disks[0].guest_uri) {
         argv[ARRAY_SIZE(argv) - 3] = "--disk";
-        argv[ARRAY_SIZE(argv) - 2] = (char *)be->sim_disk_uri;
+        argv[ARRAY_SIZE(argv) - 2] = (char *)be->disks[0].guest_uri;
     }
 
     if (pipe2(pfd, O_CLOEXEC) < 0)

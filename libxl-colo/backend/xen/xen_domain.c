@@ -86,6 +86,37 @@ int xen_domain_config(colo_backend *be, colo_dom *d, struct colo_domain_config *
     return 0;
 }
 
+/* The secondary domain's replicated disks: each vdev NAME of the primary's
+ * configuration gets this host's target for it (--disk NAME=..,guest=PATH,
+ * the secondary sidecar's export in dom0), raw, on blkback; the primary's
+ * path means nothing here. */
+static int remap_disks(colo_backend *be, libxl_domain_config *dc, const char *dom)
+{
+    for (unsigned i = 0; i < be->nr_disks; i++) {
+        const libxlcolo_disk *k = &be->disks[i];
+        libxl_device_disk *dd = NULL;
+        for (int j = 0; j < dc->num_disks; j++)
+            if (dc->disks[j].vdev && strcmp(dc->disks[j].vdev, k->name) == 0)
+                dd = &dc->disks[j];
+        if (!dd)
+            return LOG_ERRNO(be->ctx, -ENOENT, "domain %s: create: it has no disk %s", dom,
+                             k->name);
+        if (!k->guest_uri || !k->guest_uri[0])
+            return LOG_ERRNO(be->ctx, -EINVAL, "domain %s: create: disk %s needs guest=PATH, "
+                             "its target on this host (the secondary sidecar's export)",
+                             dom, k->name);
+        char *path = strdup(k->guest_uri);
+        if (!path)
+            return LOG_ERRNO(be->ctx, -ENOMEM, "domain %s: create: out of memory", dom);
+        free(dd->pdev_path);
+        dd->pdev_path = path;
+        dd->format = LIBXL_DISK_FORMAT_RAW;
+        dd->backend = LIBXL_DISK_BACKEND_PHY;
+        LOG(be->ctx, DETAIL, "domain %s: disk %s on %s", dom, k->name, path);
+    }
+    return 0;
+}
+
 static bool name_taken(libxl_ctx *lctx, const char *name)
 {
     uint32_t id;
@@ -124,6 +155,11 @@ int xen_domain_create(colo_backend *be, const struct colo_domain_config *cfg, co
         return LOG_ERRNO(be->ctx, -EINVAL, "create: the configuration has no name");
     }
     snprintf(name, sizeof(name), name_taken(lctx, want) ? "%s--colo" : "%s", want);
+    r = remap_disks(be, &dc, name);
+    if (r < 0) {
+        libxl_domain_config_dispose(&dc);
+        return r;
+    }
     free(dc.c_info.name);
     dc.c_info.name = strdup(name);
     /* Always paused: the guest runs here only after failover. */

@@ -1,0 +1,130 @@
+# dom0-disk.sh - the disk-linux step: block replication on real Xen. The
+# Linux PVH guest gets a second disk, xvdb, and writes numbered records to
+# it, checking its disk against its memory before each (guest-init says
+# how). Behind xvdb, in dom0:
+#   - disk-pair (tests/integration/disk-pair): the primary and the
+#     secondary replication sidecar, two qemu-system-x86_64 -M none over
+#     two equal raw images, their replication running (block/sidecar.c);
+#   - qemu-nbd puts each sidecar's guest export on /dev/nbd0 (the
+#     primary's) and /dev/nbd1 (the secondary's), and xen-blkback serves
+#     them: the primary domain's xvdb is nbd0, the secondary domain's nbd1
+#     (xl-colo receive --disk xvdb=QMP,guest=/dev/nbd1).
+# xl-colo protects the guest, memory and disk in every checkpoint, for at
+# least XN checkpoints; then ts-colo-failover destroys the primary. On the
+# secondary, after the failover: the guest's first check reads its disk
+# equal to its memory (the record it last wrote is there, nothing after
+# it), and it goes on writing records, each check good.
+# Sourced by dom0-test.sh: it uses its helpers and dom0-colo.sh's.
+
+DISKDIR=/run/xen-colo-disk
+
+disk_get() { awk -v k="$1" '$1 == k { print $2 }' $DISKDIR/pair.out; }
+
+# nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size.
+nbd_up() {
+    qemu-nbd -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
+    echo $! > "$3"
+    i=0
+    while [ "$(cat /sys/block/$(basename "$1")/size 2>/dev/null)" = 0 ] ||
+          [ ! -e /sys/block/$(basename "$1")/size ]; do
+        [ $i -ge 100 ] && return 1
+        pid_ok "$3" || return 1
+        sleep 0.1; i=$((i + 1))
+    done
+}
+
+disk_teardown() {
+    cleanup
+    for d in nbd0 nbd1; do
+        pid_ok $DISKDIR/$d.pid && { qemu-nbd -d /dev/$d >/dev/null 2>&1; wait_gone $DISKDIR/$d.pid 10 || kill -9 "$(cat $DISKDIR/$d.pid)"; }
+    done
+    if pid_ok $DISKDIR/pair.pid; then
+        kill -TERM "$(cat $DISKDIR/pair.pid)"
+        wait_gone $DISKDIR/pair.pid 30 || { kill -9 "$(cat $DISKDIR/pair.pid)"; fail disk-linux-teardown "disk-pair did not stop on SIGTERM"; }
+    fi
+}
+
+# drecs FILE: "n uptime" of each good check, in order
+drecs() { tr -d '\r' < "$1" 2>/dev/null | awk '$1 == "DREC" && $3 == "ok" { print $2, $4 }'; }
+
+step_disk() {
+    g=lindisk; t=disk-linux; port=$1
+    command -v disk-pair >/dev/null || { skip $t "no disk-pair in this image"; return; }
+    command -v qemu-system-x86_64 >/dev/null && command -v qemu-nbd >/dev/null ||
+        { fail $t "no qemu-system-x86_64 or qemu-nbd in this image"; return; }
+    for k in nbd:nbd xen-blkback:xen_blkback; do
+        grep -q "^${k#*:} " /proc/modules && continue
+        o=""; [ ${k%:*} = nbd ] && o="nbds_max=4"
+        insmod /lib/modules/${k%:*}.ko $o 2>/tmp/insmod.err ||
+            { fail $t "insmod ${k%:*}: $(cat /tmp/insmod.err)"; return; }
+    done
+    colo_key
+    mkdir -p /var/lock   # qemu-nbd -c's socket
+    rm -rf $DISKDIR; mkdir -p -m 700 $DISKDIR/pair
+    disk-pair $DISKDIR/pair 8 > $DISKDIR/pair.out 2> $DISKDIR/pair.err &
+    echo $! > $DISKDIR/pair.pid
+    i=0
+    until grep -q '^ready$' $DISKDIR/pair.out; do
+        if [ $i -ge 600 ] || ! pid_ok $DISKDIR/pair.pid; then
+            fail $t "the replication sidecars did not start: $(tail -n 3 $DISKDIR/pair.err)"; disk_teardown; return
+        fi
+        sleep 0.1; i=$((i + 1))
+    done
+    info "$t: sidecars up (QEMU pids $(disk_get primary-pid), $(disk_get secondary-pid)), replication running"
+    if ! nbd_up /dev/nbd0 "$(disk_get primary-guest)" $DISKDIR/nbd0.pid ||
+       ! nbd_up /dev/nbd1 "$(disk_get secondary-guest)" $DISKDIR/nbd1.pid; then
+        fail $t "qemu-nbd: $(cat /tmp/nbd0.log /tmp/nbd1.log 2>/dev/null | tail -n 3)"; disk_teardown; return
+    fi
+    newlog $g; rm -f "$(conlog $g--colo)"
+    if ! xl create $CFG/lindisk.cfg > /tmp/xlc.log 2>&1; then
+        fail $t "xl create $g: $(grep -v "^Parsing" /tmp/xlc.log | head -n 6 | tr '\n' ' ')"; disk_teardown; return
+    fi
+    waitlog "$(conlog $g)" "DREC 5 ok" 300 ||
+        { fail $t "$g did not boot writing its disk: $(grep -a 'DREC\|KTICK' "$(conlog $g)" | tail -n 2 | tr '\n' ' ')"; disk_teardown; return; }
+
+    export XLCOLO_LOGDIR=$XLOG/$g XLCOLO_VERIFY=0 XLCOLO_INTERVAL=${XINT:-300}; L=$XLCOLO_LOGDIR
+    export XLCOLO_START_OPTS="--disk xvdb=$(disk_get primary-qmp)"
+    export XLCOLO_RECEIVE_OPTS="--disk xvdb=$(disk_get secondary-qmp),guest=/dev/nbd1"
+    if ! ts $t-start ts-colo-start $g localhost localhost $port; then
+        unset XLCOLO_START_OPTS XLCOLO_RECEIVE_OPTS; disk_teardown; return
+    fi
+    unset XLCOLO_START_OPTS XLCOLO_RECEIVE_OPTS
+    e0=$(last_epoch $L/$g.primary.json); t0=$(up)
+    if ! wait_epoch $L/$g.primary.json ${XN:-20} 600 $L/$g.primary.pid; then
+        fail $t "not ${XN:-20} checkpoints: last epoch $(last_epoch $L/$g.primary.json)"
+        tail -n 8 $L/$g.primary.err $L/$g.secondary.err; disk_teardown; return
+    fi
+    e1=$(last_epoch $L/$g.primary.json); t1=$(up)
+    n0=$(drecs "$(conlog $g)" | wc -l)
+    figures xcolo-$g $L/$g.primary.json $e0 $e1 "$(echo "$t1 $t0" | awk '{ print $1 - $2 }')" |
+        grep -E 'pause_p|checkpoints_per_s'
+    rate=$(drecs "$(conlog $g)" | awk 'NR == 1 { a = $2 } { n = NR; b = $2 } END { if (b > a) printf "%.1f", (n - 1) / (b - a); else print 0 }')
+    echo "XCOLO: FIGURE $t.records_per_s $rate 1/s"
+    pass $t-protected "$g protected with its disk for epochs $e0..$e1: $n0 records written and checked, $rate per second"
+
+    before=$(drecs "$(conlog $g)" | tail -n 1 | cut -d' ' -f1)
+    ts $t-failover ts-colo-failover $g localhost localhost
+    wait_gone $L/$g.secondary.pid 60
+    f=$(conlog $g--colo); [ -e "$f" ] || f=$(conlog $g)
+    # The failed-over guest: its checks go on, good, from the checkpoint.
+    waitlog "$f" "DREC [0-9]* ok" 120
+    i=0; while [ "$(drecs "$f" | awk -v b="${before:-0}" '$1 > b' | wc -l)" -lt 5 ] && [ $i -lt 120 ]; do sleep 1; i=$((i + 1)); done
+    bad=$(tr -d '\r' < "$f" | grep -a "DREC [0-9]* BAD" | head -n 1)
+    first=$(drecs "$f" | head -n 1 | cut -d' ' -f1); last=$(drecs "$f" | tail -n 1 | cut -d' ' -f1)
+    fe=$(sed -n 's/.*"state":"failed-over","epoch":\([0-9]*\).*/\1/p' $L/$g.secondary.json | tail -n 1)
+    if grep -q "disk xvdb: failed over" $L/$g.secondary.err; then
+        pass $t-disk-failover "the secondary's disk failed over to checkpoint $fe: $(grep -m1 'disk xvdb: failed over' $L/$g.secondary.err | sed 's/.*disk xvdb/disk xvdb/')"
+    else
+        fail $t-disk-failover "no disk failover on the secondary: $(tail -n 3 $L/$g.secondary.err)"
+    fi
+    if [ -n "$bad" ]; then
+        fail $t-consistent "after failover from checkpoint $fe: $bad"
+    elif [ -n "$first" ] && [ -n "$last" ] && [ -n "$before" ] && [ "$first" -le $((before + 1)) ] &&
+         [ "$last" -ge $((first + 4)) ]; then
+        pass $t-consistent "after failover from checkpoint $fe the guest's memory and disk agree: its first check read record $first as the last on xvdb and nothing after it (the primary had checked $before when destroyed); it goes on writing, checks good through record $last"
+    else
+        fail $t-consistent "after failover: checks '$first' .. '$last', the primary had checked '$before'"; tail -n 5 "$f"
+    fi
+    ts $t-one-copy ts-colo-check $g localhost
+    disk_teardown
+}
