@@ -41,22 +41,24 @@ FOLDERS = [
     ('libxl-colo/stream', 'stream'),
     ('libxl-colo/qmp', 'qmp'),
     ('libxl-colo/block', 'block'),
+    ('libxl-colo/proxy', 'proxy'),
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
     ('tools/simguest', 'tools/simguest'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'qmp', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'proxy', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
     'qmp': {'top'},
+    'proxy': {'top'},
     'block': {'qmp', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},
     'control': {'top'},
-    'engine': {'stream', 'backend', 'control', 'block', 'top'},
+    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'top'},
     # the command line links the public library only, and builds in itself
     # the JSON helpers and the status codec (XL_PLUGIN_HEADERS)
     'xl-plugin': {'top', 'control'},

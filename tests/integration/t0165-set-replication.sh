@@ -18,6 +18,7 @@ start_secondary "$B" "$port" --insecure --timeout 3000 \
 # A minute between checkpoints: every checkpoint here is asked for.
 start_primary "$A" g "$port" --insecure --timeout 3000 -i 60000 --disk "xvda=$(get primary-qmp)"
 wait_protected "$A" || die "not protected: $(cat "$A/pri.err" "$B/sec.err")"
+cd "$T"   # the files the tests write
 xa() { xl-colo --rundir "$A" "$@"; }
 xb() { xl-colo --rundir "$B" "$@"; }
 
