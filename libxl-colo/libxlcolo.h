@@ -76,6 +76,7 @@ typedef enum {
     LIBXLCOLO_EVENT_CHECKPOINT,    /* epoch committed (primary: acked; secondary: applied) */
     LIBXLCOLO_EVENT_FAILOVER,      /* .failover_from -> .failover_to */
     LIBXLCOLO_EVENT_PEER_LOST,     /* .message says why */
+    LIBXLCOLO_EVENT_DISK_READY,    /* libxlcolo_disk_serve: .message, the guest's NBD URI */
 } libxlcolo_event_type;
 
 #define LIBXLCOLO_DIGEST_LEN 32
@@ -126,7 +127,8 @@ typedef enum {
 #define LIBXLCOLO_DISK_NAME_MAX 31  /* characters of [A-Za-z0-9_.-] */
 typedef struct {
     const char *name;      /* "xvdb", the same on both sides */
-    const char *qmp;       /* the QMP socket of the QEMU holding its graph */
+    const char *qmp;       /* the QMP socket of the QEMU holding its graph; NULL:
+                            * RUN_DIR/disk/NAME/qmp.sock, libxlcolo_disk_serve's */
     const char *guest_uri; /* the secondary's guest's disk on its host: sim, the NBD
                             * URI of its --disk; xen, the target (/dev/nbd1) that
                             * the vdev NAME of the secondary domain gets */
@@ -186,6 +188,33 @@ typedef struct {
     libxlcolo_disk_status disks[LIBXLCOLO_DISKS_MAX];
 } libxlcolo_status;
 
+/* LIBXLCOLO_HAVE_DISK_SERVE: the replication sidecar of one disk on this
+ * host, launched and supervised by libxlcolo_disk_serve(): a
+ * qemu-system-x86_64 -M none over the local raw image, its files in
+ * RUN_DIR/disk/NAME (mode 0700): qmp.sock, which `--disk NAME` of start
+ * and receive finds there, and nbd.sock, whose export "guest" is the
+ * guest's disk. The secondary's replication is started and its export
+ * offered, on LISTEN, to the primary's sidecar over the authenticated
+ * record stream (the same key and handshake as the memory link; a peer
+ * without the key reaches nothing); the primary's replication is started
+ * through PEER, the secondary's disk_serve, which must run first. */
+#define LIBXLCOLO_HAVE_DISK_SERVE 1
+typedef struct {
+    libxlcolo_role role;
+    const char *name;          /* the disk's name, as start and receive --disk NAME */
+    const char *image;         /* the local raw image: the primary's disk, the secondary's copy */
+    const char *run_dir;       /* NULL: libxlcolo_default_run_dir() */
+    const char *listen_addr;   /* secondary: where the primary's sidecar connects; NULL: any */
+    uint16_t listen_port;      /* secondary: required */
+    const char *peer_host;     /* primary: the secondary's disk_serve */
+    uint16_t peer_port;
+    const char *key_file;      /* the protection's key; required unless insecure */
+    bool insecure;
+    const char *qemu;          /* NULL: /usr/bin/qemu-system-x86_64 */
+} libxlcolo_disk_serve_options;
+
+#define LIBXLCOLO_DISK_DIR "disk" /* RUN_DIR/disk/NAME */
+
 /* Allocate a context. version must be LIBXLCOLO_VERSION; flags must be 0.
  * lg is borrowed and must outlive the context. */
 int libxlcolo_ctx_alloc(libxlcolo_ctx **pctx, int version, unsigned flags,
@@ -206,6 +235,14 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
  * after a failover or a clean stop by the primary. */
 int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
                       const libxlcolo_options *opt);
+
+/* Serve one disk's replication sidecar (above) until libxlcolo_request_stop()
+ * (0) or a failure: its QEMU dying is one line and -ESRCH; the sidecar
+ * never outlives the call, nor a SIGKILL of its caller. A
+ * LIBXLCOLO_EVENT_DISK_READY event says when the sidecar serves (the
+ * protection may start). Runs in the context as a protection does: one
+ * at a time. */
+int libxlcolo_disk_serve(libxlcolo_ctx *ctx, const libxlcolo_disk_serve_options *o);
 
 /* Ask the protection running in this context for a checkpoint now. Safe
  * from any thread and from the event callback; the NIC comparison calls it. */

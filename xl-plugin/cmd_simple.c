@@ -62,13 +62,13 @@ int cmd_set_replication(struct xlcolo *xc, int nargs, char **args)
 {
     if (!xc->rep_enable && !xc->rep_disable)
         return usage_error("set-replication", "one of --enable and --disable is required");
-    if (!xc->rep_primary && !xc->rep_secondary)
+    if (!xc->role_primary && !xc->role_secondary)
         return usage_error("set-replication", "one of --primary and --secondary is required");
     if (xc->rep_failover && xc->rep_enable)
         return usage_error("set-replication", "--failover goes with --disable only (QEMU: "
                            "Parameter 'failover' is only for stopping replication)");
     int r = libxlcolo_set_replication(xc->ctx, xc->run_dir, args[0], xc->rep_disk,
-                                      xc->rep_enable, xc->rep_primary, xc->rep_failover);
+                                      xc->rep_enable, xc->role_primary, xc->rep_failover);
     if (r < 0)
         return fail_errno(xc, "set-replication", r);
     if (xc->json) {
@@ -78,7 +78,7 @@ int cmd_set_replication(struct xlcolo *xc, int nargs, char **args)
         snprintf(which, sizeof(which), "%s%s", xc->rep_disk ? "disk " : "every disk",
                  xc->rep_disk ? xc->rep_disk : "");
         printf("%s of %s: replication %s (%s%s)\n", which, args[0],
-               xc->rep_enable ? "enabled" : "disabled", xc->rep_primary ? "primary" : "secondary",
+               xc->rep_enable ? "enabled" : "disabled", xc->role_primary ? "primary" : "secondary",
                xc->rep_failover ? ", failover" : "");
     }
     return EXIT_SUCCESS;

@@ -27,6 +27,8 @@
 #define XLCOLO_STR_(x) #x
 #define XLCOLO_STR(x) XLCOLO_STR_(x)
 #define XLCOLO_DEFAULT_LISTEN "0.0.0.0:" XLCOLO_STR(XLCOLO_DEFAULT_PORT)
+#define XLCOLO_DISK_PORT 7879   /* disk-serve's replication link */
+#define XLCOLO_DISK_LISTEN "0.0.0.0:" XLCOLO_STR(XLCOLO_DISK_PORT)
 
 struct xlcolo {
     libxlcolo_ctx *ctx;     /* CMD_NEEDS_CTX */
@@ -43,9 +45,11 @@ struct xlcolo {
     /* What the command's options set (the option tables point here). */
     libxlcolo_options opt;  /* start, receive */
     const char *listen;     /* receive --listen */
-    /* set-replication: the disk (NULL: all) and QMP's three arguments. */
+    /* set-replication: the disk (NULL: all) and QMP's three arguments;
+     * disk-serve: the role, and where the replication link goes. */
     const char *rep_disk;
-    bool rep_enable, rep_disable, rep_primary, rep_secondary, rep_failover;
+    bool rep_enable, rep_disable, role_primary, role_secondary, rep_failover;
+    const char *serve_listen, *serve_peer;
     /* --disk, repeatable: opt.disks points here, with the text they name. */
     libxlcolo_disk disks[LIBXLCOLO_DISKS_MAX];
     char disk_text[LIBXLCOLO_DISKS_MAX][512];
@@ -141,6 +145,7 @@ int cmd_checkpoint(struct xlcolo *xc, int nargs, char **args);
 int cmd_failover(struct xlcolo *xc, int nargs, char **args);
 int cmd_stop(struct xlcolo *xc, int nargs, char **args);
 int cmd_set_replication(struct xlcolo *xc, int nargs, char **args);
+int cmd_disk_serve(struct xlcolo *xc, int nargs, char **args);
 int cmd_help(struct xlcolo *xc, int nargs, char **args);
 
 /* --- xl_colo_options.c ---------------------------------------------- */

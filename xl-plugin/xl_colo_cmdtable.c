@@ -25,12 +25,14 @@ enum {
     OPT_VERIFY, OPT_MAX_CHECKPOINTS, OPT_HEARTBEAT, OPT_TIMEOUT,
     OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN, OPT_DISK,
     OPT_REP_DISK, OPT_ENABLE, OPT_DISABLE, OPT_PRIMARY, OPT_SECONDARY, OPT_FAILOVER,
+    OPT_PEER,
 };
 
 #define OPTION_DISK \
     { .name = "disk", .key = OPT_DISK, .arg = "SPEC", .kind = XO_DISK, \
-      .help = "a replicated disk, repeatable: NAME=QMP_SOCKET[,guest=URI], the socket of " \
-              "the QEMU running its replication; receive: guest=, its secondary domain's disk " \
+      .help = "a replicated disk, repeatable: NAME[=QMP_SOCKET][,guest=URI], the socket of " \
+              "the QEMU running its replication (default: disk-serve's, in the run directory); " \
+              "receive: guest=, its secondary domain's disk " \
               "on this host (xen: a path such as /dev/nbd1; sim: an NBD URI)" }
 
 #define OPTION_JSON(text) \
@@ -125,13 +127,30 @@ static const struct xlcolo_option set_replication_options[] = {
       .excludes = OPT_DISABLE, .help = "start the replication (enable: true)" },
     { .name = "disable", .key = OPT_DISABLE, .kind = XO_FLAG, .field = FIELD(rep_disable),
       .help = "stop it (enable: false)" },
-    { .name = "primary", .key = OPT_PRIMARY, .kind = XO_FLAG, .field = FIELD(rep_primary),
+    { .name = "primary", .key = OPT_PRIMARY, .kind = XO_FLAG, .field = FIELD(role_primary),
       .excludes = OPT_SECONDARY, .help = "the disk is the primary's (primary: true)" },
     { .name = "secondary", .key = OPT_SECONDARY, .kind = XO_FLAG,
-      .field = FIELD(rep_secondary), .help = "the secondary's (primary: false)" },
+      .field = FIELD(role_secondary), .help = "the secondary's (primary: false)" },
     { .name = "failover", .key = OPT_FAILOVER, .kind = XO_FLAG, .field = FIELD(rep_failover),
       .help = "with --disable: stop for a failover (failover: true)" },
     OPTION_JSON("print {\"domain\":..,\"ok\":true}"),
+    OPTION_HELP,
+    {}
+};
+
+static const struct xlcolo_option disk_serve_options[] = {
+    { .name = "primary", .key = OPT_PRIMARY, .kind = XO_FLAG, .field = FIELD(role_primary),
+      .excludes = OPT_SECONDARY, .help = "the primary's disk: its replication goes to --peer" },
+    { .name = "secondary", .key = OPT_SECONDARY, .kind = XO_FLAG,
+      .field = FIELD(role_secondary), .help = "the secondary's copy: the primary's comes on --listen" },
+    { .name = "listen", .key = OPT_LISTEN, .arg = "ADDR:PORT", .kind = XO_STRING,
+      .field = FIELD(serve_listen), .help = "secondary: where the primary's replication connects" },
+    { .name = "peer", .key = OPT_PEER, .arg = "HOST[:PORT]", .kind = XO_STRING,
+      .field = FIELD(serve_peer), .help = "primary: the secondary's disk-serve, port "
+                                          XLCOLO_STR(XLCOLO_DISK_PORT) " by default" },
+    OPTION_KEY,
+    OPTION_INSECURE,
+    OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}
 };
@@ -183,6 +202,12 @@ const struct cmd_spec xlcolo_cmdtable[] = {
       "DOMAIN                     a running protection with replicated disks; every disk\n"
       "                           unless --disk. A disk stopped here is no longer\n"
       "                           replicated: the next checkpoint fails on it" },
+    { "disk-serve", cmd_disk_serve, CMD_NEEDS_CTX | CMD_NEEDS_KEY,
+      disk_serve_options, 2, 2, "NAME and IMAGE are required",
+      "run and supervise one disk's replication sidecar (start the secondary's first)",
+      "--primary --peer HOST[:PORT]|--secondary [--listen ADDR:PORT] --key FILE|--insecure NAME IMAGE",
+      "NAME                       the disk's name, as start and receive --disk NAME\n"
+      "IMAGE                      the local raw image: the primary's disk, the secondary's copy" },
     { "help", cmd_help, 0,
       NULL, 0, 1, NULL,
       "list the commands, or show one command's usage and options",
@@ -197,6 +222,7 @@ void xlcolo_init(struct xlcolo *xc)
     memset(xc, 0, sizeof(*xc));
     libxlcolo_options_init(&xc->opt);
     xc->listen = XLCOLO_DEFAULT_LISTEN;
+    xc->serve_listen = XLCOLO_DISK_LISTEN;
 }
 
 const struct cmd_spec *xlcolo_cmd_lookup(const char *name)
@@ -251,7 +277,7 @@ void xlcolo_print_help(FILE *f)
     fputs("usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] "
           "COMMAND [ARGS]\n\ncommands:\n", f);
     for (size_t i = 0; i < xlcolo_cmdtable_len; i++)
-        fprintf(f, "  %-12s %s\n", xlcolo_cmdtable[i].name,
+        fprintf(f, "  %-16s %s\n", xlcolo_cmdtable[i].name,
                 xlcolo_cmdtable[i].summary);
     fputs("\nglobal options:\n", f);
     for (const struct xlcolo_option *o = xlcolo_global_options; o->name; o++)

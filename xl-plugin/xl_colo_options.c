@@ -67,7 +67,8 @@ static void display_name(const struct xlcolo_option *o, char *buf, size_t len)
         snprintf(buf, len, "--%s", o->name);
 }
 
-/* --disk NAME=QMP_SOCKET[,guest=URI]: one more of xc->disks. */
+/* --disk NAME[=QMP_SOCKET][,guest=URI]: one more of xc->disks. Without a
+ * socket, the library finds disk-serve's in the run directory. */
 static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
 {
     unsigned n = xc->opt.nr_disks;
@@ -76,17 +77,20 @@ static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
     char *t = xc->disk_text[n];
     if ((size_t)snprintf(t, sizeof(xc->disk_text[n]), "%s", arg) >= sizeof(xc->disk_text[n]))
         return usage_error(cmd, "--disk %.40s...: too long", arg);
-    char *eq = strchr(t, '=');
-    if (!eq || eq == t || !eq[1])
-        return usage_error(cmd, "--disk %s: not NAME=QMP_SOCKET[,guest=URI]", arg);
-    *eq = '\0';
-    char *qmp = eq + 1, *guest = NULL, *comma = strchr(qmp, ',');
+    char *guest = NULL, *qmp = NULL, *comma = strchr(t, ',');
     if (comma) {
         *comma = '\0';
         if (strncmp(comma + 1, "guest=", 6) != 0 || !comma[7])
-            return usage_error(cmd, "--disk %s: after the socket, only guest=URI", arg);
+            return usage_error(cmd, "--disk %s: after the name or the socket, only guest=URI", arg);
         guest = comma + 7;
     }
+    char *eq = strchr(t, '=');
+    if (eq) {
+        *eq = '\0';
+        qmp = eq + 1;
+    }
+    if (!t[0] || (eq && !qmp[0]))
+        return usage_error(cmd, "--disk %s: not NAME[=QMP_SOCKET][,guest=URI]", arg);
     xc->disks[n] = (libxlcolo_disk){ .name = t, .qmp = qmp, .guest_uri = guest };
     xc->opt.disks = xc->disks;
     xc->opt.nr_disks = n + 1;

@@ -80,15 +80,22 @@ int colo_disks_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, libxlcolo_
                 r = LOG_ERRNO(ctx, -EINVAL, "disk %s: named twice", o->name);
         if (r < 0)
             break;
-        if (!o->qmp || !o->qmp[0]) {
-            r = LOG_ERRNO(ctx, -EINVAL, "disk %s: no QMP socket", o->name);
+        /* No socket named: libxlcolo_disk_serve's, in the run directory. */
+        char qmp[256];
+        if (o->qmp && o->qmp[0])
+            snprintf(qmp, sizeof(qmp), "%s", o->qmp);
+        else if (snprintf(qmp, sizeof(qmp), "%s/" LIBXLCOLO_DISK_DIR "/%s/qmp.sock",
+                          opt->run_dir ? opt->run_dir : libxlcolo_default_run_dir(),
+                          o->name) >= (int)sizeof(qmp)) {
+            r = LOG_ERRNO(ctx, -ENAMETOOLONG, "disk %s: the run directory's path is too long",
+                          o->name);
             break;
         }
         snprintf(k->name, sizeof(k->name), "%s", o->name);
         char label[48];
         snprintf(label, sizeof(label), "disk %s", o->name);
         d->n = i + 1;
-        if ((r = colo_qmp_connect(ctx, o->qmp, label, COLO_QMP_TIMEOUT_MS, 0, &k->q)) < 0 ||
+        if ((r = colo_qmp_connect(ctx, qmp, label, COLO_QMP_TIMEOUT_MS, 0, &k->q)) < 0 ||
             (r = check_running(d, k)) < 0)
             break;
     }

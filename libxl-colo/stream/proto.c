@@ -31,6 +31,7 @@ static const struct rec_info rec_info[] = {
     { COLO_REC_HEARTBEAT, 0, EPOCH_BODY, "HEARTBEAT" },
     { COLO_REC_STOP, 0, EPOCH_BODY, "STOP" },
     { COLO_REC_ERROR, 0, COLO_MAX_ERROR_BODY, "ERROR" },
+    { COLO_REC_DISK_DATA, 0, COLO_MAX_DISK_DATA_BODY, "DISK_DATA" },
 };
 
 static const struct rec_info *rec_lookup(uint16_t type)

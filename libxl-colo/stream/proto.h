@@ -46,6 +46,10 @@ enum colo_rec_type {
     COLO_REC_HEARTBEAT = 0x0030, /* both ways */
     COLO_REC_STOP = 0x0031,      /* pri -> sec: protection ended cleanly */
     COLO_REC_ERROR = 0x0032,     /* either way: le32 errno, text */
+
+    /* A disk's replication link (block/nbd_relay.c): the bytes of one NBD
+     * connection, both ways, then STOP when a side closes it. */
+    COLO_REC_DISK_DATA = 0x0040,
 };
 
 /* Record flags. Any other bit is an error. */
@@ -108,6 +112,7 @@ struct colo_wire_vmstate_size {
 #define COLO_MAX_DEVSTATE_BODY (64u << 20)
 #define COLO_MAX_CONFIG_BODY (sizeof(struct colo_wire_domain_config) + (64u << 10))
 #define COLO_MAX_ERROR_BODY 1024u
+#define COLO_MAX_DISK_DATA_BODY (64u << 10)
 #define COLO_MAX_NR_PAGES (1ull << 22) /* 16 GiB of 4 KiB pages */
 
 /* Bound for a type, 0 for an unknown type (every known type has one > 0). */

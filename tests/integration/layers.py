@@ -53,7 +53,7 @@ ALLOWED = {
     'stream': {'top'},
     'qmp': {'top'},
     'proxy': {'top'},
-    'block': {'qmp', 'top'},
+    'block': {'qmp', 'stream', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},

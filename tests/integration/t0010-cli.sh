@@ -33,7 +33,7 @@ global_usage="usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] COMMAN
 test_expect_success 'help lists every command, in table order' '
 	xl-colo help >out &&
 	sed -n "s/^  \([a-z-]*\)  .*/\1/p" out >actual &&
-	printf "%s\n" start receive status checkpoint failover stop help >expect &&
+	printf "%s\n" start receive status checkpoint failover stop set-replication disk-serve help >expect &&
 	test_cmp expect actual &&
 	head -n 1 out >actual &&
 	echo "$global_usage" >expect &&
@@ -297,13 +297,13 @@ test_expect_success 'the old LIBXLCOLO_XEN_STOP still works, with one warning na
 '
 
 test_expect_success 'start, receive: a bad --disk exits 2 naming it' '
-	test_expect_code 2 xl-colo start --insecure --disk xvda web1 host 2>actual &&
-	echo "xl-colo: start: --disk xvda: not NAME=QMP_SOCKET[,guest=URI]" >expect &&
+	test_expect_code 2 xl-colo start --insecure --disk xvda= web1 host 2>actual &&
+	echo "xl-colo: start: --disk xvda=: not NAME[=QMP_SOCKET][,guest=URI]" >expect &&
 	echo "$start_usage" >>expect &&
 	test_cmp expect actual &&
 	test_expect_code 2 xl-colo start --insecure --disk "xvda=/q.sock,nbd=x" web1 host 2>actual &&
 	head -n 1 actual >first &&
-	echo "xl-colo: start: --disk xvda=/q.sock,nbd=x: after the socket, only guest=URI" >expect &&
+	echo "xl-colo: start: --disk xvda=/q.sock,nbd=x: after the name or the socket, only guest=URI" >expect &&
 	test_cmp expect first &&
 	disks= && for n in $(seq 1 17); do disks="$disks --disk d$n=/q$n.sock"; done &&
 	test_expect_code 2 xl-colo receive --insecure $disks 2>actual &&
