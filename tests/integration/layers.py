@@ -45,6 +45,7 @@ FOLDERS = [
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
     ('tools/simguest', 'tools/simguest'),
+    ('tools/proxy', 'tools/proxy'),
     ('tools/bench', 'tools/bench'),
 ]
 LAYERS = ['top', 'stream', 'qmp', 'proxy', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
@@ -64,13 +65,15 @@ ALLOWED = {
     'xl-plugin': {'top', 'control'},
     # the simulated guest builds digest.c and sim-proto.c, nothing else
     'tools/simguest': {'backend', 'backend/sim', 'top'},
+    # colo-proxy: the compare engine and the JSON helpers
+    'tools/proxy': {'proxy', 'top'},
     'tools/bench': set(LAYERS),
 }
 # What of libxl-colo/ xl-plugin may include: the public header, macro.h,
 # and the two files it builds in itself, which need only yajl and the
 # public API: the JSON helpers and the status codec.
 XL_PLUGIN_HEADERS = {'libxlcolo.h', 'macro.h', 'json.h', 'control/status_codec.h'}
-ORDER = LAYERS + ['xl-plugin', 'tools/simguest', 'tools/bench']
+ORDER = LAYERS + ['xl-plugin', 'tools/simguest', 'tools/proxy', 'tools/bench']
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
