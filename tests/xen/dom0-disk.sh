@@ -2,9 +2,11 @@
 # Linux PVH guest gets a second disk, xvdb, and writes numbered records to
 # it, checking its disk against its memory before each (guest-init says
 # how). Behind xvdb, in dom0:
-#   - disk-pair (tests/integration/disk-pair): the primary and the
-#     secondary replication sidecar, two qemu-system-x86_64 -M none over
-#     two equal raw images, their replication running (block/sidecar.c);
+#   - `xl-colo disk-serve`, twice, as an administrator runs it: the
+#     secondary's replication sidecar over its copy, listening on
+#     127.0.0.1:7879 under the protection's key, then the primary's over
+#     the disk, its replication link to the secondary's (two
+#     qemu-system-x86_64 -M none; the link over the record stream);
 #   - qemu-nbd puts each sidecar's guest export on /dev/nbd0 (the
 #     primary's) and /dev/nbd1 (the secondary's), and xen-blkback serves
 #     them: the primary domain's xvdb is nbd0, the secondary domain's nbd1
@@ -18,7 +20,10 @@
 
 DISKDIR=/run/xen-colo-disk
 
-disk_get() { awk -v k="$1" '$1 == k { print $2 }' $DISKDIR/pair.out; }
+# serve_ready ROLE: the line disk-serve prints once it serves
+serve_ready() { grep -s ' sidecar ready: ' $DISKDIR/$1.out; }
+serve_qmp() { serve_ready $1 | sed -n 's/.*: qmp \([^,]*\),.*/\1/p'; }
+serve_guest() { serve_ready $1 | sed -n 's/.*, guest \(.*\)$/\1/p'; }
 
 # nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size.
 nbd_up() {
@@ -38,10 +43,11 @@ disk_teardown() {
     for d in nbd0 nbd1; do
         pid_ok $DISKDIR/$d.pid && { qemu-nbd -d /dev/$d >/dev/null 2>&1; wait_gone $DISKDIR/$d.pid 10 || kill -9 "$(cat $DISKDIR/$d.pid)"; }
     done
-    if pid_ok $DISKDIR/pair.pid; then
-        kill -TERM "$(cat $DISKDIR/pair.pid)"
-        wait_gone $DISKDIR/pair.pid 30 || { kill -9 "$(cat $DISKDIR/pair.pid)"; fail disk-linux-teardown "disk-pair did not stop on SIGTERM"; }
-    fi
+    for r in primary secondary; do
+        pid_ok $DISKDIR/$r.pid || continue
+        kill -TERM "$(cat $DISKDIR/$r.pid)"
+        wait_gone $DISKDIR/$r.pid 30 || { kill -9 "$(cat $DISKDIR/$r.pid)"; fail disk-linux-teardown "the $r disk-serve did not stop on SIGTERM"; }
+    done
 }
 
 # drecs FILE: "n uptime" of each good check, in order
@@ -49,7 +55,6 @@ drecs() { tr -d '\r' < "$1" 2>/dev/null | awk '$1 == "DREC" && $3 == "ok" { prin
 
 step_disk() {
     g=lindisk; t=disk-linux; port=$1
-    command -v disk-pair >/dev/null || { skip $t "no disk-pair in this image"; return; }
     command -v qemu-system-x86_64 >/dev/null && command -v qemu-nbd >/dev/null ||
         { fail $t "no qemu-system-x86_64 or qemu-nbd in this image"; return; }
     for k in nbd:nbd xen-blkback:xen_blkback; do
@@ -60,19 +65,27 @@ step_disk() {
     done
     colo_key
     mkdir -p /var/lock   # qemu-nbd -c's socket
-    rm -rf $DISKDIR; mkdir -p -m 700 $DISKDIR/pair
-    disk-pair $DISKDIR/pair 8 > $DISKDIR/pair.out 2> $DISKDIR/pair.err &
-    echo $! > $DISKDIR/pair.pid
-    i=0
-    until grep -q '^ready$' $DISKDIR/pair.out; do
-        if [ $i -ge 600 ] || ! pid_ok $DISKDIR/pair.pid; then
-            fail $t "the replication sidecars did not start: $(tail -n 3 $DISKDIR/pair.err)"; disk_teardown; return
-        fi
-        sleep 0.1; i=$((i + 1))
+    rm -rf $DISKDIR; mkdir -p -m 700 $DISKDIR
+    truncate -s 8M $DISKDIR/p.raw $DISKDIR/s.raw
+    for r in secondary primary; do
+        case $r in
+            secondary) a="--secondary --listen 127.0.0.1:7879 xvdb $DISKDIR/s.raw" ;;
+            primary)   a="--primary --peer 127.0.0.1:7879 xvdb $DISKDIR/p.raw" ;;
+        esac
+        xl-colo --rundir /run/xen-colo-$r disk-serve --key $XLCOLO_KEY $a \
+            > $DISKDIR/$r.out 2> $DISKDIR/$r.err &
+        echo $! > $DISKDIR/$r.pid
+        i=0
+        until serve_ready $r >/dev/null; do
+            if [ $i -ge 600 ] || ! pid_ok $DISKDIR/$r.pid; then
+                fail $t "the $r disk-serve did not start: $(tail -n 3 $DISKDIR/$r.err)"; disk_teardown; return
+            fi
+            sleep 0.1; i=$((i + 1))
+        done
+        info "$t: $(serve_ready $r)"
     done
-    info "$t: sidecars up (QEMU pids $(disk_get primary-pid), $(disk_get secondary-pid)), replication running"
-    if ! nbd_up /dev/nbd0 "$(disk_get primary-guest)" $DISKDIR/nbd0.pid ||
-       ! nbd_up /dev/nbd1 "$(disk_get secondary-guest)" $DISKDIR/nbd1.pid; then
+    if ! nbd_up /dev/nbd0 "$(serve_guest primary)" $DISKDIR/nbd0.pid ||
+       ! nbd_up /dev/nbd1 "$(serve_guest secondary)" $DISKDIR/nbd1.pid; then
         fail $t "qemu-nbd: $(cat /tmp/nbd0.log /tmp/nbd1.log 2>/dev/null | tail -n 3)"; disk_teardown; return
     fi
     newlog $g; rm -f "$(conlog $g--colo)"
@@ -83,8 +96,8 @@ step_disk() {
         { fail $t "$g did not boot writing its disk: $(grep -a 'DREC\|KTICK' "$(conlog $g)" | tail -n 2 | tr '\n' ' ')"; disk_teardown; return; }
 
     export XLCOLO_LOGDIR=$XLOG/$g XLCOLO_VERIFY=0 XLCOLO_INTERVAL=${XINT:-300}; L=$XLCOLO_LOGDIR
-    export XLCOLO_START_OPTS="--disk xvdb=$(disk_get primary-qmp)"
-    export XLCOLO_RECEIVE_OPTS="--disk xvdb=$(disk_get secondary-qmp),guest=/dev/nbd1"
+    export XLCOLO_START_OPTS="--disk xvdb=$(serve_qmp primary)"
+    export XLCOLO_RECEIVE_OPTS="--disk xvdb=$(serve_qmp secondary),guest=/dev/nbd1"
     if ! ts $t-start ts-colo-start $g localhost localhost $port; then
         unset XLCOLO_START_OPTS XLCOLO_RECEIVE_OPTS; disk_teardown; return
     fi

@@ -118,8 +118,7 @@ real_bin() {
     echo "$f"
 }
 INCLUDED=""
-for p in xl-plugin/xl-colo tests/xen/xen-backend-check tests/integration/disk-pair \
-         ${XEN_COLO_EXTRA_BINS:-}; do
+for p in xl-plugin/xl-colo tests/xen/xen-backend-check ${XEN_COLO_EXTRA_BINS:-}; do
     [ -x "$BUILD/$p" ] || continue
     rb=$(real_bin "$BUILD/$p")
     cp -L "$rb" "$R/usr/local/bin/$(basename "$p")"
