@@ -6,11 +6,10 @@
 #include "engine/link.h"
 #include "stream/net.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
 #define CONNECT_WINDOW_MS 10000
 
-static int link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt,
-                    uint8_t **key, size_t *keylen)
+int colo_link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt, uint8_t **key,
+                  size_t *keylen)
 {
     *key = NULL;
     *keylen = 0;
@@ -21,26 +20,18 @@ static int link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt,
     return 0;
 }
 
-static int link_finish(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
-                       bool server, colo_stream **out)
+int colo_link_handshake(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
+                        const uint8_t *key, size_t keylen, bool server, colo_stream **out)
 {
-    uint8_t *key;
-    size_t keylen;
     unsigned version;
     colo_stream *s = NULL;
 
-    int r = link_key(ctx, opt, &key, &keylen);
-    if (r < 0) {
-        close(fd);
-        return r;
-    }
-    r = colo_stream_new(ctx, fd, &s); /* owns fd, even on failure */
+    int r = colo_stream_new(ctx, fd, &s); /* owns fd, even on failure */
     if (r == 0) {
         colo_stream_set_send_timeout(s, (int)opt->timeout_ms);
         r = server ? colo_stream_handshake_server(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version)
                    : colo_stream_handshake_client(s, key, keylen, HANDSHAKE_TIMEOUT_MS, &version);
     }
-    colo_key_free(key, keylen);
     if (r < 0) {
         colo_stream_free(s);
         return r;
@@ -53,23 +44,16 @@ static int link_finish(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
 int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
                       const libxlcolo_options *opt, colo_stream **out)
 {
+    uint8_t *key;
+    size_t keylen;
+    /* A bad key file is this side's fault: said before any connection. */
+    int r = colo_link_key(ctx, opt, &key, &keylen);
+    if (r < 0)
+        return r;
     int fd = colo_net_connect(ctx, host, port, CONNECT_WINDOW_MS);
-    if (fd < 0)
-        return fd;
-    return link_finish(ctx, fd, opt, false, out);
-}
-
-int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
-                     const libxlcolo_options *opt, colo_stream **out)
-{
-    int lfd = colo_net_listen(ctx, addr, port);
-    if (lfd < 0)
-        return lfd;
-    int fd = colo_net_accept(ctx, lfd, -1, NULL, 0);
-    close(lfd);
-    if (fd < 0)
-        return fd;
-    return link_finish(ctx, fd, opt, true, out);
+    r = fd < 0 ? fd : colo_link_handshake(ctx, fd, opt, key, keylen, false, out);
+    colo_key_free(key, keylen);
+    return r;
 }
 
 int colo_link_send_epoch(colo_stream *s, uint16_t type, uint64_t epoch)

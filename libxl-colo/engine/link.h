@@ -11,10 +11,23 @@
  * opt->key_file, or none with opt->insecure). */
 int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
                       const libxlcolo_options *opt, colo_stream **out);
-/* Listen on addr:port, accept one primary and authenticate it. A peer that
- * fails authentication is refused and the call returns its error. */
+/* Listen on addr:port until one primary has connected and authenticated
+ * (link_accept.c). The key file is read first: a bad one fails before
+ * anything listens. A peer that fails the handshake (a wrong key, garbage,
+ * silence) is refused alone, in one line, and the listening goes on; the
+ * handshakes run side by side, so a peer that stalls delays no other. */
 int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
                      const libxlcolo_options *opt, colo_stream **out);
+
+/* The handshake's whole bound, as docs/protocol.md 4.2 says. */
+#define HANDSHAKE_TIMEOUT_MS 10000
+
+/* For link_accept.c: the key of opt (NULL for insecure; free with
+ * colo_key_free), and one handshake on the connected fd (taken). */
+int colo_link_key(libxlcolo_ctx *ctx, const libxlcolo_options *opt, uint8_t **key,
+                  size_t *keylen);
+int colo_link_handshake(libxlcolo_ctx *ctx, int fd, const libxlcolo_options *opt,
+                        const uint8_t *key, size_t keylen, bool server, colo_stream **out);
 
 /* Send a record whose body is one le64 epoch. */
 int colo_link_send_epoch(colo_stream *s, uint16_t type, uint64_t epoch);

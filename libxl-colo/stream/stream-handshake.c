@@ -108,8 +108,14 @@ static int hs_recv(colo_stream *s, uint16_t want, void *body, size_t len,
                    uint64_t deadline)
 {
     struct colo_rec_hdr h;
+    s->rx_deadline = deadline;
     int r = colo_stream_recv_raw(s, &h, body, len, colo_ms_left(deadline));
+    s->rx_deadline = 0;
 
+    /* A record the handshake cannot take: the peer learns why. */
+    if (r == -EPROTO || r == -EMSGSIZE)
+        colo_stream_send_error(s, r, r == -EPROTO ? "handshake: a record out of protocol"
+                                                  : "handshake: a record over its bound");
     if (r == -ECONNABORTED && (s->peer_errno == EACCES || s->peer_errno == EPROTO))
         return -s->peer_errno;
     if (r < 0)

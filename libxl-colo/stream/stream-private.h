@@ -28,6 +28,7 @@ struct colo_stream {
     colo_hmac *rx_mac;
     uint64_t rx_seq;
     int rx_err;         /* framing or integrity lost: the direction is dead */
+    uint64_t rx_deadline; /* the handshake's: no wait for data goes past it (0: none) */
     bool rx_pending;    /* a header was handed out, its body is due */
     struct colo_rec_hdr rx_hdr;
     uint8_t rx_raw[COLO_REC_HDR_LEN];

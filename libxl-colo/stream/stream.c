@@ -334,7 +334,12 @@ static ssize_t rx_some(colo_stream *s, struct iovec *iov, int iovcnt, int timeou
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return negative_errno();
-        int r = wait_fd(s->fd, POLLIN, timeout_ms);
+        /* The handshake's deadline is for all of it, however the peer
+         * trickles its bytes. */
+        uint64_t deadline = colo_deadline_ms(timeout_ms);
+        if (s->rx_deadline && (timeout_ms < 0 || s->rx_deadline < deadline))
+            deadline = s->rx_deadline;
+        int r = colo_wait_fd(s->fd, POLLIN, deadline);
         if (r < 0)
             return r;
     }
