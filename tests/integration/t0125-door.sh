@@ -8,6 +8,7 @@
 # deadline; then a genuine primary is protected at once. A bad key file is
 # said before anything listens or connects.
 . "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$T"   # the files the tests write
 
 key=$(new_key key); other=$(new_key other)
@@ -42,7 +43,7 @@ test_expect_success 'a primary with the wrong key, one with no key: refused' '
 '
 # A relay that makes the genuine primary offer stream version 7 only.
 mport=$(free_port)
-python3 "$(dirname "$0")/mitm.py" "$mport" "$port" version --auth &
+python3 "$here/mitm.py" "$mport" "$port" version --auth &
 mitm=$!; track $mitm
 test_expect_success 'a HELLO offering another stream version: refused' '
 	test_expect_code 1 xl-colo --rundir "$A" start --key "$key" --timeout 3000 g "127.0.0.1:$mport" 2>err3 &&
