@@ -31,9 +31,9 @@ struct libxlcolo_ctx {
     int stop_fd;             /* eventfd: libxlcolo_request_stop() wakes the loops */
     atomic_int running;      /* COLO_RUN_*: a protection runs in this context */
     char last_error[256];    /* from a control peer */
-    /* The last line logged at ERROR by the protection running here, for a
-     * control reply that must carry its cause (set-replication). Only the
-     * protection's thread reads it. */
+    /* The last line logged at ERROR or worse (colo_log, LOG_ERRNO), for a
+     * control reply that must carry its cause (set-replication, a failed
+     * checkpoint). Only the protection's thread reads it. */
     char last_logged[1024];
 };
 

@@ -62,10 +62,19 @@ void colo_emit_state(libxlcolo_ctx *ctx, libxlcolo_role role, libxlcolo_state st
     colo_emit(ctx, &ev);
 }
 
+/* An error line is kept as ctx->last_logged too, for a control reply
+ * that must carry its cause; the rest goes straight to the logger. */
 static void colo_vlog(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
                       const char *fmt, va_list ap)
 {
-    xtl_logv(ctx->lg, lvl, errnoval, "xl-colo", fmt, ap);
+    if (lvl < XTL_ERROR) {
+        xtl_logv(ctx->lg, lvl, errnoval, "xl-colo", fmt, ap);
+        return;
+    }
+    char line[sizeof(ctx->last_logged)];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    xtl_log(ctx->lg, lvl, errnoval, "xl-colo", "%s", line);
+    memcpy(ctx->last_logged, line, sizeof(line));
 }
 
 void colo_log(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
@@ -82,12 +91,9 @@ int colo_log_errno(libxlcolo_ctx *ctx, int r, const char *fmt, ...)
     va_list ap;
     if (r >= 0)
         r = -EIO;
-    char line[sizeof(ctx->last_logged)];
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    colo_vlog(ctx, XTL_ERROR, -r, fmt, ap);
     va_end(ap);
-    xtl_log(ctx->lg, XTL_ERROR, -r, "xl-colo", "%s", line);
-    memcpy(ctx->last_logged, line, sizeof(line));
     return r;
 }
 

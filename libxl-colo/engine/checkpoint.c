@@ -50,6 +50,7 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
     uint64_t t0 = colo_now_ns(), bytes = 0;
     int r;
 
+    p->ctx->last_logged[0] = '\0';  /* a failure below says its own cause */
     if (extra == NULL || epoch != 0) {
         r = colo_link_send_epoch(p->s, COLO_REC_CHECKPOINT_REQUEST, epoch);
         if (r < 0)

@@ -295,7 +295,8 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         /* A checkpoint asked on the control socket learns why it failed. */
         if (p.waiting_client >= 0) {
             char why[sizeof(ctx->last_logged) + 32];
-            snprintf(why, sizeof(why), "the checkpoint failed: %s", ctx->last_logged);
+            snprintf(why, sizeof(why), "the checkpoint failed: %s",
+                     ctx->last_logged[0] ? ctx->last_logged : strerror(-r));
             colo_control_reply_error(p.ctl, p.waiting_client, -r, why);
             p.waiting_client = -1;
         }

@@ -29,10 +29,11 @@ struct colo_qmp {
     struct qmp_wire w;
     int timeout_ms;          /* of each reply */
     uint64_t last_id;        /* of the last command sent */
-    bool greeted;            /* awaiting qmp_capabilities' reply, with
-                              * attempts left: a second greeting means QEMU
-                              * opened the session anew, and a late reply
-                              * that it lost the command (colo_qmp_connect) */
+    bool may_restart;        /* in colo_qmp_connect's handshake with attempts
+                              * left: a hang-up before the greeting's end, a
+                              * second greeting or a late capabilities' reply
+                              * mean QEMU opened or lost the session as it
+                              * started: start over (-EAGAIN, not logged) */
     uint64_t connect_deadline; /* of the whole colo_qmp_connect */
     char broken[256];        /* why the connection broke, "" while it works */
     unsigned major, minor, micro; /* QEMU's, from the greeting */
@@ -187,6 +188,8 @@ static int next_message(colo_qmp *q, const char *what, uint64_t deadline, struct
         int r = qmp_wire_read(&q->w, deadline, &line, &len, why, sizeof(why));
         if (r == -ETIMEDOUT && !why[0])
             return r;
+        if (r == -ECONNRESET && q->may_restart && !colo_deadline_passed(q->connect_deadline))
+            return -EAGAIN;
         if (r < 0)
             return broke(q, r, "%s: %s", what, why);
         if (len == 0)
@@ -212,7 +215,7 @@ static int await_reply(colo_qmp *q, const char *cmd, uint64_t id, uint64_t deadl
     snprintf(what, sizeof(what), "reply to %s", cmd);
     for (;;) {
         int r = next_message(q, what, deadline, m);
-        if (r == -ETIMEDOUT && q->greeted && !colo_deadline_passed(q->connect_deadline))
+        if (r == -ETIMEDOUT && q->may_restart && !colo_deadline_passed(q->connect_deadline))
             return -EAGAIN;  /* colo_qmp_connect starts over */
         if (r == -ETIMEDOUT)
             return broke(q, r, "%s: no reply in %d ms", what, q->timeout_ms);
@@ -223,7 +226,7 @@ static int await_reply(colo_qmp *q, const char *cmd, uint64_t id, uint64_t deadl
             continue;
         case QMP_MSG_GREETING:
             qmp_msg_clear(m);
-            if (q->greeted)
+            if (q->may_restart)
                 return -EAGAIN;  /* colo_qmp_connect starts over */
             return broke(q, -EPROTO, "%s: the greeting again", what);
         case QMP_MSG_RETURN:
@@ -436,7 +439,7 @@ static int handshake(colo_qmp *q, uint64_t deadline)
     /* With attempts left, a reply a quarter of the timeout late is taken
      * as lost (see colo_qmp_connect). */
     uint64_t wait = deadline;
-    if (q->greeted)
+    if (q->may_restart)
         wait = MIN(deadline, colo_deadline_ms(MAX(q->timeout_ms / 4, 1)));
     r = await_reply(q, "qmp_capabilities", id, wait, &m);
     if (r < 0)
@@ -473,7 +476,8 @@ int colo_qmp_connect(libxlcolo_ctx *ctx, const char *path, const char *label,
      * it was starting, as a sidecar's does: seen on QEMU 7.2 under load)
      * greets twice, and the first qmp_capabilities may be lost with the
      * first session; or it greets once and never answers the command
-     * (seen in the same case, under valgrind's load): start over on a new
+     * (seen in the same case, under valgrind's load); or it hangs up before
+     * the greeting is done (seen once in t0160): start over on a new
      * connection, a few times. */
     q->connect_deadline = deadline;
     for (int attempt = 1;; attempt++) {
@@ -482,9 +486,9 @@ int colo_qmp_connect(libxlcolo_ctx *ctx, const char *path, const char *label,
             r = LOG_ERRNO(ctx, r, "%s: %s", q->who, why);
             break;
         }
-        q->greeted = attempt < QMP_CONNECT_ATTEMPTS;
+        q->may_restart = attempt < QMP_CONNECT_ATTEMPTS;
         r = handshake(q, deadline);
-        q->greeted = false;
+        q->may_restart = false;
         if (r != -EAGAIN)
             break;
         qmp_wire_close(&q->w);

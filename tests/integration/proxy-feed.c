@@ -29,8 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../unit/frame-build.h"
+
 #define WAIT_MS 20000
-#define FRAME_BUF 70000
 
 static int failures;
 static bool vnet;
@@ -60,215 +61,9 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* --- frames ------------------------------------------------------------------ */
-
-struct spec {
-    int ip;                     /* 4, 6, or 0: ARP */
-    bool tagged;
-    uint16_t vlan;
-    uint8_t proto;              /* 6 TCP, 17 UDP */
-    uint8_t src_host, dst_host;
-    uint16_t sport, dport;
-    uint32_t seq, ack;
-    uint8_t flags;
-    bool ts;
-    uint32_t tsval, tsecr;
-    uint16_t ip_id;
-    uint32_t flow_label;
-    const void *payload;
-    size_t len;
-};
+/* --- frames: frame-build.h ---------------------------------------------------- */
 
 enum { FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10 };
-
-struct frame {
-    uint8_t *d;
-    size_t len;
-};
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2)
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (n & 1)
-        sum += (uint32_t)p[n - 1] << 8;
-    return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
-}
-
-static size_t eth(uint8_t *b, const struct spec *s, uint16_t type)
-{
-    static const uint8_t dst[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
-    static const uint8_t src[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x01 };
-    size_t o = 12;
-
-    memcpy(b, dst, 6);
-    memcpy(b + 6, src, 6);
-    if (s->tagged) {
-        put16(b + 12, 0x8100);
-        put16(b + 14, s->vlan);
-        o = 16;
-    }
-    put16(b + o, type);
-    return o + 2;
-}
-
-static void addr(uint8_t *p, int ip, uint8_t host)
-{
-    if (ip == 4) {
-        p[0] = 10; p[1] = 0; p[2] = 0; p[3] = host;
-    } else {
-        memset(p, 0, 16);
-        p[0] = 0xfd; p[15] = host;
-    }
-}
-
-static size_t l4(uint8_t *b, const struct spec *s, const uint8_t *src, const uint8_t *dst,
-                 size_t alen)
-{
-    size_t h;
-
-    if (s->proto == 6) {
-        h = 20;
-        if (s->ts) {
-            uint8_t *o = b + 20;
-            o[0] = 1; o[1] = 1; o[2] = 8; o[3] = 10;
-            put32(o + 4, s->tsval);
-            put32(o + 8, s->tsecr);
-            h += 12;
-        }
-        put16(b, s->sport);
-        put16(b + 2, s->dport);
-        put32(b + 4, s->seq);
-        put32(b + 8, s->ack);
-        b[12] = (uint8_t)(h / 4) << 4;
-        b[13] = s->flags;
-        put16(b + 14, 65535);
-        put16(b + 16, 0);
-        put16(b + 18, 0);
-    } else {
-        h = 8;
-        put16(b, s->sport);
-        put16(b + 2, s->dport);
-        put16(b + 4, (uint16_t)(8 + s->len));
-        put16(b + 6, 0);
-    }
-    if (s->len)
-        memcpy(b + h, s->payload, s->len);
-    size_t n = h + s->len;
-    uint32_t sum = csum_add(csum_add(0, src, alen), dst, alen) + s->proto + (uint32_t)n;
-    sum = csum_add(sum, b, n);
-    put16(b + (s->proto == 6 ? 16 : 6), csum_fold(sum));
-    return n;
-}
-
-static struct frame mk(const struct spec *s)
-{
-    struct frame f = { malloc(FRAME_BUF), 0 };
-    uint8_t *b = f.d;
-
-    if (!b)
-        DIE("out of memory");
-    if (s->ip == 0) {                                   /* an ARP request */
-        size_t o = eth(b, s, 0x0806);
-        memset(b + o, 0, 28);
-        put16(b + o, 1); put16(b + o + 2, 0x0800); b[o + 4] = 6; b[o + 5] = 4;
-        put16(b + o + 6, 1);
-        addr(b + o + 14, 4, s->src_host ? s->src_host : 1);
-        addr(b + o + 24, 4, s->dst_host ? s->dst_host : 2);
-        f.len = o + 28 + 18;                            /* padded to 60 */
-        memset(b + o + 28, 0, 18);
-        return f;
-    }
-    size_t o = eth(b, s, s->ip == 4 ? 0x0800 : 0x86dd);
-    uint8_t *ip = b + o;
-    if (s->ip == 4) {
-        memset(ip, 0, 20);
-        ip[0] = 0x45;
-        put16(ip + 4, s->ip_id);
-        put16(ip + 6, 0x4000);
-        ip[8] = 64;
-        ip[9] = s->proto;
-        addr(ip + 12, 4, s->src_host ? s->src_host : 1);
-        addr(ip + 16, 4, s->dst_host ? s->dst_host : 2);
-        size_t n = l4(ip + 20, s, ip + 12, ip + 16, 4);
-        put16(ip + 2, (uint16_t)(20 + n));
-        put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
-        f.len = o + 20 + n;
-        return f;
-    }
-    put32(ip, 6u << 28 | (s->flow_label & 0xfffff));
-    ip[6] = s->proto;
-    ip[7] = 64;
-    addr(ip + 8, 6, s->src_host ? s->src_host : 1);
-    addr(ip + 24, 6, s->dst_host ? s->dst_host : 2);
-    size_t n = l4(ip + 40, s, ip + 8, ip + 24, 16);
-    put16(ip + 4, (uint16_t)n);
-    f.len = o + 40 + n;
-    return f;
-}
-
-/* The IP datagram of whole (untagged) cut at the data offsets cuts[0..n)
- * into n + 1 fragments with id. */
-static void fragment(const struct frame *whole, int ipv, const uint32_t *cuts, unsigned n,
-                     uint32_t id, struct frame *out)
-{
-    uint32_t l3 = 14, hdr = l3 + (ipv == 4 ? 20 : 40);
-    uint32_t total = (uint32_t)whole->len - hdr;
-
-    for (unsigned i = 0; i <= n; i++) {
-        uint32_t from = i ? cuts[i - 1] : 0, to = i < n ? cuts[i] : total;
-        uint8_t *b = malloc(FRAME_BUF);
-        if (!b)
-            DIE("out of memory");
-        memcpy(b, whole->d, hdr);
-        uint8_t *ip = b + l3;
-        size_t len;
-        if (ipv == 4) {
-            put16(ip + 2, (uint16_t)(20 + to - from));
-            put16(ip + 4, (uint16_t)id);
-            put16(ip + 6, (uint16_t)((i < n ? 0x2000 : 0) | from / 8));
-            put16(ip + 10, 0);
-            put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
-            memcpy(b + hdr, whole->d + hdr + from, to - from);
-            len = hdr + to - from;
-        } else {
-            uint8_t *fh = b + hdr;
-            fh[0] = ip[6];
-            fh[1] = 0;
-            put16(fh + 2, (uint16_t)(from | (i < n ? 1 : 0)));
-            put32(fh + 4, id);
-            ip[6] = 44;
-            put16(ip + 4, (uint16_t)(8 + to - from));
-            memcpy(b + hdr + 8, whole->d + hdr + from, to - from);
-            len = hdr + 8 + to - from;
-        }
-        out[i] = (struct frame){ b, len };
-    }
-}
-
-static void frame_free(struct frame *f)
-{
-    free(f->d);
-    f->d = NULL;
-}
 
 /* --- sockets ------------------------------------------------------------------ */
 
@@ -727,8 +522,8 @@ static void scenario_stream(void)
     for (int ip = 4; ip <= 6; ip += 2) {
         struct frame whole = udp(ip, false, 4000, payload, 3000, 0), pf[3], sf[4];
         static const uint32_t pcuts[] = { 1480, 2960 }, scuts[] = { 800, 1600, 2400 };
-        fragment(&whole, ip, pcuts, 2, 0x1234, pf);
-        fragment(&whole, ip, scuts, 3, 0x4321, sf);
+        fragment(&whole, pcuts, 2, 0x1234, pf);
+        fragment(&whole, scuts, 3, 0x4321, sf);
         for (int i = 0; i < 3; i++)
             send_rec(p.pri, &pf[i]);
         for (int i = 3; i >= 0; i--)            /* out of order, too */

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Bad input reaching the secondary: each case gets one clear error line and
-# a non-zero exit; the secondary stays within a memory bound, never applies
-# anything torn, and its guest is left exactly at the last good checkpoint
-# (or never built, when the stream is refused at the handshake).
+# Bad input reaching the secondary once the session runs: each case gets
+# one clear error line and a non-zero exit; the secondary stays within a
+# memory bound, never applies anything torn, and its guest is left exactly
+# at the last good checkpoint (or never built, when the damage comes before
+# the first). Peers refused at the handshake: t0125.
 . "$(dirname "$0")/lib.sh"
 
 key=$(new_key key); other=$(new_key other)
@@ -11,9 +12,14 @@ bound_kb=$((200 * 1024))
 n=0
 
 # peak_rss ARGS...: xl-colo ARGS..., its peak RSS (KiB) written to $T/rss$n.
+# xl-colo dies with the wrapper (PR_SET_PDEATHSIG): a wrapper that a
+# timeout kills leaves nothing behind.
 peak_rss() {
-    exec python3 -c 'import resource,subprocess,sys; r=subprocess.call(sys.argv[2:]); open(sys.argv[1],"w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(r)' \
-        "$T/rss$n" xl-colo "$@"
+    exec python3 -c 'import ctypes,resource,signal,subprocess,sys
+die = lambda: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+r = subprocess.call(sys.argv[2:], preexec_fn=die)
+open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(r)' "$T/rss$n" xl-colo "$@"
 }
 
 # run_case NAME EXPECT MITM_MODE PRIMARY_AUTH SECONDARY_AUTH

@@ -9,15 +9,24 @@
 # with its memory.
 . "$(dirname "$0")/lib.sh"
 
-A=$(new_host a); B=$(new_host b); D=$(new_host d); port=$(free_port)
-disk_pair_up "$D"
-gpid=$(start_guest "$A" g --mem 32M --disk "$(get primary-guest)" --disk-rate 400)
-track "$gpid"
-start_secondary "$B" "$port" --insecure --timeout 3000 \
-    --disk "xvda=$(get secondary-qmp),guest=$(get secondary-guest)"
-# A minute between checkpoints: every checkpoint here is asked for.
-start_primary "$A" g "$port" --insecure --timeout 3000 -i 60000 --disk "xvda=$(get primary-qmp)"
-wait_protected "$A" || die "not protected: $(cat "$A/pri.err" "$B/sec.err")"
+# protect SUFFIX: a fresh disk pair, a guest on it and its protection, a
+# minute between checkpoints: every checkpoint here is asked for.
+protect() {
+    A=$(new_host "a$1"); B=$(new_host "b$1"); D=$(new_host "d$1"); port=$(free_port)
+    disk_pair_up "$D"
+    gpid=$(start_guest "$A" g --mem 32M --disk "$(get primary-guest)" --disk-rate 400)
+    track "$gpid"
+    start_secondary "$B" "$port" --insecure --timeout 3000 \
+        --disk "xvda=$(get secondary-qmp),guest=$(get secondary-guest)"
+    start_primary "$A" g "$port" --insecure --timeout 3000 -i 60000 --disk "xvda=$(get primary-qmp)"
+    wait_protected "$A" || die "not protected: $(cat "$A/pri.err" "$B/sec.err")"
+}
+unprotect() {
+    colo-simguest destroy --rundir "$A" --name g >/dev/null 2>&1 || true
+    kill -TERM "$dp"; wait "$dp" || fail "disk-pair's stop failed: $(cat "$D/pair.err")"
+}
+
+protect 1
 cd "$T"   # the files the tests write
 xa() { xl-colo --rundir "$A" "$@"; }
 xb() { xl-colo --rundir "$B" "$@"; }
@@ -94,6 +103,44 @@ test_expect_success 'the primary guest goes on writing, its disk agreeing with i
 '
 
 wait_pid "$pri" 10 || true
-colo-simguest destroy --rundir "$A" --name g >/dev/null
-kill -TERM "$dp"; wait "$dp" || fail "disk-pair's stop failed: $(cat "$D/pair.err")"
+unprotect
+
+# QEMU half-stops a secondary's replication it refuses to stop cleanly:
+# its status reads an error, the secondary refuses the next checkpoint,
+# and the primary's checkpoint client hears why.
+protect 2
+test_expect_success 'the secondary stopped without failover: QEMU refuses, the next checkpoint fails with the cause' '
+	test_expect_code 1 xb set-replication --disable --secondary g 2>err &&
+	grep -q "^xl-colo: set-replication: disk xvda: qmp .*: xen-set-replication failed: GenericError: Backup job was cancelled unexpectedly$" err &&
+	xb status g | grep -qx "  disk xvda: error: I/O error occurred" &&
+	test_expect_code 1 xa checkpoint g 2>err &&
+	echo "xl-colo: checkpoint: the checkpoint failed: peer reported: secondary refused the stream: Input/output error" >expect &&
+	test_cmp expect err
+'
+sec_rc=0; wait_pid "$sec" 30 || sec_rc=$?
+test_expect_success 'and the secondary, refusing, did not take over' '
+	test "$sec_rc" != 0 && test "$sec_rc" != 124 &&
+	! jq_has "$B/sec.json" "event == '\''state'\'' and state == '\''failed-over'\''"
+'
+wait_pid "$pri" 10 || true
+unprotect
+
+# The secondary's replication stopped for a failover by hand, and then the
+# primary host dies: the disk took the primary's writes past the last
+# checkpoint, so the secondary refuses to start the guest on it.
+protect 3
+test_expect_success 'set-replication --disable --secondary --failover' '
+	xb set-replication --disable --secondary --failover g >out &&
+	echo "every disk of g: replication disabled (secondary, failover)" >expect && test_cmp expect out
+'
+kill -9 "$pri" "$gpid" || true
+wait "$pri" 2>/dev/null || true
+sec_rc=0; wait_pid "$sec" 30 || sec_rc=$?
+test_expect_success 'then the primary host dies: the secondary refuses to take over on that disk' '
+	test "$sec_rc" != 0 && test "$sec_rc" != 124 &&
+	grep -q "disk xvda: its replication was stopped (set-replication --disable): it holds no checkpoint" "$B/sec.err" &&
+	grep -q "failover: the disks of g did not fail over: the secondary guest is not started" "$B/sec.err" &&
+	! jq_has "$B/sec.json" "event == '\''state'\'' and state == '\''failed-over'\''"
+'
+unprotect
 test_done

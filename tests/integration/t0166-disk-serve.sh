@@ -7,7 +7,7 @@
 # the wrong key is refused and the replication goes on; the primary host is
 # SIGKILLed after 20 checkpoints: the secondary fails its disk over and the
 # guest's memory agrees with its disk; a SIGKILLed disk-serve leaves no
-# QEMU behind.
+# QEMU behind, and a disk-serve whose QEMU dies says so and exits 1.
 . "$(dirname "$0")/lib.sh"
 cd "$T"   # the files the tests write
 
@@ -89,6 +89,18 @@ test_expect_success 'a SIGKILLed disk-serve took its QEMU with it' '
 	! alive "$pq"
 '
 colo-simguest destroy --rundir "$B" --name g >/dev/null
+
+# The sidecar's QEMU dies under a disk-serve: one line, exit 1.
+serve_up "$C" --secondary --listen "127.0.0.1:$(free_port)" --insecure xvda "$T/q.raw"; cds=$ds
+cq=$(cat "$C/disk/xvda/qemu.pid")
+kill -9 "$cq"
+crc=0; wait_pid "$cds" 30 || crc=$?
+test_expect_success 'its QEMU killed, disk-serve says so in one line and exits 1' '
+	test "$crc" = 1 &&
+	grep -q "^xl-colo: error: disk xvda: sidecar (pid $cq) died: killed by signal 9" "$C/ds.err" &&
+	test "$(grep -c error "$C/ds.err")" = 1 &&
+	test ! -e "$C/disk/xvda"
+'
 kill -TERM "$sds"; rc=0; wait "$sds" || rc=$?
 test_expect_success 'the secondary disk-serve stops cleanly on SIGTERM, its files gone' '
 	test "$rc" = 0 && test ! -e "$B/disk/xvda"

@@ -379,10 +379,12 @@ static bool peer_accept_next(struct peer *p)
     return true;
 }
 
-/* QEMU opening the session twice: the greeting again instead of the
- * capabilities' reply, as a sidecar's QEMU 7.2 did once under load. The
- * first `times` connections get it; the next is served. */
-static void script_double_greeting(struct peer *p, int times)
+/* QEMU losing a session's start, as a sidecar's QEMU 7.2 did under load:
+ * the first `times` connections get the greeting, send qmp_capabilities,
+ * and then get the greeting again (QEMU opening the session anew:
+ * greet_again) or nothing at all (the command lost); the next connection
+ * is served. The client gives up after three. */
+static void script_lost_start(struct peer *p, int times, bool greet_again, bool query)
 {
     for (int i = 0; i < times && !p->failed; i++) {
         if (i && !peer_accept_next(p))
@@ -392,21 +394,38 @@ static void script_double_greeting(struct peer *p, int times)
             p->failed = true;
             return;
         }
-        peer_send(p, GREETING);
+        if (greet_again)
+            peer_send(p, GREETING);
         peer_wait_eof(p);
     }
-    if (times >= 3)
-        return;  /* the client gives up after three */
-    if (!peer_accept_next(p))
+    if (times >= 3 || !peer_accept_next(p))
         return;
     peer_greet(p);
-    if (peer_read_cmd(p))
+    if (query && peer_read_cmd(p))
         peer_reply(p, "{\"return\": {\"status\": \"running\", \"running\": true}, "
                       "\"id\": @ID}\r\n");
     peer_wait_eof(p);
 }
-static void script_greets_twice_once(struct peer *p) { script_double_greeting(p, 1); }
-static void script_greets_twice_always(struct peer *p) { script_double_greeting(p, 3); }
+/* A hang-up at once on the first `times` connections; the next is served. */
+static void script_hangs_up(struct peer *p, int times)
+{
+    for (int i = 0; i < times; i++) {
+        if (i && !peer_accept_next(p))
+            return;
+        close(p->fd);
+        p->fd = -1;
+    }
+    if (times >= 3 || !peer_accept_next(p))
+        return;  /* the client gives up after three */
+    peer_greet(p);
+    peer_wait_eof(p);
+}
+static void script_hangs_up_once(struct peer *p) { script_hangs_up(p, 1); }
+static void script_hangs_up_always(struct peer *p) { script_hangs_up(p, 3); }
+static void script_greets_twice_once(struct peer *p) { script_lost_start(p, 1, true, true); }
+static void script_greets_twice_always(struct peer *p) { script_lost_start(p, 3, true, false); }
+static void script_caps_lost_once(struct peer *p) { script_lost_start(p, 1, false, false); }
+static void script_caps_lost_always(struct peer *p) { script_lost_start(p, 3, false, false); }
 
 static void test_double_greeting(void)
 {
@@ -430,30 +449,25 @@ static void test_double_greeting(void)
     peer_join(&p);
 }
 
-/* QEMU greeting and never answering qmp_capabilities, as a sidecar's
- * QEMU 7.2 did once under valgrind's load: the first `times` connections
- * get that; the next is served. */
-static void script_caps_lost(struct peer *p, int times)
+static void test_start_hang_up(void)
 {
-    for (int i = 0; i < times && !p->failed; i++) {
-        if (i && !peer_accept_next(p))
-            return;
-        peer_send(p, GREETING);
-        if (!peer_read_cmd(p) || strcmp(p->name, "qmp_capabilities") != 0) {
-            p->failed = true;
-            return;
-        }
-        peer_wait_eof(p);
-    }
-    if (times >= 3)
-        return;
-    if (!peer_accept_next(p))
-        return;
-    peer_greet(p);
-    peer_wait_eof(p);
+    struct peer p;
+    peer_start(&p, script_hangs_up_once);
+    int errors = lg.errors;
+    colo_qmp *q = client(PEER_WAIT_MS);
+    CU_ASSERT_FATAL(q != NULL);
+    CU_ASSERT_EQUAL(lg.errors, errors);  /* the start over is not an error */
+    colo_qmp_close(q);
+    peer_join(&p);
+
+    /* Hung up on every attempt: the third's hang-up is the error. */
+    peer_start(&p, script_hangs_up_always);
+    q = NULL;
+    CU_ASSERT_EQUAL(colo_qmp_connect(ctx, sock, NULL, PEER_WAIT_MS, 0, &q), -ECONNRESET);
+    CU_ASSERT(q == NULL);
+    CU_ASSERT(logged("greeting: peer closed the connection"));
+    peer_join(&p);
 }
-static void script_caps_lost_once(struct peer *p) { script_caps_lost(p, 1); }
-static void script_caps_lost_always(struct peer *p) { script_caps_lost(p, 3); }
 
 static void test_caps_lost(void)
 {
@@ -1031,6 +1045,7 @@ int main(void)
         { "wrong id, no id, error without desc, not QMP: -EPROTO", test_wrong_replies },
         { "the greeting twice in the handshake: a new connection, three at most", test_double_greeting },
         { "qmp_capabilities never answered: a new connection, three at most", test_caps_lost },
+        { "a hang-up before the greeting: a new connection, three at most", test_start_hang_up },
         { "every message over one-byte reads", test_one_byte_reads },
         { "a message at the bound, over it, and 8 MiB unended", test_message_bound },
         { "hang-up mid-reply and between messages", test_hangup },
