@@ -204,13 +204,17 @@ static int refuse(char *err, size_t errsize, const char *fmt, ...)
     return -EBADMSG;
 }
 
-/* The deepest nesting of objects and arrays in text, outside strings,
- * counted up to max + 1. */
-static unsigned nesting(const char *text, unsigned max)
+/* What yajl_tree must not be given (colo_json_parse). */
+enum unsafe { SAFE, TOO_DEEP, COMMENT };
+
+/* Is text nested deeper than max objects and arrays (outside strings), or
+ * does it hold a comment? yajl_tree_parse takes comments; JSON has none,
+ * and a '"' inside one would hide every bracket after it from this count. */
+static enum unsafe unsafe(const char *text, unsigned max)
 {
-    unsigned depth = 0, deepest = 0;
+    unsigned depth = 0;
     bool in_str = false;
-    for (const char *p = text; *p && deepest <= max; p++) {
+    for (const char *p = text; *p; p++) {
         if (in_str) {
             if (*p == '\\' && p[1])
                 p++;
@@ -218,20 +222,29 @@ static unsigned nesting(const char *text, unsigned max)
                 in_str = false;
         } else if (*p == '"') {
             in_str = true;
+        } else if (*p == '/') {
+            return COMMENT; /* outside a string, yajl reads '/' only as one */
         } else if (*p == '{' || *p == '[') {
-            deepest = MAX(deepest, ++depth);
+            if (++depth > max)
+                return TOO_DEEP;
         } else if ((*p == '}' || *p == ']') && depth) {
             depth--;
         }
     }
-    return deepest;
+    return SAFE;
 }
 
 int colo_json_parse(const char *text, yajl_val *out, char *err, size_t errsize)
 {
     char yerr[128] = "";
-    if (nesting(text, COLO_JSON_DEPTH_MAX) > COLO_JSON_DEPTH_MAX)
+    switch (unsafe(text, COLO_JSON_DEPTH_MAX)) {
+    case TOO_DEEP:
         return refuse(err, errsize, "nested deeper than %d levels", COLO_JSON_DEPTH_MAX);
+    case COMMENT:
+        return refuse(err, errsize, "a comment (JSON has none)");
+    case SAFE:
+        break;
+    }
     yajl_val v = yajl_tree_parse(text, yerr, sizeof(yerr));
     if (!v) {
         if (!*yerr) /* yajl says nothing only when out of memory */

@@ -82,8 +82,10 @@ static inline void colo_json_tree_freep(yajl_val *v)
 
 /* Parse text, which must be one JSON object, into *out (free it with
  * yajl_tree_free). -EBADMSG with err = the first line of yajl's message
- * ("parse error: premature EOF"), "not a JSON object" or "nested deeper
- * than 64 levels" (checked before yajl sees the text); -ENOMEM. */
+ * ("parse error: premature EOF"), "not a JSON object", or, checked
+ * before yajl sees the text, "nested deeper than 64 levels" or "a comment
+ * (JSON has none)": yajl_tree takes comments, which could hide brackets
+ * from the depth's count; -ENOMEM. */
 int colo_json_parse(const char *text, yajl_val *out, char *err, size_t errsize);
 
 /* The value of obj's member key, or NULL if it has none. -EBADMSG if

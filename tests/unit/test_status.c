@@ -226,6 +226,32 @@ static void test_malformed(void)
     assert_refused("41", "not a JSON object");
 }
 
+/* yajl_tree takes comments; a '"' in one hid every bracket after it from
+ * the depth's bound, and a million levels then overflowed the stack in
+ * yajl_tree_free (found by tests/fuzz/fuzz-qmp). A '/' in a string is
+ * still a '/'. */
+static void test_comment(void)
+{
+    const size_t n = 1000000;
+    const char head[] = "/*\"*/{\"domain\":";
+    char *deep = malloc(sizeof(head) + 2 * n + 1);
+    CU_ASSERT_FATAL(deep != NULL);
+    memcpy(deep, head, sizeof(head) - 1);
+    memset(deep + sizeof(head) - 1, '[', n);
+    memset(deep + sizeof(head) - 1 + n, ']', n);
+    memcpy(deep + sizeof(head) - 1 + 2 * n, "}", 2);
+    assert_refused(deep, "a comment (JSON has none)");
+    free(deep);
+    assert_refused("/**/" GOOD, "a comment (JSON has none)");
+    assert_refused(GOOD "// x", "a comment (JSON has none)");
+
+    yajl_val v = NULL;
+    char err[128];
+    CU_ASSERT_EQUAL(colo_json_parse("{\"peer\":\"/run/a\\\"//b\"}", &v, err, sizeof(err)), 0);
+    if (v)
+        yajl_tree_free(v);
+}
+
 static void test_missing(void)
 {
     assert_refused("{}", "missing \"domain\"");
@@ -433,6 +459,7 @@ int main(void)
         { "round trip of every field", test_round_trip },
         { "other members, any order", test_other_members },
         { "malformed JSON", test_malformed },
+        { "a comment, which could hide nesting", test_comment },
         { "missing field", test_missing },
         { "wrong type", test_wrong_type },
         { "number out of range", test_out_of_range },
