@@ -265,6 +265,38 @@ int colo_ctl_recv_line(int fd, char *buf, size_t size, int timeout_ms)
     return 0;
 }
 
+int colo_ctl_parse_request(char *line, colo_ctl_request *req, char *msg, size_t msgsize)
+{
+    /* Echo the request back printable: the reply must stay valid UTF-8. */
+    char shown[COLO_CTL_REQUEST_MAX + 1];
+    size_t i;
+    for (i = 0; line[i] && i < sizeof(shown) - 1; i++)
+        shown[i] = isprint((unsigned char)line[i]) ? line[i] : '?';
+    shown[i] = '\0';
+
+    char *args = strchr(line, ' ');
+    if (args)
+        *args++ = '\0';
+    *req = (colo_ctl_request){ 0 };
+    for (size_t k = 0; k < ARRAY_SIZE(control_commands); k++) {
+        if (strcmp(line, control_commands[k].name) != 0)
+            continue;
+        req->cmd = control_commands[k].cmd;
+        if (req->cmd != COLO_CTL_SET_REPLICATION && !args)
+            return 0;
+        if (req->cmd == COLO_CTL_SET_REPLICATION && args && parse_set_replication(args, req))
+            return 0;
+        snprintf(msg, msgsize, "malformed request '%s' (%s)", shown,
+                 req->cmd == COLO_CTL_SET_REPLICATION
+                     ? "set-replication DISK|* ENABLE PRIMARY FAILOVER, each 0 or 1"
+                     : "it takes no argument");
+        return -EPROTO;
+    }
+    snprintf(msg, msgsize, "unknown command '%s' (one of status, "
+             "checkpoint, failover, stop, set-replication)", shown);
+    return -EPROTO;
+}
+
 int colo_control_accept(colo_control *c, colo_ctl_request *req)
 {
     char line[COLO_CTL_REQUEST_MAX + 1];
@@ -294,39 +326,14 @@ int colo_control_accept(colo_control *c, colo_ctl_request *req)
         return r;
     }
 
-    /* Echo the request back printable: the reply must stay valid UTF-8. */
-    char shown[COLO_CTL_REQUEST_MAX + 1], msg[COLO_CTL_REQUEST_MAX + 96];
-    size_t i;
-    for (i = 0; line[i] && i < sizeof(shown) - 1; i++)
-        shown[i] = isprint((unsigned char)line[i]) ? line[i] : '?';
-    shown[i] = '\0';
-
-    char *args = strchr(line, ' ');
-    if (args)
-        *args++ = '\0';
-    *req = (colo_ctl_request){ 0 };
-    for (size_t k = 0; k < ARRAY_SIZE(control_commands); k++) {
-        if (strcmp(line, control_commands[k].name) != 0)
-            continue;
-        req->cmd = control_commands[k].cmd;
-        if (req->cmd != COLO_CTL_SET_REPLICATION && !args)
-            return TAKE_FD(fd);
-        if (req->cmd == COLO_CTL_SET_REPLICATION && args && parse_set_replication(args, req))
-            return TAKE_FD(fd);
-        snprintf(msg, sizeof(msg), "malformed request '%s' (%s)", shown,
-                 req->cmd == COLO_CTL_SET_REPLICATION
-                     ? "set-replication DISK|* ENABLE PRIMARY FAILOVER, each 0 or 1"
-                     : "it takes no argument");
+    char msg[COLO_CTL_REQUEST_MAX + 96];
+    r = colo_ctl_parse_request(line, req, msg, sizeof(msg));
+    if (r < 0) {
         LOG(c->ctx, DETAIL, "control request refused: %s", msg);
         colo_control_reply_error(c, TAKE_FD(fd), EPROTO, msg);
-        return -EPROTO;
+        return r;
     }
-
-    snprintf(msg, sizeof(msg), "unknown command '%s' (one of status, "
-             "checkpoint, failover, stop, set-replication)", shown);
-    LOG(c->ctx, DETAIL, "control request refused: %s", msg);
-    colo_control_reply_error(c, TAKE_FD(fd), EPROTO, msg);
-    return -EPROTO;
+    return TAKE_FD(fd);
 }
 
 /* Send the finished object j plus a newline, then close client_fd. */

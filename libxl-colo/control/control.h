@@ -56,6 +56,12 @@ int colo_control_fd(const colo_control *c);
  * request is answered with an error and -EPROTO is returned. */
 int colo_control_accept(colo_control *c, colo_ctl_request *req);
 
+/* Parse one request line (colo_ctl_recv_line's, modified) into *req: 0,
+ * or -EPROTO with msg[msgsize] the refusal for the client, the line
+ * quoted printable. colo_control_accept's parser, on its own so that it
+ * is tested (and fuzzed, tests/fuzz/) without a socket. */
+int colo_ctl_parse_request(char *line, colo_ctl_request *req, char *msg, size_t msgsize);
+
 /* Replies; each closes client_fd. */
 int colo_control_reply_status(colo_control *c, int client_fd,
                               const libxlcolo_status *st);
