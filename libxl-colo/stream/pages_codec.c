@@ -28,7 +28,8 @@ int64_t colo_pages_send(colo_stream *s, uint16_t flags, const uint64_t *pfns,
             return r;
         sent += (int64_t)(iov[0].iov_len + iov[1].iov_len + iov[2].iov_len);
         pfns += n;
-        data += data_pages * COLO_PAGE_SIZE;
+        if (data_pages) /* data may be NULL when every page is zero: NULL + 0 is UB */
+            data += data_pages * COLO_PAGE_SIZE;
         count -= n;
     }
     return sent;
