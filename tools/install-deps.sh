@@ -3,6 +3,8 @@
 # Idempotent: apt-get is only called when something is missing.
 #   --xen   also what the real-Xen harness (make check-xen) needs on the host;
 #           Xen itself is downloaded by the harness, never installed.
+#   --fuzz  also what `make fuzz` needs: clang and its libFuzzer and
+#           sanitizer runtimes.
 set -euo pipefail
 
 PKGS=(build-essential autoconf automake libtool pkg-config
@@ -13,6 +15,7 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       # real QEMU; a secondary sidecar makes its buffers with qemu-img
       qemu-system-x86 qemu-utils)
 [ "${1:-}" = "--xen" ] && PKGS+=(cpio gzip binutils dpkg-dev)
+[ "${1:-}" = "--fuzz" ] && PKGS+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
