@@ -10,7 +10,7 @@
 
 #include "control/control.h"
 #include "control/status_codec.h"
-#include "frame-build.h"
+#include "../unit/frame-build.h"
 #include "fuzz-util.h"
 #include "stream/pages_codec.h"
 #include "stream/stream.h"
