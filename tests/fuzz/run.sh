@@ -60,8 +60,9 @@ last=$(grep -E '^#[0-9]+.*cov: ' "$tmp/log" | tail -n 1)
 cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 crashes=$(find "$tmp/art" -type f | wc -l)
+# A run cut by timeout (rc 124) or a signal fails with crashes 0: only an
+# input libFuzzer kept is a crash.
 if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
-    [ "$crashes" -ne 0 ] || crashes=1
     verdict=FAIL
     mkdir -p "$build/tests/fuzz/crash-$name"
     cp "$tmp/log" "$build/tests/fuzz/crash-$name/log"
