@@ -17,6 +17,9 @@ if [ ${#names[@]} -eq 0 ]; then
         [ -x "$b" ] && names+=("$n")
     done
 fi
+# The compare engine, the slowest, took over an hour to 10^7 on a busy
+# 2-core machine.
+export FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-10800}
 rc=0
 for n in "${names[@]}"; do
     nice -n 19 "$src/tests/fuzz/run.sh" "$build" "$n" -runs="$runs" || rc=1
