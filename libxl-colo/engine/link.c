@@ -50,7 +50,10 @@ int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
     int r = colo_link_key(ctx, opt, &key, &keylen);
     if (r < 0)
         return r;
-    int fd = colo_net_connect(ctx, host, port, CONNECT_WINDOW_MS);
+    /* The peer may still be starting: wait for it as long as for a peer
+     * that went silent (--timeout), and never less than the window. */
+    int window = opt->timeout_ms > CONNECT_WINDOW_MS ? (int)opt->timeout_ms : CONNECT_WINDOW_MS;
+    int fd = colo_net_connect(ctx, host, port, window);
     r = fd < 0 ? fd : colo_link_handshake(ctx, fd, opt, key, keylen, false, out);
     colo_key_free(key, keylen);
     return r;

@@ -25,15 +25,16 @@ serve_ready() { grep -s ' sidecar ready: ' $DISKDIR/$1.out; }
 serve_qmp() { serve_ready $1 | sed -n 's/.*: qmp \([^,]*\),.*/\1/p'; }
 serve_guest() { serve_ready $1 | sed -n 's/.*, guest \(.*\)$/\1/p'; }
 
-# nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size.
+# nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size
+# (bounded by 60 s: a slow TCG host once took more than 10). Sets why.
 nbd_up() {
-    qemu-nbd -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
+    qemu-nbd -f raw -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
     echo $! > "$3"
     i=0
     while [ "$(cat /sys/block/$(basename "$1")/size 2>/dev/null)" = 0 ] ||
           [ ! -e /sys/block/$(basename "$1")/size ]; do
-        [ $i -ge 100 ] && return 1
-        pid_ok "$3" || return 1
+        [ $i -ge 600 ] && { why="$1 has no size after 60 s"; return 1; }
+        pid_ok "$3" || { why="qemu-nbd -c $1 exited"; return 1; }
         sleep 0.1; i=$((i + 1))
     done
 }
@@ -86,7 +87,7 @@ step_disk() {
     done
     if ! nbd_up /dev/nbd0 "$(serve_guest primary)" $DISKDIR/nbd0.pid ||
        ! nbd_up /dev/nbd1 "$(serve_guest secondary)" $DISKDIR/nbd1.pid; then
-        fail $t "qemu-nbd: $(cat /tmp/nbd0.log /tmp/nbd1.log 2>/dev/null | tail -n 3)"; disk_teardown; return
+        fail $t "qemu-nbd: $why: $(cat /tmp/nbd0.log /tmp/nbd1.log 2>/dev/null | tail -n 3 | tr '\n' ' ')"; disk_teardown; return
     fi
     newlog $g; rm -f "$(conlog $g--colo)"
     if ! xl create $CFG/lindisk.cfg > /tmp/xlc.log 2>&1; then

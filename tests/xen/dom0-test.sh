@@ -253,7 +253,7 @@ XN=$(arg xn); XINT=$(arg xint); XPERF=$(arg xperf); XPERF=${XPERF:-30}
 XCYCLES=$(arg xcycles); XSOAK=$(arg xsoak); XPLATFORM=$(arg xplatform)
 info "xl info: $(xl info | awk '/^xen_version|^free_memory/{printf "%s=%s ", $1, $3}')"
 for step in $(arg xsteps | tr ':' ' '); do
-    info "=== step $step"
+    info "=== step $step"; step_t0=$(up)
     case $step in
         smoke-pvh)   step_smoke_pvh ;;
         smoke-linux) step_smoke_linux ;;
@@ -283,6 +283,7 @@ for step in $(arg xsteps | tr ':' ' '); do
     esac
     crash_scan "step $step"
     consoles
+    echo "XCOLO: TIME step $step $(echo "$(up) $step_t0" | awk '{ printf "%.0f", $1 - $2 }') s"
 done
 cleanup
 crash_scan "the end of the run"

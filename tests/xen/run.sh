@@ -46,6 +46,14 @@ brc=$?
 tr -d '\r' < "$LOG" | grep -a -o 'XCOLO: .*' > "$OUT/results.txt" || true
 grep -E '^XCOLO: (PASS|FAIL|SKIP|FIGURE)' "$OUT/results.txt" | sed 's/^XCOLO: //'
 [ -s "$LOG.times" ] && sed 's/^/check-xen: time /' "$LOG.times"
+sed -n 's/^XCOLO: TIME /check-xen: time /p' "$OUT/results.txt"
+# A failure's context: the INFO lines (the step's log tails) just before it,
+# so that a CI log shows why without the serial log.
+awk '/^XCOLO: INFO/ { ring[n++ % 12] = $0; next }
+     /^XCOLO: FAIL/ { print "check-xen: context of " substr($0, 8) ":"
+                      for (i = (n > 12 ? n - 12 : 0); i < n; i++) print "  | " substr(ring[i % 12], 13)
+                      n = 0; next }
+     /^XCOLO: (PASS|SKIP)/ { n = 0 }' "$OUT/results.txt"
 npass=$(grep -c '^XCOLO: PASS' "$OUT/results.txt")
 nfail=$(grep -c '^XCOLO: FAIL' "$OUT/results.txt")
 nskip=$(grep -c '^XCOLO: SKIP' "$OUT/results.txt")
@@ -53,6 +61,9 @@ case $brc in # 2 never reached dom0, 3 timed out, 4 Xen or dom0 died
     0) ;;
     2) echo "FAIL xen-boot the boot never reached dom0: nothing was tested (see $LOG)"
        echo "XCOLO: FAIL xen-boot the boot never reached dom0" >> "$OUT/results.txt"
+       nfail=$((nfail + 1)) ;;
+    3) echo "FAIL xen-boot the run was cut by RUN_TIMEOUT (${RUN_TIMEOUT:-2700} s): the steps after the last result above did not run (see $LOG)"
+       echo "XCOLO: FAIL xen-boot the run was cut by RUN_TIMEOUT" >> "$OUT/results.txt"
        nfail=$((nfail + 1)) ;;
     *) echo "FAIL xen-boot boot.sh exit $brc (see $LOG)"
        echo "XCOLO: FAIL xen-boot boot.sh exit $brc" >> "$OUT/results.txt"

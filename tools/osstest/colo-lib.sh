@@ -129,6 +129,8 @@ last_epoch() {
 tail_of() {
     on "$1" "tail -n ${3:-8} $2 2>/dev/null" | sed 's/^/    /' >&2
 }
+# last_line HOST FILE: FILE's last line (a program's error says its cause last)
+last_line() { on "$1" "tail -n 1 $2 2>/dev/null"; }
 
 now_s() { cut -d' ' -f1 /proc/uptime 2>/dev/null || date +%s; }
 since() { echo "$(now_s) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
