@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +36,7 @@ struct libxlcolo_ctx {
      * control reply that must carry its cause (set-replication, a failed
      * checkpoint). Only the protection's thread reads it. */
     char last_logged[1024];
+    pthread_t run_thread;    /* the protection's (colo_run_begin) */
 };
 
 /* 1..max characters of [A-Za-z0-9_.-]: a domain's or a disk's name, safe

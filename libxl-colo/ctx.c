@@ -74,7 +74,10 @@ static void colo_vlog(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
     char line[sizeof(ctx->last_logged)];
     vsnprintf(line, sizeof(line), fmt, ap);
     xtl_log(ctx->lg, lvl, errnoval, "xl-colo", "%s", line);
-    memcpy(ctx->last_logged, line, sizeof(line));
+    /* The protection's own lines only: its helper threads (the lease
+     * keeper) log too, and last_logged is the protection thread's. */
+    if (atomic_load(&ctx->running) == COLO_RUN_IDLE || pthread_equal(pthread_self(), ctx->run_thread))
+        memcpy(ctx->last_logged, line, sizeof(line));
 }
 
 void colo_log(libxlcolo_ctx *ctx, xentoollog_level lvl, int errnoval,
@@ -142,6 +145,7 @@ bool colo_run_begin(libxlcolo_ctx *ctx)
     if (!atomic_compare_exchange_strong(&ctx->running, &idle, COLO_RUN_STARTING))
         return false;
     eventfd_drain(ctx->stop_fd); /* left by a request that raced the last end */
+    ctx->run_thread = pthread_self();
     return true;
 }
 
@@ -183,6 +187,8 @@ const char *libxlcolo_state_name(libxlcolo_state s)
         [LIBXLCOLO_STATE_UNPROTECTED] = "unprotected",
         [LIBXLCOLO_STATE_FAILED_OVER] = "failed-over",
         [LIBXLCOLO_STATE_STOPPED] = "stopped",
+        [LIBXLCOLO_STATE_FENCED] = "fenced",
+        [LIBXLCOLO_STATE_AWAITING_OWNERSHIP] = "awaiting-ownership",
     };
     return (unsigned)s < ARRAY_SIZE(names) ? names[s] : "unknown";
 }
@@ -218,4 +224,5 @@ void libxlcolo_options_init(libxlcolo_options *opt)
     opt->precopy_max_rounds = 30;
     opt->heartbeat_ms = 200;
     opt->timeout_ms = 3000;
+    opt->lease_ttl_ms = 5000;
 }

@@ -38,6 +38,9 @@ extern "C" {
 /* libxlcolo_options.disks: each checkpoint checkpoints the guest's disks
  * through QEMU's block replication, and failover switches them. */
 #define LIBXLCOLO_HAVE_BLOCK_REPLICATION 1
+/* libxlcolo_options.arbiter: ownership through a third party (etcd), so
+ * that a partition or a stalled primary never leaves two live copies. */
+#define LIBXLCOLO_HAVE_ARBITER 1
 
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
@@ -68,6 +71,8 @@ typedef enum {
     LIBXLCOLO_STATE_UNPROTECTED,  /* primary going on alone: secondary lost */
     LIBXLCOLO_STATE_FAILED_OVER,  /* secondary now runs the guest */
     LIBXLCOLO_STATE_STOPPED,
+    LIBXLCOLO_STATE_FENCED,       /* primary: guest paused, the lease not renewed */
+    LIBXLCOLO_STATE_AWAITING_OWNERSHIP, /* secondary: primary lost, the arbiter not yet won */
 } libxlcolo_state;
 
 typedef enum {
@@ -158,9 +163,22 @@ typedef struct {
     /* LIBXLCOLO_HAVE_BLOCK_REPLICATION */
     const libxlcolo_disk *disks; /* nr_disks of them, at most LIBXLCOLO_DISKS_MAX */
     unsigned nr_disks;
+    /* LIBXLCOLO_HAVE_ARBITER: who may run the guest. NULL: nobody decides,
+     * and a partition or a stalled primary can leave two live copies. */
+    const char *arbiter;        /* "etcd://HOST:PORT[,HOST:PORT...]" */
+    const char *arbiter_prefix; /* NULL: "/xen-colo/"; the key is PREFIX UUID/ */
+    uint32_t lease_ttl_ms;      /* 5000 by options_init (0: the same); etcd grants whole seconds, at least 2 */
+    const char *arbiter_ca;     /* TLS (https) when set: the CA of etcd's certificate */
+    const char *arbiter_cert;   /* TLS client certificate and its key, or NULL */
+    const char *arbiter_key;
+    const char *host_name;      /* this host in the arbiter; NULL: gethostname() */
 } libxlcolo_options;
 
 void libxlcolo_options_init(libxlcolo_options *opt);
+/* LIBXLCOLO_HAVE_ARBITER: check opt's arbiter, prefix, TTL, host name and
+ * TLS files before anything connects: 0 (also for none), or -EINVAL with
+ * one line in err naming the problem. */
+int libxlcolo_arbiter_check(const libxlcolo_options *opt, char *err, size_t errsize);
 
 /* A replicated disk in a status: its replication as QEMU reports it. */
 typedef struct {
@@ -186,6 +204,13 @@ typedef struct {
     /* LIBXLCOLO_HAVE_BLOCK_REPLICATION */
     unsigned nr_disks;
     libxlcolo_disk_status disks[LIBXLCOLO_DISKS_MAX];
+    /* LIBXLCOLO_HAVE_ARBITER: has_arbiter, then the owner as this side
+     * last saw it, its generation, and this side's lease time left (the
+     * primary's; 0 when it holds none). */
+    bool has_arbiter;
+    char owner[64];
+    uint64_t generation;
+    uint64_t lease_left_ms;
 } libxlcolo_status;
 
 /* LIBXLCOLO_HAVE_DISK_SERVE: the replication sidecar of one disk on this

@@ -60,13 +60,13 @@ guest_pid=$(colo-simguest run --daemon --rundir "$work/hostA" --name demo --mem 
             --vcpus 2 --workload "$workload" --seed 42)
 echo "   (simulated guest, pid $guest_pid)"
 
-echo "== Host B waits for a primary on 127.0.0.1:$port, key-authenticated."
-xl-colo --rundir "$work/hostB" -j receive --listen "127.0.0.1:$port" --key "$work/key" --verify \
+echo "== Host B waits for a primary on 127.0.0.1:$port, key-authenticated (no arbiter: one host, one demo)."
+xl-colo --rundir "$work/hostB" -j receive --listen "127.0.0.1:$port" --key "$work/key" --verify --arbiter none \
     > "$work/secondary.json" 2> "$work/secondary.err" &
 sec_pid=$!; pids+=("$sec_pid")
 
 echo "== Host A protects 'demo': Remus mode, a checkpoint every $interval ms."
-xl-colo --rundir "$work/hostA" -j start -i "$interval" --key "$work/key" --verify demo "127.0.0.1:$port" \
+xl-colo --rundir "$work/hostA" -j start -i "$interval" --key "$work/key" --verify --arbiter none demo "127.0.0.1:$port" \
     > "$work/primary.json" 2> "$work/primary.err" &
 pri_pid=$!; pids+=("$pri_pid")
 

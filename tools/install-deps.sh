@@ -11,6 +11,9 @@ PKGS=(build-essential autoconf automake libtool pkg-config
       libxen-dev libyajl-dev libxml2-dev libcunit1-dev libssl-dev
       python3 iproute2 procps psmisc valgrind
       libnbd-dev
+      # the arbiter: its driver speaks etcd's JSON gateway with libcurl;
+      # t0180 runs a real etcd and reads its keys with etcdctl
+      libcurl4-openssl-dev etcd-server etcd-client curl
       # make check: the QMP client's and block replication's tests run a
       # real QEMU; a secondary sidecar makes its buffers with qemu-img
       qemu-system-x86 qemu-utils)

@@ -19,7 +19,7 @@ int cmd_receive(struct xlcolo *xc, int nargs, char **args)
         return usage_error("receive", "--listen: '%s' is not ADDR[:PORT] "
                            "(IPv6: [ADDR]:PORT)", xc->listen);
 
-    announce_backend(xc);
+    announce_backend(xc, "receive");
     libxlcolo_set_event_callback(xc->ctx, print_event, xc);
 
     int r = stop_watch_start(xc, "receive", &watch);

@@ -25,7 +25,7 @@ int cmd_start(struct xlcolo *xc, int nargs, char **args)
         return usage_error("start", "'%s' is not HOST[:PORT] (IPv6: "
                            "[ADDR]:PORT)", dest);
 
-    announce_backend(xc);
+    announce_backend(xc, "start");
     libxlcolo_set_event_callback(xc->ctx, print_event, xc);
 
     int r = stop_watch_start(xc, "start", &watch);

@@ -29,6 +29,9 @@ static void print_status(const struct xlcolo *xc, const libxlcolo_status *st)
         printf("  disk %s: %s%s\n", st->disks[i].name,
                st->disks[i].error ? "error: " : "replicating",
                st->disks[i].error ? st->disks[i].desc : "");
+    if (st->has_arbiter)
+        printf("  owner %s  generation %" PRIu64 "  lease %" PRIu64 " ms left\n",
+               *st->owner ? st->owner : "-", st->generation, st->lease_left_ms);
     fflush(stdout);
 }
 

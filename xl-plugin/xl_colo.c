@@ -94,14 +94,17 @@ static void ctx_freep(libxlcolo_ctx **ctx)
 }
 
 /* The environment, read here and nowhere else (the library reads none):
- * XLCOLO_RUNDIR (when there is no --rundir), XLCOLO_SIMGUEST and
- * XLCOLO_XEN_STOP, whose old name LIBXLCOLO_XEN_STOP works for one more
- * release, with a warning. */
+ * XLCOLO_RUNDIR (when there is no --rundir), XLCOLO_ARBITER (until an
+ * --arbiter), XLCOLO_SIMGUEST and XLCOLO_XEN_STOP, whose old name
+ * LIBXLCOLO_XEN_STOP works for one more release, with a warning. */
 static void read_environment(struct xlcolo *xc)
 {
     const char *v = getenv("XLCOLO_RUNDIR");
     if (!xc->run_dir && v && *v)
         xc->run_dir = v;
+    v = getenv("XLCOLO_ARBITER");
+    if (v && *v)
+        xc->opt.arbiter = v;
     v = getenv("XLCOLO_SIMGUEST");
     if (v && *v)
         xc->simguest = v;
@@ -199,6 +202,8 @@ static int run_command(struct xlcolo *xc, const struct cmd_spec *spec, int argc,
     if (nargs > spec->max_args)
         return usage_error(spec->name, "unexpected argument '%s'", args[spec->max_args]);
     if ((spec->flags & CMD_NEEDS_KEY) && (status = check_auth(spec->name, &xc->opt)) != 0)
+        return status;
+    if ((spec->flags & CMD_NEEDS_ARBITER) && (status = check_arbiter(spec->name, &xc->opt)) != 0)
         return status;
     if (spec->flags & CMD_NEEDS_BACKEND) {
         if (!xc->backend) {

@@ -89,7 +89,7 @@ struct xlcolo_option {
     const char *note;       /* after the default: " (never)" */
 };
 
-#define XLCOLO_MAX_OPTIONS 16
+#define XLCOLO_MAX_OPTIONS 32
 
 /* The keys of the global options without a letter; the commands' own
  * follow (xl_colo_cmdtable.c). */
@@ -108,6 +108,7 @@ struct opt_parser {
  * arguments, and its help. */
 #define CMD_NEEDS_CTX (1u << 0)     /* a logger and a libxlcolo context */
 #define CMD_NEEDS_KEY (1u << 1)     /* exactly one of --key FILE and --insecure */
+#define CMD_NEEDS_ARBITER (1u << 3) /* --arbiter URL|none (check_arbiter) */
 #define CMD_NEEDS_BACKEND (1u << 2) /* runs a protection: xc->opt gets the backend,
                                      * the run directory and the environment's */
 
@@ -206,10 +207,12 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
 
 /* Both or neither of --key and --insecure: a usage error. */
 int check_auth(const char *cmd, const libxlcolo_options *opt);
+/* --arbiter: required on start and receive; "none" warns. */
+int check_arbiter(const char *cmd, const libxlcolo_options *opt);
 
 /* "xl-colo: backend sim (no /dev/xen/privcmd)" on stderr, and a warning
  * if the environment used an old name. */
-void announce_backend(const struct xlcolo *xc);
+void announce_backend(const struct xlcolo *xc, const char *cmd);
 
 /* Prints one line per event on stdout, flushed (JSON with xc->json). */
 libxlcolo_event_cb print_event;

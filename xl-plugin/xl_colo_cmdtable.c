@@ -25,7 +25,8 @@ enum {
     OPT_VERIFY, OPT_MAX_CHECKPOINTS, OPT_HEARTBEAT, OPT_TIMEOUT,
     OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN, OPT_DISK,
     OPT_REP_DISK, OPT_ENABLE, OPT_DISABLE, OPT_PRIMARY, OPT_SECONDARY, OPT_FAILOVER,
-    OPT_PEER,
+    OPT_PEER, OPT_ARBITER, OPT_ARBITER_PREFIX, OPT_LEASE_TTL, OPT_ARBITER_CACERT,
+    OPT_ARBITER_CERT, OPT_ARBITER_KEY, OPT_ARBITER_HOST,
 };
 
 #define OPTION_DISK \
@@ -44,6 +45,27 @@ enum {
 #define OPTION_INSECURE \
     { .name = "insecure", .key = OPT_INSECURE, .kind = XO_FLAG, .field = FIELD(opt.insecure), \
       .help = "run without authentication (trusted networks only)" }
+
+/* Ownership (docs/operator-guide.md, "Ownership"): start and receive. */
+#define OPTIONS_ARBITER \
+    { .name = "arbiter", .key = OPT_ARBITER, .arg = "URL|none", .kind = XO_STRING, \
+      .field = FIELD(opt.arbiter), .env = "XLCOLO_ARBITER", \
+      .help = "who owns the guest: etcd://HOST:PORT[,HOST:PORT...] (required; none: the " \
+              "timeout alone decides, with a warning)" }, \
+    { .name = "arbiter-prefix", .key = OPT_ARBITER_PREFIX, .arg = "PATH", .kind = XO_STRING, \
+      .field = FIELD(opt.arbiter_prefix), \
+      .help = "the owner keys' prefix, default /xen-colo/" }, \
+    { .name = "lease-ttl", .key = OPT_LEASE_TTL, .arg = "MS", .kind = XO_U32, \
+      .field = FIELD(opt.lease_ttl_ms), .min = 2000, .max = MAX_MS, \
+      .help = "the owner's lease; the primary fences before it ends" }, \
+    { .name = "arbiter-cacert", .key = OPT_ARBITER_CACERT, .arg = "FILE", .kind = XO_STRING, \
+      .field = FIELD(opt.arbiter_ca), .help = "TLS to the arbiter, with this CA" }, \
+    { .name = "arbiter-cert", .key = OPT_ARBITER_CERT, .arg = "FILE", .kind = XO_STRING, \
+      .field = FIELD(opt.arbiter_cert), .help = "TLS client certificate" }, \
+    { .name = "arbiter-key", .key = OPT_ARBITER_KEY, .arg = "FILE", .kind = XO_STRING, \
+      .field = FIELD(opt.arbiter_key), .help = "its private key" }, \
+    { .name = "arbiter-host", .key = OPT_ARBITER_HOST, .arg = "NAME", .kind = XO_STRING, \
+      .field = FIELD(opt.host_name), .help = "this host in the arbiter (default: its hostname)" }
 
 /* parse_global in xl_colo.c handles these keys itself. */
 const struct xlcolo_option xlcolo_global_options[] = {
@@ -86,6 +108,7 @@ static const struct xlcolo_option start_options[] = {
     { .name = "dirty-bound", .key = OPT_DIRTY_BOUND, .arg = "PAGES", .kind = XO_U64,
       .field = FIELD(opt.dirty_bound), .min = 0, .max = MAX_PAGES,
       .help = "checkpoint early above this many dirty pages", .note = " (off)" },
+    OPTIONS_ARBITER,
     OPTION_DISK,
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
@@ -102,6 +125,7 @@ static const struct xlcolo_option receive_options[] = {
     { .name = "timeout", .key = OPT_TIMEOUT, .arg = "MS", .kind = XO_U32,
       .field = FIELD(opt.timeout_ms), .min = 1, .max = MAX_MS,
       .help = "primary silent this long is lost" },
+    OPTIONS_ARBITER,
     OPTION_DISK,
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
@@ -162,18 +186,18 @@ static const struct xlcolo_option done_options[] = {
 };
 
 const struct cmd_spec xlcolo_cmdtable[] = {
-    { "start", cmd_start, CMD_NEEDS_CTX | CMD_NEEDS_KEY | CMD_NEEDS_BACKEND,
+    { "start", cmd_start, CMD_NEEDS_CTX | CMD_NEEDS_KEY | CMD_NEEDS_ARBITER | CMD_NEEDS_BACKEND,
       start_options, 2, 2, "DOMAIN and HOST[:PORT] are required",
       "protect a domain, replicating it to a secondary",
-      "[options] --key FILE|--insecure DOMAIN HOST[:PORT]",
+      "[options] --key FILE|--insecure --arbiter URL|none DOMAIN HOST[:PORT]",
       "HOST[:PORT]                the secondary's `xl-colo receive`, port "
       XLCOLO_STR(XLCOLO_DEFAULT_PORT) " by default;\n"
       "                           IPv6 in brackets: [2001:db8::1]:"
       XLCOLO_STR(XLCOLO_DEFAULT_PORT) },
-    { "receive", cmd_receive, CMD_NEEDS_CTX | CMD_NEEDS_KEY | CMD_NEEDS_BACKEND,
+    { "receive", cmd_receive, CMD_NEEDS_CTX | CMD_NEEDS_KEY | CMD_NEEDS_ARBITER | CMD_NEEDS_BACKEND,
       receive_options, 0, 0, NULL,
       "run the secondary side of a protection",
-      "[options] --key FILE|--insecure",
+      "[options] --key FILE|--insecure --arbiter URL|none",
       NULL },
     { "status", cmd_status, CMD_NEEDS_CTX,
       status_options, 0, 1, NULL,

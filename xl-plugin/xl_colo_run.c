@@ -160,8 +160,28 @@ int check_auth(const char *cmd, const libxlcolo_options *opt)
     return 0;
 }
 
-void announce_backend(const struct xlcolo *xc)
+int check_arbiter(const char *cmd, const libxlcolo_options *opt)
 {
+    char err[256];
+    if (!opt->arbiter)
+        return usage_error(cmd, "--arbiter etcd://HOST:PORT[,HOST:PORT...] is required (or "
+                           "--arbiter none, where the timeout alone decides which copy runs)");
+    if (strcmp(opt->arbiter, "none") == 0) {
+        if (opt->arbiter_prefix || opt->arbiter_ca || opt->arbiter_cert || opt->arbiter_key ||
+            opt->host_name)
+            return usage_error(cmd, "--arbiter none takes no other --arbiter option");
+        return 0; /* its warning: announce_backend, once the command line is good */
+    }
+    if (libxlcolo_arbiter_check(opt, err, sizeof(err)) < 0)
+        return usage_error(cmd, "%s", err);
+    return 0;
+}
+
+void announce_backend(const struct xlcolo *xc, const char *cmd)
+{
+    if (xc->opt.arbiter && strcmp(xc->opt.arbiter, "none") == 0)
+        fprintf(stderr, "xl-colo: %s: warning: --arbiter none: a partition or a stalled primary "
+                "can leave two live copies of the guest\n", cmd);
     fprintf(stderr, "xl-colo: backend %s%s\n", xc->backend,
             xc->backend_auto && strcmp(xc->backend, "sim") == 0 ?
             " (no /dev/xen/privcmd)" : "");

@@ -26,6 +26,7 @@
 
 #include "libxlcolo.h"
 #include "page.h"
+#include "uuid.h"
 
 /* Frames per map() call when the engine or the generic digest walks many:
  * as Xen's save code. */
@@ -52,6 +53,8 @@ struct colo_domain_info {
     bool paused;
     bool shutdown;       /* shut down or dying: the guest is gone */
     bool pv_drivers;     /* xen: stop by cooperative suspend */
+    bool fenced;         /* stopped by a fence (COLO_PAUSE_FENCE) */
+    char uuid[37];       /* 8-4-4-4-12: the key of its ownership (arbiter/) */
 };
 
 /* What the secondary needs to build its domain; sent in the stream. */
@@ -69,6 +72,10 @@ struct colo_domain_config {
 
 /* pause/unpause flags */
 #define COLO_PAUSE_CHECKPOINT (1u << 0) /* a checkpoint stop: xen may suspend */
+/* The fence watchdog's stop: it holds until an unpause with this flag, and
+ * any other unpause (a checkpoint's) leaves the guest stopped; its mark
+ * outlives the toolstack, and the domain's info says fenced. */
+#define COLO_PAUSE_FENCE (1u << 1)
 /* domain_create flags */
 #define COLO_CREATE_PAUSED (1u << 0)
 

@@ -63,7 +63,7 @@ static const struct {
     int count;
 } enums[] = {
     [F_ROLE] = { role_name, LIBXLCOLO_ROLE_SECONDARY + 1 },
-    [F_STATE] = { state_name, LIBXLCOLO_STATE_STOPPED + 1 },
+    [F_STATE] = { state_name, LIBXLCOLO_STATE_AWAITING_OWNERSHIP + 1 },
     [F_MODE] = { mode_name, LIBXLCOLO_MODE_COLO + 1 },
     [F_FAILOVER] = { failover_name, LIBXLCOLO_FAILOVER_RELAUNCH + 1 },
 };
@@ -150,6 +150,42 @@ static int disks_from_json(yajl_val obj, libxlcolo_status *s, char *err, size_t 
     return 0;
 }
 
+/* "ownership":{"owner":..,"generation":N,"lease_left_ms":N}, after the
+ * disks, only with an arbiter. */
+static void ownership_to_json(colo_json *j, const libxlcolo_status *st)
+{
+    if (!st->has_arbiter)
+        return;
+    colo_json_open(j, "ownership");
+    colo_json_put_str(j, "owner", st->owner);
+    colo_json_put_u64(j, "generation", st->generation);
+    colo_json_put_u64(j, "lease_left_ms", st->lease_left_ms);
+    colo_json_close(j);
+}
+
+static int ownership_from_json(yajl_val obj, libxlcolo_status *s, char *err, size_t errsize)
+{
+    yajl_val o;
+    char why[96] = "";
+    int r = colo_json_get(obj, "ownership", &o, err, errsize);
+    if (r < 0 || !o)
+        return r;
+    if (!YAJL_IS_OBJECT(o))
+        snprintf(why, sizeof(why), "not an object");
+    /* On failure, why says it. */
+    bool bad = why[0] ||
+               colo_json_copy_str(o, "owner", s->owner, sizeof(s->owner), why, sizeof(why)) < 0 ||
+               colo_json_get_u64(o, "generation", UINT64_MAX, &s->generation, why, sizeof(why)) < 0 ||
+               colo_json_get_u64(o, "lease_left_ms", UINT32_MAX, &s->lease_left_ms, why,
+                                 sizeof(why)) < 0;
+    if (bad) {
+        snprintf(err, errsize, "ownership: %s", why);
+        return -EBADMSG;
+    }
+    s->has_arbiter = true;
+    return 0;
+}
+
 void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
 {
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
@@ -172,6 +208,7 @@ void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
         }
     }
     disks_to_json(j, st);
+    ownership_to_json(j, st);
 }
 
 /* The value of the enum field f named by obj's member, or -EBADMSG:
@@ -233,6 +270,8 @@ int colo_status_from_json(yajl_val obj, libxlcolo_status *st,
     }
     if (r == 0)
         r = disks_from_json(obj, &s, err, errsize);
+    if (r == 0)
+        r = ownership_from_json(obj, &s, err, errsize);
     if (r < 0)
         return r;
     *st = s;

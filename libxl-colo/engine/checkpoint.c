@@ -34,6 +34,7 @@ static int checkpoint_send(colo_primary *p, uint64_t epoch, uint64_t *bytes)
         .pages = c->count,
         .bytes = total,
         .flags = c->has_digest ? COLO_VMSTATE_F_DIGEST : 0,
+        .generation = colo_own_generation(&p->own),
     };
     if (c->has_digest)
         memcpy(sz.digest, c->digest, sizeof(sz.digest));

@@ -15,12 +15,35 @@
 #include "bitmap.h"
 #include "engine/primary.h"
 
-/* The secondary is gone: go on alone, and say so. */
-static void primary_go_alone(colo_primary *p, const char *why)
+/* While the arbiter is asked again: control requests and a stop. */
+static bool primary_idle(void *opaque, int ms)
+{
+    colo_primary *p = opaque;
+    struct pollfd fds[2] = {
+        { .fd = colo_control_fd(p->ctl), .events = POLLIN },
+        { .fd = p->ctx->stop_fd, .events = POLLIN },
+    };
+    int n = poll(fds, 2, ms);
+    if (n > 0 && fds[0].revents)
+        colo_primary_control(p);
+    if (colo_stop_requested(p->ctx, n > 0 && fds[1].revents))
+        p->stop = true;
+    return !p->stop;
+}
+
+static void primary_on_fenced(void *opaque)
+{
+    colo_primary_set_state(opaque, LIBXLCOLO_STATE_FENCED);
+}
+
+/* The secondary is gone: go on alone once ownership is confirmed, and say
+ * so. -ESTALE: ownership moved, the copy here is destroyed. */
+static int primary_go_alone(colo_primary *p, const char *why)
 {
     colo_failover_request(&p->fo, false);
     colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_REQUIRE, LIBXLCOLO_FAILOVER_ACTIVE);
-    LOG(p->ctx, WARN, "secondary lost (%s): %s continues unprotected", why, p->info.name);
+    if (!colo_own_enabled(&p->own))
+        LOG(p->ctx, WARN, "secondary lost (%s): %s continues unprotected", why, p->info.name);
     libxlcolo_event ev = {
         .type = LIBXLCOLO_EVENT_PEER_LOST,
         .role = LIBXLCOLO_ROLE_PRIMARY,
@@ -32,8 +55,27 @@ static void primary_go_alone(colo_primary *p, const char *why)
     p->s = NULL;
     /* The disks' writes must not wait on a secondary that is gone. */
     colo_disks_failover(p->disks);
+    /* With an arbiter, alone only as the owner: the claim moves the
+     * generation past the one the secondary's checkpoints carry. */
+    int r = colo_own_primary_alone(&p->own, p->be, p->dom, primary_idle, p, primary_on_fenced);
+    if (r == -ESTALE) {
+        colo_be_domain_destroy(p->be, p->dom, 0);
+        p->paused_by_us = false;
+        p->logdirty_on = false;
+        colo_primary_set_state(p, LIBXLCOLO_STATE_STOPPED);
+        return r;
+    }
+    if (r < 0) {
+        LOG(p->ctx, WARN, "stopped before ownership of %s was confirmed: it stays as the fence "
+            "left it (paused if fenced)", p->info.name);
+        return r;
+    }
+    if (colo_own_enabled(&p->own))
+        LOG(p->ctx, WARN, "secondary lost (%s): %s continues unprotected at generation %" PRIu64,
+            why, p->info.name, colo_own_generation(&p->own));
     colo_failover_cas(&p->fo, LIBXLCOLO_FAILOVER_ACTIVE, LIBXLCOLO_FAILOVER_COMPLETED);
     colo_primary_set_state(p, LIBXLCOLO_STATE_UNPROTECTED);
+    return 0;
 }
 
 /* Between checkpoints: wait for the next one, answer control requests,
@@ -47,6 +89,11 @@ static int primary_wait(colo_primary *p)
             return 1;
         if (now - p->last_rx_ns > colo_ms_to_ns(p->opt->timeout_ms))
             return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
+        /* Fenced, or the lease lost: the guest is paused here, so the
+         * secondary is left to take over (the link closes without STOP). */
+        if (colo_own_primary_at_risk(&p->own))
+            return LOG_ERRNO(p->ctx, -ENOLCK, "the lease on %s was not renewed in time: the "
+                             "secondary may take over", p->info.name);
         if (now >= p->next_hb_ns) {
             int r = colo_stream_send_buf(p->s, COLO_REC_HEARTBEAT, 0, NULL, 0);
             if (r < 0)
@@ -56,13 +103,14 @@ static int primary_wait(colo_primary *p)
         uint64_t until = MIN(p->next_ckpt_ns, p->next_hb_ns);
         int wait_ms = colo_ms_until(now, until);
 
-        struct pollfd fds[4] = {
+        struct pollfd fds[5] = {
             { .fd = colo_stream_fd(p->s), .events = POLLIN },
             { .fd = colo_control_fd(p->ctl), .events = POLLIN },
             { .fd = p->ctx->trigger_fd, .events = POLLIN },
             { .fd = p->ctx->stop_fd, .events = POLLIN },
+            { .fd = colo_own_fence_fd(&p->own), .events = POLLIN }, /* -1: none */
         };
-        int n = poll(fds, 4, wait_ms);
+        int n = poll(fds, 5, wait_ms);
         if (n < 0 && errno != EINTR)
             return LOG_ERRNO(p->ctx, negative_errno(), "poll");
         /* libxlcolo_request_stop(): the control socket's stop, in-process. */
@@ -142,8 +190,12 @@ static int primary_send_config(colo_primary *p)
         .heartbeat_ms = p->opt->heartbeat_ms,
         .timeout_ms = p->opt->timeout_ms,
         .extra_len = (uint32_t)cfg.extra_len,
+        .generation = colo_own_generation(&p->own),
     };
     snprintf(w.name, sizeof(w.name), "%s", p->info.name);
+    snprintf(w.uuid, sizeof(w.uuid), "%s", p->info.uuid);
+    if (colo_own_enabled(&p->own))
+        snprintf(w.owner, sizeof(w.owner), "%s", p->own.arb->host);
     snprintf(w.backend, sizeof(w.backend), "%s", p->be->ops->name);
     struct iovec iov[2] = {
         { &w, sizeof(w) },
@@ -188,6 +240,12 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     if (r < 0)
         return r;
     r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
+    if (r < 0)
+        return r;
+    /* The domain's control socket is ours: now its ownership. */
+    r = colo_own_open(p->ctx, p->opt, p->info.uuid, p->info.name, &p->own);
+    if (r == 0)
+        r = colo_own_primary_begin(&p->own, &bp, domain, p->be, p->dom);
     if (r < 0)
         return r;
     /* Ours alone now: a stop left by a killed protection is undone at once,
@@ -237,6 +295,7 @@ static void primary_teardown(colo_primary *p, bool clean)
             colo_be_logdirty_off(p->be, p->dom, 0);
         colo_be_domain_close(p->be, p->dom);
     }
+    colo_own_close(&p->own, true);
     colo_control_free(p->ctl);
     colo_backend_close(p->be);
     colo_capture_free(&p->cap);
@@ -263,6 +322,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
     int r = primary_setup(&p, domain, host, port);
     if (r == 0) {
         colo_run_up(ctx); /* from here on, libxlcolo_request_stop() is heard */
+        colo_own_primary_arm(&p.own);
         p.last_rx_ns = colo_now_ns();
         r = colo_primary_initial_sync(&p);
     }
@@ -280,7 +340,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
     if (r == -ECANCELED)
         r = 0; /* the initial sync was cut short by stop or failover */
     if (r == 0 && p.failover_asked && p.s)
-        primary_go_alone(&p, "failover requested");
+        r = primary_go_alone(&p, "failover requested");
     bool clean = r == 0 && p.s;
     if (r == -ESRCH && p.s) {
         /* The guest is gone here (destroyed, crashed, shut down): close the
@@ -310,8 +370,9 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
             colo_stream_send_buf(p.s, COLO_REC_STOP, 0, NULL, 0);
         }
         /* The link failed under a running guest: it goes on alone. */
-        primary_go_alone(&p, p.disks_failed ? "its disks cannot be checkpointed" : strerror(-r));
-        r = -ENOTCONN;
+        int alone = primary_go_alone(&p, p.disks_failed ? "its disks cannot be checkpointed"
+                                                        : strerror(-r));
+        r = alone < 0 ? alone : -ENOTCONN;
     }
     if (clean)
         colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);

@@ -8,6 +8,7 @@
 #include "engine/capture.h"
 #include "engine/failover.h"
 #include "engine/link.h"
+#include "engine/ownership.h"
 #include "engine/pages_copy.h"
 #include "stream/stream.h"
 
@@ -20,6 +21,7 @@ typedef struct {
     colo_stream *s;
     colo_control *ctl;
     colo_failover fo;
+    colo_ownership own;        /* the arbiter's side: lease, fence */
     colo_disks *disks;         /* the replicated disks, NULL for none */
     unsigned long *queue;      /* pre-copy: still to send */
     struct colo_capture_buf buf; /* the captures', lent to the pre-copy */

@@ -23,6 +23,7 @@ static void primary_fill_status(colo_primary *p)
 {
     p->st.failover = colo_failover_get(&p->fo);
     colo_disks_status(p->disks, &p->st);
+    colo_own_status(&p->own, &p->st);
 }
 
 /* One control request; what it asks is left in p for the loops. */

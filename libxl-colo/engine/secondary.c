@@ -19,6 +19,7 @@
 #include "engine/disk_control.h"
 #include "engine/failover.h"
 #include "engine/link.h"
+#include "engine/ownership.h"
 #include "engine/staging.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     colo_stream *s;
     colo_control *ctl;
     colo_failover fo;
+    colo_ownership own;   /* the arbiter's side: the claim before going live */
     colo_disks *disks;    /* the replicated disks, NULL for none */
     colo_staging stg;
     struct colo_wire_domain_config cfg;
@@ -59,6 +61,7 @@ static void sec_control(colo_secondary *s)
     case COLO_CTL_STATUS:
         s->st.failover = colo_failover_get(&s->fo);
         colo_disks_status(s->disks, &s->st);
+        colo_own_status(&s->own, &s->st);
         colo_control_reply_status(s->ctl, cfd, &s->st);
         break;
     case COLO_CTL_CHECKPOINT:
@@ -99,6 +102,10 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
 {
     int r;
 
+    if (sz->generation != s->cfg.generation)
+        return LOG_ERRNO(s->ctx, -EBADMSG, "checkpoint %" PRIu64 " carries generation %" PRIu64
+                         ", the protection's is %" PRIu64, s->stg.epoch, sz->generation,
+                         s->cfg.generation);
     if (sz->epoch != s->stg.epoch || sz->pages != s->stg.pages ||
         sz->bytes != s->stg.body_bytes || (sz->flags & ~COLO_VMSTATE_F_DIGEST))
         return LOG_ERRNO(s->ctx, -EBADMSG, "checkpoint %" PRIu64 " does not match its VMSTATE_SIZE "
@@ -291,6 +298,22 @@ static int sec_loop(colo_secondary *s)
     }
 }
 
+/* While the arbiter is asked: control requests (status, stop). */
+static bool sec_idle(void *opaque, int ms)
+{
+    colo_secondary *s = opaque;
+    struct pollfd fds[2] = {
+        { .fd = colo_control_fd(s->ctl), .events = POLLIN },
+        { .fd = s->ctx->stop_fd, .events = POLLIN },
+    };
+    int n = poll(fds, 2, ms);
+    if (n > 0 && fds[0].revents)
+        sec_control(s);
+    if (colo_stop_requested(s->ctx, n > 0 && fds[1].revents))
+        s->stopped = true;
+    return !s->stopped;
+}
+
 /* Take over: the guest runs from the last applied checkpoint. */
 static int sec_failover(colo_secondary *s, const char *why)
 {
@@ -353,7 +376,8 @@ static int sec_config(colo_secondary *s, uint8_t **extra)
     memcpy(&s->cfg, body, sizeof(s->cfg));
     struct colo_wire_domain_config *c = &s->cfg;
     if (memchr(c->name, 0, sizeof(c->name)) == NULL || !c->name[0] ||
-        memchr(c->backend, 0, sizeof(c->backend)) == NULL)
+        memchr(c->backend, 0, sizeof(c->backend)) == NULL ||
+        memchr(c->uuid, 0, sizeof(c->uuid)) == NULL || memchr(c->owner, 0, sizeof(c->owner)) == NULL)
         return LOG_ERRNO(s->ctx, -EBADMSG, "DOMAIN_CONFIG with an unterminated name");
     if (c->nr_pages == 0 || c->nr_pages > COLO_MAX_NR_PAGES || c->nr_vcpus == 0 ||
         c->nr_vcpus > 512 || h.length != sizeof(*c) + c->extra_len)
@@ -394,6 +418,20 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     r = colo_control_listen(s->ctx, s->be->run_dir, s->cfg.name, &s->ctl);
     if (r < 0)
         return r;
+    r = colo_own_open(s->ctx, s->opt, s->cfg.uuid, s->cfg.name, &s->own);
+    if (r < 0)
+        return r;
+    /* Both sides decide by the arbiter, or neither: one that fails over
+     * on silence alone makes the other's lease worthless. */
+    if (colo_own_enabled(&s->own) && s->cfg.generation == 0)
+        return LOG_ERRNO(s->ctx, -EINVAL, "the primary of %s runs without an arbiter "
+                         "(--arbiter none) and this side with one: refused", s->cfg.name);
+    if (!colo_own_enabled(&s->own) && s->cfg.generation != 0)
+        return LOG_ERRNO(s->ctx, -EINVAL, "the primary of %s holds it through an arbiter at "
+                         "generation %" PRIu64 " and this side runs with --arbiter none: refused",
+                         s->cfg.name, s->cfg.generation);
+    snprintf(s->own.seen.host, sizeof(s->own.seen.host), "%s", s->cfg.owner);
+    s->own.seen.generation = s->cfg.generation;
     struct colo_domain_config dc = {
         .type = s->cfg.type,
         .nr_pages = s->cfg.nr_pages,
@@ -451,8 +489,22 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
         /* The primary is gone (or failover was asked): take over. */
         if (s.consistent) {
             const char *why = r == 0 ? "requested" : r == -ETIMEDOUT ? "primary silent" : "primary lost";
-            r = sec_failover(&s, why);
-            destroy = r < 0;
+            /* Live only as the owner: the primary's lease must have ended,
+             * and nobody may have moved the generation on. */
+            colo_stream_free(s.s);
+            s.s = NULL;
+            if (colo_own_enabled(&s.own))
+                sec_set_state(&s, LIBXLCOLO_STATE_AWAITING_OWNERSHIP);
+            r = colo_own_secondary_claim(&s.own, s.cfg.generation, sec_idle, &s);
+            if (r == -ECANCELED) {
+                LOG(ctx, NOTICE, "stopped while waiting for ownership of %s: secondary destroyed",
+                    s.cfg.name);
+                sec_set_state(&s, LIBXLCOLO_STATE_STOPPED);
+                r = 0;
+            } else if (r == 0) {
+                r = sec_failover(&s, why);
+                destroy = r < 0;
+            }
         } else {
             r = LOG_ERRNO(ctx, -ENOTCONN, "primary lost before the initial sync completed: "
                           "no consistent state, secondary destroyed");
@@ -476,6 +528,7 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
             colo_be_domain_destroy(s.be, s.dom, 0);
         colo_be_domain_close(s.be, s.dom);
     }
+    colo_own_close(&s.own, true);
     colo_staging_free(&s.stg);
     colo_stream_free(s.s);
     colo_disks_close(s.disks);

@@ -16,8 +16,8 @@
 
 #include <stdint.h>
 
-#define COLO_STREAM_VERSION_MIN 1
-#define COLO_STREAM_VERSION_MAX 1
+#define COLO_STREAM_VERSION_MIN 2
+#define COLO_STREAM_VERSION_MAX 2
 #define COLO_HELLO_MAGIC "XLCOLO\r\n" /* 8 bytes, no NUL on the wire */
 
 #define COLO_REC_HDR_LEN 16
@@ -81,6 +81,9 @@ struct colo_wire_domain_config {
     char backend[16];
     uint32_t extra_len;
     uint32_t pad;
+    char uuid[40];        /* the guest's, 8-4-4-4-12 and NULs: its ownership's key */
+    uint64_t generation;  /* the owner's with an arbiter, 0 without one */
+    char owner[64];       /* the owning host, with an arbiter */
 } __attribute__((packed));
 
 /* PAGES body: le32 count, le32 pad, le64 pfn[count], count pages. */
@@ -103,6 +106,7 @@ struct colo_wire_vmstate_size {
     uint32_t flags;
     uint32_t pad;
     uint8_t digest[32];  /* the primary's digest while paused, if F_DIGEST */
+    uint64_t generation; /* the owner's, with an arbiter (0 without) */
 } __attribute__((packed));
 
 /* Bounds, checked before allocation. */

@@ -309,6 +309,31 @@ static void frame_seeds(void)
         frame_free(&t[i]);
 }
 
+/* The arbiter's replies, as Debian's etcd 3.4.23 gateway answered the
+ * driver's requests (no encoder of ours makes them); the first byte picks
+ * the parser (fuzz-etcd.c). */
+static void etcd_seeds(void)
+{
+#define HDR "{\"cluster_id\":\"11268629272020816896\",\"member_id\":\"8739910569631323377\",\"revision\":\"2\",\"raft_term\":\"2\"}"
+    static const struct {
+        uint8_t which;
+        const char *file, *text;
+    } r[] = {
+        { 0, "grant", "{\"header\":" HDR ",\"ID\":\"1509165723461590790\",\"TTL\":\"5\"}" },
+        { 1, "keepalive", "{\"result\":{\"header\":" HDR ",\"ID\":\"1509165723461590790\",\"TTL\":\"5\"}}" },
+        { 1, "keepalive-gone", "{\"result\":{\"header\":" HDR ",\"ID\":\"1509165723461590790\"}}" },
+        { 2, "timetolive", "{\"header\":" HDR ",\"ID\":\"1509165723461590790\",\"TTL\":\"4\",\"grantedTTL\":\"5\"}" },
+        { 2, "timetolive-gone", "{\"header\":" HDR ",\"ID\":\"1509165723461590790\",\"TTL\":\"-1\"}" },
+        { 3, "txn-put", "{\"header\":" HDR ",\"succeeded\":true,\"responses\":[{\"response_put\":{\"header\":{\"revision\":\"2\"}}}]}" },
+        { 3, "txn-range", "{\"header\":" HDR ",\"responses\":[{\"response_range\":{\"header\":{\"revision\":\"2\"},\"kvs\":[{\"key\":\"L3hlbi1jb2xvL3gvb3duZXI=\",\"create_revision\":\"2\",\"mod_revision\":\"2\",\"version\":\"1\",\"value\":\"aG9zdEEgMQ==\",\"lease\":\"1509165723461590790\"}],\"count\":\"1\"}},{\"response_range\":{\"header\":{\"revision\":\"2\"}}}]}" },
+        { 4, "revoke", "{\"header\":" HDR "}" },
+        { 4, "error", "{\"error\":\"unexpected EOF\",\"message\":\"unexpected EOF\",\"code\":3}" },
+    };
+#undef HDR
+    for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+        seed("etcd", r[i].file, &r[i].which, 1, r[i].text, strlen(r[i].text));
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -323,5 +348,6 @@ int main(int argc, char **argv)
     key_seeds();
     qmp_seeds();
     frame_seeds();
+    etcd_seeds();
     return 0;
 }

@@ -40,6 +40,7 @@ FOLDERS = [
     ('libxl-colo/engine', 'engine'),
     ('libxl-colo/stream', 'stream'),
     ('libxl-colo/qmp', 'qmp'),
+    ('libxl-colo/arbiter', 'arbiter'),
     ('libxl-colo/block', 'block'),
     ('libxl-colo/proxy', 'proxy'),
     ('libxl-colo', 'top'),
@@ -48,18 +49,19 @@ FOLDERS = [
     ('tools/proxy', 'tools/proxy'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'qmp', 'proxy', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'arbiter', 'proxy', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
     'qmp': {'top'},
+    'arbiter': {'top'},
     'proxy': {'top'},
     'block': {'qmp', 'stream', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},
     'control': {'top'},
-    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'top'},
+    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'arbiter', 'top'},
     # the command line links the public library only, and builds in itself
     # the JSON helpers and the status codec (XL_PLUGIN_HEADERS)
     'xl-plugin': {'top', 'control'},

@@ -24,8 +24,8 @@ unset XLCOLO_BACKEND
 
 echo "# xl-colo is $(command -v xl-colo)"
 
-start_usage="usage: xl-colo start [options] --key FILE|--insecure DOMAIN HOST[:PORT]"
-receive_usage="usage: xl-colo receive [options] --key FILE|--insecure"
+start_usage="usage: xl-colo start [options] --key FILE|--insecure --arbiter URL|none DOMAIN HOST[:PORT]"
+receive_usage="usage: xl-colo receive [options] --key FILE|--insecure --arbiter URL|none"
 global_usage="usage: xl-colo [--backend sim|xen] [--rundir DIR] [-v] [-j] COMMAND [ARGS]"
 
 # --- help ----------------------------------------------------------------
@@ -293,7 +293,51 @@ test_expect_success 'the old LIBXLCOLO_XEN_STOP still works, with one warning na
 	grep -x "xl-colo: warning: LIBXLCOLO_XEN_STOP is deprecated and will be removed; use XLCOLO_XEN_STOP" actual &&
 	test "$(grep -c LIBXLCOLO_XEN_STOP actual)" = 1 &&
 	XLCOLO_XEN_STOP=pause test_expect_code 1 xl-colo --backend sim start --insecure web1 127.0.0.1:1 2>actual &&
-	! grep -q warning actual
+	! grep -q XEN_STOP actual
+'
+
+# --- ownership: --arbiter -------------------------------------------------
+
+test_expect_success 'start, receive: no --arbiter (nor XLCOLO_ARBITER) exits 2 saying so' '
+	for cmd in "start --insecure web1 host" "receive --insecure"; do
+		env -u XLCOLO_ARBITER xl-colo $cmd >out 2>actual; rc=$? &&
+		test $rc = 2 &&
+		grep -x "xl-colo: ${cmd%% *}: --arbiter etcd://HOST:PORT\[,HOST:PORT...\] is required (or --arbiter none, where the timeout alone decides which copy runs)" actual ||
+		return 1
+	done
+'
+
+test_expect_success '--arbiter none: one warning line, then the protection runs as before' '
+	test_expect_code 1 xl-colo --backend sim start --insecure --arbiter none web1 127.0.0.1:1 2>actual &&
+	test "$(grep -c "warning: --arbiter none" actual)" = 1 &&
+	grep -x "xl-colo: start: warning: --arbiter none: a partition or a stalled primary can leave two live copies of the guest" actual
+'
+
+while IFS='|' read -r opts why; do
+	test_expect_success "start: $opts exits 2 naming the problem" '
+		test_expect_code 2 xl-colo start --insecure $opts web1 host 2>actual &&
+		head -n 1 actual >first &&
+		echo "xl-colo: start: $why" >expect &&
+		test_cmp expect first
+	'
+done <<'EOT'
+--arbiter=http://e:2379|arbiter "http://e:2379": not etcd://HOST:PORT[,HOST:PORT...]
+--arbiter=etcd://e|arbiter endpoint "e" is not HOST:PORT
+--arbiter=etcd://e:0|arbiter endpoint "e:0": the port is not 1..65535
+--arbiter=etcd://e:2379,,f:1|an empty arbiter endpoint in "e:2379,,f:1"
+--arbiter=etcd://e;x:2379|arbiter endpoint "e;x:2379": a host may hold only letters, digits, '.', '-', '_' and an [IPv6] address
+--arbiter=etcd://e:2379 --arbiter-prefix=x/|arbiter prefix "x/": must start with '/', at most 100 bytes, no quote or backslash
+--arbiter=etcd://e:2379 --lease-ttl=1999|--lease-ttl: '1999' is not a number in 2000..3600000
+--arbiter=etcd://e:2379 --arbiter-cert=c.pem|an arbiter client certificate needs --arbiter-cacert (TLS)
+--arbiter=etcd://e:2379 --arbiter-host=a/b|this host's name "a/b" cannot name an owner: 1..63 of [A-Za-z0-9_.-]
+--arbiter=none --arbiter-prefix=/x/|--arbiter none takes no other --arbiter option
+EOT
+
+test_expect_success 'XLCOLO_ARBITER stands for --arbiter, and --arbiter wins over it' '
+	XLCOLO_ARBITER=etcd://e test_expect_code 2 xl-colo start --insecure web1 host 2>actual &&
+	grep -x "xl-colo: start: arbiter endpoint \"e\" is not HOST:PORT" actual &&
+	XLCOLO_ARBITER=etcd://e test_expect_code 1 xl-colo --backend sim start --insecure --arbiter none web1 127.0.0.1:1 2>actual &&
+	grep -q "warning: --arbiter none" actual
 '
 
 test_expect_success 'start, receive: a bad --disk exits 2 naming it' '

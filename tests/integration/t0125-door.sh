@@ -48,7 +48,7 @@ mitm=$!; track $mitm
 test_expect_success 'a HELLO offering another stream version: refused' '
 	test_expect_code 1 xl-colo --rundir "$A" start --key "$key" --timeout 3000 g "127.0.0.1:$mport" 2>err3 &&
 	alive "$sec" &&
-	grep -q "peer speaks stream versions 7..7, we speak 1..1" "$B/sec.err"
+	grep -q "peer speaks stream versions 7..7, we speak 2..2" "$B/sec.err"
 '
 kill "$mitm" 2>/dev/null || true; wait "$mitm" 2>/dev/null || true
 

@@ -122,7 +122,7 @@ static void test_forged_auth(void)
     struct side c, v;
     struct colo_rec_hdr h;
     uint8_t forged[COLO_TAG_LEN], body[64];
-    struct colo_hello hi = hello(1, 1, COLO_HELLO_F_AUTH);
+    struct colo_hello hi = hello(2, 2, COLO_HELLO_F_AUTH);
     int raw;
 
     pair_new(&c, &v);
@@ -198,16 +198,16 @@ static void test_insecure(void)
 static void test_version_refused_by_server(void)
 {
     struct side c, v;
-    struct colo_hello hi = hello(2, 3, 0);
+    struct colo_hello hi = hello(3, 4, 0);
     int raw;
 
     pair_new(&c, &v);
     raw = dup(colo_stream_fd(c.s));
     raw_record(raw, COLO_REC_HELLO, 0, sizeof(hi), &hi, sizeof(hi));
     CU_ASSERT_EQUAL(colo_stream_handshake_server(v.s, NULL, 0, T_MS, NULL), -EPROTO);
-    CU_ASSERT_STRING_EQUAL(v.lg.last, "peer speaks stream versions 2..3, we speak 1..1");
+    CU_ASSERT_STRING_EQUAL(v.lg.last, "peer speaks stream versions 3..4, we speak 2..2");
     expect_error_record(raw, NULL, EPROTO,
-                        "version mismatch: the secondary speaks stream versions 1..1");
+                        "version mismatch: the secondary speaks stream versions 2..2");
     close(raw);
     side_free(&c);
     side_free(&v);
@@ -216,14 +216,14 @@ static void test_version_refused_by_server(void)
 static void test_version_refused_by_client(void)
 {
     struct side c, v;
-    struct colo_hello hi = hello(2, 2, 0);
+    struct colo_hello hi = hello(1, 1, 0); /* version 1: before ownership */
     int raw;
 
     pair_new(&c, &v);
     raw = dup(colo_stream_fd(v.s));
     raw_record(raw, COLO_REC_HELLO, 0, sizeof(hi), &hi, sizeof(hi));
     CU_ASSERT_EQUAL(colo_stream_handshake_client(c.s, NULL, 0, T_MS, NULL), -EPROTO);
-    CU_ASSERT_STRING_EQUAL(c.lg.last, "peer speaks stream versions 2..2, we speak 1..1");
+    CU_ASSERT_STRING_EQUAL(c.lg.last, "peer speaks stream versions 1..1, we speak 2..2");
     expect_error_record(raw, NULL, EPROTO, "version mismatch: the primary cannot use the version chosen");
     close(raw);
     side_free(&c);
@@ -233,7 +233,7 @@ static void test_version_refused_by_client(void)
 static void test_bad_magic_and_order(void)
 {
     struct side c, v;
-    struct colo_hello hi = hello(1, 1, 0);
+    struct colo_hello hi = hello(2, 2, 0);
     uint64_t e = 0;
     int raw;
 

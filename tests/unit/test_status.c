@@ -324,7 +324,7 @@ static void test_too_long(void)
     /* A name too long is no name. */
     snprintf(s, sizeof(s), "\"%0150d\"", 0);
     assert_refused(good_with("state", s), "\"state\" is not one of connecting, "
-                   "precopy, protected, unprotected, failed-over, stopped");
+                   "precopy, protected, unprotected, failed-over, stopped, fenced, awaiting-ownership");
 }
 
 static void test_unknown_names(void)
@@ -332,9 +332,11 @@ static void test_unknown_names(void)
     assert_refused(good_with("role", "\"tertiary\""),
                    "\"role\" is not one of primary, secondary");
     assert_refused(good_with("state", "\"zombie\""), "\"state\" is not one of "
-                   "connecting, precopy, protected, unprotected, failed-over, stopped");
+                   "connecting, precopy, protected, unprotected, failed-over, stopped, fenced, "
+                   "awaiting-ownership");
     assert_refused(good_with("state", "\"unknown\""), "\"state\" is not one of "
-                   "connecting, precopy, protected, unprotected, failed-over, stopped");
+                   "connecting, precopy, protected, unprotected, failed-over, stopped, fenced, "
+                   "awaiting-ownership");
     assert_refused(good_with("mode", "\"COLO\""), "\"mode\" is not one of remus, colo");
     assert_refused(good_with("failover", "\"\""), "\"failover\" is not one of "
                    "none, require, active, completed, relaunch");

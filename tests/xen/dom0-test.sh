@@ -234,7 +234,7 @@ step_refuse_pv() {
     # the same refusal through the command line, before any connection
     if command -v xl-colo >/dev/null; then
         colo_key
-        msg=$(xl-colo --rundir /tmp/pv start --key $XLCOLO_KEY linpv 127.0.0.1:7999 2>&1); rc=$?
+        msg=$(xl-colo --rundir /tmp/pv start --key $XLCOLO_KEY --arbiter none linpv 127.0.0.1:7999 2>&1); rc=$?
         if [ $rc != 0 ] && echo "$msg" | grep -q "is PV: xen-colo needs HVM or PVH"; then
             pass refuse-pv-cli "xl-colo start exits $rc: $(echo "$msg" | grep 'is PV' | head -1)"
         else

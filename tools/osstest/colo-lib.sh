@@ -17,6 +17,8 @@
 #   XLCOLO_INTERVAL    checkpoint interval in ms      (200)
 #   XLCOLO_TIMEOUT     peer-lost timeout in ms        (10000)
 #   XLCOLO_VERIFY      1: digests on both sides, --verify (0)
+#   XLCOLO_ARBITER     --arbiter of both sides: etcd://HOST:PORT, or none
+#                      (none: the timeout alone decides, as in one-host tests)
 #   XLCOLO_START_OPTS  more options for `xl-colo start`
 #   XLCOLO_RECEIVE_OPTS  more options for `xl-colo receive` (e.g. its --disk)
 #   XLCOLO_LOGDIR      event logs and pid files       (/var/log/xen-colo)
@@ -35,6 +37,7 @@ XLCOLO_KEY=${XLCOLO_KEY:-/etc/xen-colo/key}
 XLCOLO_INTERVAL=${XLCOLO_INTERVAL:-200}
 XLCOLO_TIMEOUT=${XLCOLO_TIMEOUT:-10000}
 XLCOLO_VERIFY=${XLCOLO_VERIFY:-0}
+XLCOLO_ARBITER=${XLCOLO_ARBITER:-none}
 XLCOLO_START_OPTS=${XLCOLO_START_OPTS:-}
 XLCOLO_RECEIVE_OPTS=${XLCOLO_RECEIVE_OPTS:-}
 XLCOLO_LOGDIR=${XLCOLO_LOGDIR:-/var/log/xen-colo}

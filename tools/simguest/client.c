@@ -13,6 +13,7 @@
 #include "backend/digest.h"
 #include "opts.h"
 #include "backend/sim/sim-proto.h"
+#include "uuid.h"
 
 static int guest_connect(const char *cmd, const struct client_opts *o, int *out)
 {
@@ -93,8 +94,12 @@ int cmd_info(int argc, char **argv)
     printf("rate: %" PRIu64 "\n", in.rate);
     printf("hot-set: %" PRIu64 "\n", in.hot_set);
     printf("seed: %" PRIu64 "\n", in.seed);
+    char uuid[COLO_UUID_TEXT_LEN + 1];
+    colo_uuid_format(in.uuid, uuid);
+    printf("uuid: %s\n", uuid);
     printf("paused: %s\n", in.flags & SIM_INFO_PAUSED ? "yes" : "no");
     printf("checkpoint stop: %s\n", in.flags & SIM_INFO_CKPT_STOP ? "yes" : "no");
+    printf("fenced: %s\n", in.flags & SIM_INFO_FENCED ? "yes" : "no");
     printf("incoming: %s\n", in.flags & SIM_INFO_INCOMING ? "yes" : "no");
     printf("context: %s\n", in.flags & SIM_INFO_CTX_VALID ? "valid" : "unset");
     printf("logdirty: %s\n", in.flags & SIM_INFO_LOGDIRTY ? "on" : "off");

@@ -102,6 +102,7 @@ int guest_new(const struct sim_params *p, struct guest **out)
     g->nr_pages = p->mem_bytes / SIM_PAGE_SIZE;
     g->nr_vcpus = p->nr_vcpus;
     g->seed = p->seed;
+    memcpy(g->uuid, p->uuid, sizeof(g->uuid));
     g->incoming = p->incoming;
     g->ctx_valid = !p->incoming;
     atomic_init(&g->pause_req, p->paused || p->incoming);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "backend/sim/sim-proto.h"
+#include "uuid.h"
 
 #define SIM_PAGE_SIZE 4096u
 #define SIM_BITS_PER_LONG (sizeof(unsigned long) * 8)
@@ -39,6 +40,8 @@ struct sim_params {
     bool daemon;
     const char *disk_uri; /* --disk: an NBD URI (libnbd), or NULL for none */
     uint64_t disk_rate;   /* block writes/s */
+    uint8_t uuid[16];     /* --uuid, else random */
+    bool uuid_set;
 };
 
 struct guest;
@@ -55,6 +58,7 @@ struct vcpu {
 
 struct guest {
     char name[SIM_NAME_MAX + 1];
+    uint8_t uuid[16];
     uint64_t nr_pages;
     uint64_t mem_bytes;
     int memfd;
@@ -75,6 +79,7 @@ struct guest {
     bool incoming;
     bool ctx_valid;
     bool ckpt_stop;          /* paused for a checkpoint, not yet unpaused */
+    bool fenced;             /* paused by a fence: only its unpause runs it */
 
     /* log-dirty */
     _Atomic unsigned long *dirty;

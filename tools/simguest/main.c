@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,7 +34,7 @@ static const struct cmd cmds[] = {
     { "run", cmd_run, "run a simulated guest",
       "--name N [--rundir DIR] [--mem SIZE] [--vcpus K]\n"
       "        [--workload idle|web|kernel-build|memstress|custom] [--rate PAGES_PER_SEC]\n"
-      "        [--hot-set PAGES] [--seed S] [--paused] [--incoming] [--daemon]\n"
+      "        [--hot-set PAGES] [--seed S] [--uuid UUID] [--paused] [--incoming] [--daemon]\n"
       "        [--disk NBD_URI [--disk-rate WRITES_PER_SEC]]\n"
       "    SIZE: 16M..16G, with a K, M or G suffix (a bare number is MiB); default 256M.\n"
       "    --rate is per vCPU (0: unlimited); --rate and --hot-set override the workload's.\n"
@@ -96,6 +97,7 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
         { "daemon", no_argument, NULL, 'D' },
         { "disk", required_argument, NULL, 'k' },
         { "disk-rate", required_argument, NULL, 'K' },
+        { "uuid", required_argument, NULL, 'u' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL;
@@ -148,6 +150,11 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
             if (parse_u64(optarg, &p->disk_rate) < 0 || p->disk_rate < 1 ||
                 p->disk_rate > 100000)
                 return fail(1, "run", "--disk-rate %s: must be 1..100000 writes/s", optarg);
+            break;
+        case 'u':
+            if (!colo_uuid_parse(optarg, p->uuid))
+                return fail(1, "run", "--uuid %s: not a UUID (8-4-4-4-12 hex digits)", optarg);
+            p->uuid_set = true;
             break;
         case ':':
             return fail(EXIT_USAGE, "run", "option '%s' needs a value", argv[optind - 1]);
@@ -280,6 +287,13 @@ int cmd_run(int argc, char **argv)
     r = run_parse(argc, argv, &p, rundir, sizeof(rundir));
     if (r)
         return r;
+    /* A guest's identity, as Xen gives a domain one: random, version 4. */
+    if (!p.uuid_set) {
+        if (getrandom(p.uuid, sizeof(p.uuid), 0) != sizeof(p.uuid))
+            return fail(1, "run", "getrandom: %s", strerror(errno));
+        p.uuid[6] = (uint8_t)((p.uuid[6] & 0x0f) | 0x40);
+        p.uuid[8] = (uint8_t)((p.uuid[8] & 0x3f) | 0x80);
+    }
     if (p.daemon) {
         r = daemonize(&notify_fd);
         if (r >= 0)

@@ -276,7 +276,8 @@ static int req_check(struct server *s, size_t n)
     bool takes_data = q->op == SIM_OP_CONTEXT_SET || q->op == SIM_OP_DEVSTATE_LOAD;
     unsigned flags_ok = (q->op == SIM_OP_LOGDIRTY_PEEK || q->op == SIM_OP_LOGDIRTY_CLEAN)
                             ? SIM_LD_F_BITMAP
-                            : q->op == SIM_OP_PAUSE ? SIM_PAUSE_F_CHECKPOINT : 0;
+                            : q->op == SIM_OP_PAUSE ? SIM_PAUSE_F_CHECKPOINT | SIM_PAUSE_F_FENCE
+                            : q->op == SIM_OP_UNPAUSE ? SIM_UNPAUSE_F_FENCE : 0;
 
     if (n < SIM_REQ_HDR || q->magic != SIM_PROTO_MAGIC || q->len > SIM_DATA_MAX ||
         n != SIM_REQ_HDR + q->len) {
@@ -318,8 +319,17 @@ static int dispatch(struct server *s, struct client *c, struct guest *g, int *fd
         guest_pause(g);
         if (q->flags & SIM_PAUSE_F_CHECKPOINT)
             g->ckpt_stop = true;
+        if (q->flags & SIM_PAUSE_F_FENCE)
+            g->fenced = true;
         return 0;
     case SIM_OP_UNPAUSE:
+        if (q->flags & SIM_UNPAUSE_F_FENCE)
+            g->fenced = false;
+        if (g->fenced) {
+            /* A checkpoint's restart under a fence: the fence holds. */
+            g->ckpt_stop = false;
+            return 0;
+        }
         r = guest_unpause(g, s->why, sizeof(s->why));
         if (r == 0)
             g->ckpt_stop = false;

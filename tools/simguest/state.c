@@ -133,8 +133,10 @@ void guest_info(struct guest *g, struct sim_info *info)
                   (atomic_load(&g->ld_on) ? SIM_INFO_LOGDIRTY : 0) |
                   (g->ctx_valid ? SIM_INFO_CTX_VALID : 0) |
                   (g->incoming ? SIM_INFO_INCOMING : 0) |
-                  (g->ckpt_stop ? SIM_INFO_CKPT_STOP : 0);
+                  (g->ckpt_stop ? SIM_INFO_CKPT_STOP : 0) |
+                  (g->fenced ? SIM_INFO_FENCED : 0);
     info->seed = g->seed;
+    memcpy(info->uuid, g->uuid, sizeof(info->uuid));
     info->rate = g->rate;
     info->hot_set = g->hot_set;
     info->dirty_count = logdirty_count(g);

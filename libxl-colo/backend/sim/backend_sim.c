@@ -329,7 +329,9 @@ static int sim_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     info->mem_bytes = d->info.mem_bytes;
     info->nr_vcpus = d->info.nr_vcpus;
     info->paused = !!(d->info.flags & SIM_INFO_PAUSED);
+    info->fenced = !!(d->info.flags & SIM_INFO_FENCED);
     info->shutdown = d->gone; /* the socket is gone: so is the guest */
+    colo_uuid_format(d->info.uuid, info->uuid);
     return 0;
 }
 
@@ -345,15 +347,17 @@ static int simple_op(colo_backend *be, colo_dom *d, const char *what, uint16_t o
 
 static int sim_pause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "pause");
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT | COLO_PAUSE_FENCE, "pause");
     return simple_op(be, d, "pause", SIM_OP_PAUSE,
-                     (flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0);
+                     ((flags & COLO_PAUSE_CHECKPOINT) ? SIM_PAUSE_F_CHECKPOINT : 0) |
+                     ((flags & COLO_PAUSE_FENCE) ? SIM_PAUSE_F_FENCE : 0));
 }
 
 static int sim_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "unpause");
-    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE, 0);
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT | COLO_PAUSE_FENCE, "unpause");
+    return simple_op(be, d, "unpause", SIM_OP_UNPAUSE,
+                     (flags & COLO_PAUSE_FENCE) ? SIM_UNPAUSE_F_FENCE : 0);
 }
 
 /* A checkpoint stop that nobody will end: the guest recorded it. */

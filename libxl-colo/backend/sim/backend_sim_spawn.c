@@ -39,6 +39,7 @@ int colo_sim_config_encode(colo_backend *be, const struct sim_info *in, void **e
     c->hot_set = htole64(in->hot_set);
     c->mem_bytes = htole64(in->mem_bytes);
     c->nr_vcpus = htole32(in->nr_vcpus);
+    memcpy(c->uuid, in->uuid, sizeof(c->uuid));
     *extra = c;
     *len = sizeof(*c);
     return 0;
@@ -105,6 +106,7 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
     const char *bin = be->simguest;
     bool search = !bin || !*bin;
     char mem[32], vcpus[16], wl[32], seed[32], rate[32], hot[32], out[SPAWN_OUT_MAX];
+    char uuid[COLO_UUID_TEXT_LEN + 1];
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, def;
@@ -120,11 +122,12 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
     snprintf(seed, sizeof(seed), "%" PRIu64, c->seed);
     snprintf(rate, sizeof(rate), "%" PRIu64, c->rate);
     snprintf(hot, sizeof(hot), "%" PRIu64, c->hot_set);
+    colo_uuid_format(c->uuid, uuid);
     char *argv[] = {
         (char *)bin, "run", "--daemon", "--incoming", "--paused",
         "--name", (char *)name, "--rundir", (char *)be->run_dir, "--mem", mem,
         "--vcpus", vcpus, "--workload", wl, "--seed", seed, "--rate", rate,
-        "--hot-set", hot, NULL, NULL, NULL,
+        "--hot-set", hot, "--uuid", uuid, NULL, NULL, NULL,
     };
     /* The guest's disk, if it has one: the argv's two last slots. */
     if (be->nr_disks && be->disks[0].guest_uri) {

@@ -81,6 +81,11 @@ enum sim_op {
 #define SIM_PAUSE_F_CHECKPOINT 0x1u /* a toolstack's checkpoint stop: recorded
                                      * (SIM_INFO_CKPT_STOP) until UNPAUSE, so a
                                      * toolstack killed meanwhile is seen */
+#define SIM_PAUSE_F_FENCE 0x2u      /* the fence watchdog's stop (engine/fence.h):
+                                     * an UNPAUSE without SIM_UNPAUSE_F_FENCE
+                                     * leaves the guest stopped */
+/* UNPAUSE flags */
+#define SIM_UNPAUSE_F_FENCE 0x2u    /* lift the fence, and run */
 
 struct sim_req {
     uint32_t magic;
@@ -122,6 +127,7 @@ const char *sim_workload_name(unsigned w);
 #define SIM_INFO_CTX_VALID 0x4u
 #define SIM_INFO_INCOMING 0x8u
 #define SIM_INFO_CKPT_STOP 0x10u
+#define SIM_INFO_FENCED 0x20u
 
 struct sim_info {
     char name[SIM_NAME_MAX + 1];
@@ -137,6 +143,7 @@ struct sim_info {
     uint64_t dirty_count; /* the log's count (0 when log-dirty is off) */
     uint64_t ticks;       /* the device's tick counter */
     uint64_t counters[SIM_MAX_VCPUS];
+    uint8_t uuid[16];     /* the guest's (--uuid), kept across checkpoints */
 };
 
 /* The context blob, little-endian: header, then nr_vcpus records. */
@@ -175,6 +182,7 @@ struct sim_config {
     uint64_t mem_bytes;
     uint32_t nr_vcpus;
     uint32_t reserved;
+    uint8_t uuid[16];
 };
 
 _Static_assert(SIM_CTX_SIZE(SIM_MAX_VCPUS) <= SIM_DATA_MAX, "context fits a message");

@@ -105,6 +105,8 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
      * finds it already suspended. */
     info->shutdown = ri.dying || (ri.shutdown && ri.shutdown_reason != SHUTDOWN_suspend);
     info->pv_drivers = d->pv_drivers;
+    info->fenced = xen_fenced(be, d);
+    colo_uuid_format(ri.uuid, info->uuid);
     return 0;
 }
 

@@ -58,6 +58,7 @@ int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
     ri->max_memkb = (uint64_t)di.max_pages * (XC_PAGE_SIZE / 1024);
     ri->tot_pages = di.tot_pages;
     ri->max_vcpu_id = di.max_vcpu_id;
+    memcpy(ri->uuid, di.handle, sizeof(ri->uuid));
     emu = di.arch_config.emulation_flags;
 #else
     xc_dominfo_t in;
@@ -74,6 +75,7 @@ int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri)
     ri->max_memkb = in.max_memkb;
     ri->tot_pages = in.nr_pages;
     ri->max_vcpu_id = in.max_vcpu_id;
+    memcpy(ri->uuid, in.handle, sizeof(ri->uuid));
     emu = in.arch_config.emulation_flags;
 #endif
     /* PVH emulates the local APIC alone; HVM has the PIC and the rest. */

@@ -98,6 +98,7 @@ struct xen_rawinfo {
     uint64_t max_memkb;
     uint64_t tot_pages;
     unsigned max_vcpu_id;
+    uint8_t uuid[16];   /* the domain handle */
 };
 int xen_getinfo(struct xen_be *x, uint32_t domid, struct xen_rawinfo *ri);
 /* The domain's name in xenstore, "" if it has none. */
@@ -119,6 +120,8 @@ int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags);
 int xen_restart(colo_backend *be, colo_dom *d);
 /* Restart a guest that a killed toolstack left stopped at a checkpoint. */
 int xen_recover_stopped(colo_backend *be, colo_dom *d, unsigned flags);
+/* A fence holds the domain (COLO_PAUSE_FENCE), by its mark in xenstore. */
+bool xen_fenced(colo_backend *be, colo_dom *d);
 
 /* Exported by libxenctrl (libxenguest's save stream uses it) but not
  * declared in xenctrl.h. */

@@ -30,6 +30,9 @@
 #include <xenguest.h>
 
 #define STOP_MARK "/local/domain/%u/xen-colo-stopped"
+/* A fence (COLO_PAUSE_FENCE) is one more count of Xen's controller pause,
+ * which no checkpoint's unpause can undo; its mark says it is there. */
+#define FENCE_MARK "/local/domain/%u/xen-colo-fenced"
 
 static int coop_suspend(colo_backend *be, colo_dom *d)
 {
@@ -86,6 +89,49 @@ static void stop_unmark(colo_backend *be, colo_dom *d)
         LOG(be->ctx, WARN, "domain %u: restart: remove %s: %s", d->domid, path, strerror(errno));
 }
 
+bool xen_fenced(colo_backend *be, colo_dom *d)
+{
+    struct xen_be *x = xen_be(be);
+    char path[64];
+    unsigned len = 0;
+
+    snprintf(path, sizeof(path), FENCE_MARK, d->domid);
+    _cleanup_free_ char *v = xs_read(x->xsh, XBT_NULL, path, &len);
+    return v != NULL;
+}
+
+static int fence_pause(colo_backend *be, colo_dom *d)
+{
+    struct xen_be *x = xen_be(be);
+    char path[64];
+
+    if (xen_fenced(be, d))
+        return 0;
+    snprintf(path, sizeof(path), FENCE_MARK, d->domid);
+    if (!xs_write(x->xsh, XBT_NULL, path, "1", 1))
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: fence: record it in %s",
+                         d->domid, path);
+    if (xc_domain_pause(x->xch, d->domid) < 0)
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: fence: pause", d->domid);
+    return 0;
+}
+
+static int fence_lift(colo_backend *be, colo_dom *d)
+{
+    struct xen_be *x = xen_be(be);
+    char path[64];
+
+    if (!xen_fenced(be, d))
+        return 0;
+    if (xc_domain_unpause(x->xch, d->domid) < 0)
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: lift the fence: unpause", d->domid);
+    snprintf(path, sizeof(path), FENCE_MARK, d->domid);
+    if (!xs_rm(x->xsh, XBT_NULL, path) && errno != ENOENT)
+        return LOG_ERRNO(be->ctx, negative_errno(), "domain %u: lift the fence: remove %s",
+                         d->domid, path);
+    return 0;
+}
+
 int xen_recover_stopped(colo_backend *be, colo_dom *d, unsigned flags)
 {
     COLO_CHECK_FLAGS(be, flags, 0, "recover");
@@ -131,7 +177,9 @@ int xen_pause(colo_backend *be, colo_dom *d, unsigned flags)
     struct xen_be *x = xen_be(be);
     int r;
 
-    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "pause");
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT | COLO_PAUSE_FENCE, "pause");
+    if (flags & COLO_PAUSE_FENCE)
+        return fence_pause(be, d);
     if (d->stop != XEN_RUNNING)
         return 0;
     if (!d->pv_drivers && (flags & COLO_PAUSE_CHECKPOINT))
@@ -205,7 +253,9 @@ int xen_restart(colo_backend *be, colo_dom *d)
 
 int xen_unpause(colo_backend *be, colo_dom *d, unsigned flags)
 {
-    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT, "unpause");
+    COLO_CHECK_FLAGS(be, flags, COLO_PAUSE_CHECKPOINT | COLO_PAUSE_FENCE, "unpause");
+    if (flags & COLO_PAUSE_FENCE)
+        return fence_lift(be, d);
     if (d->created && !d->activated && d->stop == XEN_RUNNING)
         return xen_domain_activate(be, d); /* a secondary's first run: failover */
     return xen_restart(be, d);
