@@ -57,8 +57,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *opaque)
 static int post(colo_arbiter *a, const char *path, const char *body)
 {
     struct etcd *e = a->priv;
-    char url[512], first_err[CURL_ERROR_SIZE + 64] = "";
+    char url[512], errs[1024] = "";
     char cerr[CURL_ERROR_SIZE];
+    size_t elen = 0;
 
     for (unsigned i = 0; i < e->nr_ep; i++) {
         unsigned k = (e->good + i) % e->nr_ep;
@@ -78,11 +79,15 @@ static int post(colo_arbiter *a, const char *path, const char *body)
             e->good = k;
             return 0;
         }
-        if (!first_err[0])
-            snprintf(first_err, sizeof(first_err), "%s: %s", e->ep[k],
-                     cerr[0] ? cerr : curl_easy_strerror(c));
+        /* Each endpoint's cause, in the order tried (a TLS refusal must
+         * not hide behind a dead first endpoint). */
+        if (elen < sizeof(errs) - 1) {
+            int n = snprintf(errs + elen, sizeof(errs) - elen, "%s%s: %s", elen ? "; " : "",
+                             e->ep[k], cerr[0] ? cerr : curl_easy_strerror(c));
+            elen = n < 0 ? sizeof(errs) - 1 : MIN(sizeof(errs) - 1, elen + (size_t)n);
+        }
     }
-    return LOG_ERRNO(a->ctx, -EHOSTUNREACH, "arbiter unreachable: %s", first_err);
+    return LOG_ERRNO(a->ctx, -EHOSTUNREACH, "arbiter unreachable: %s", errs);
 }
 
 static int logged(colo_arbiter *a, int r, const char *what, const char *err)
