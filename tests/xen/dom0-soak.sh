@@ -1,5 +1,5 @@
 # dom0-soak.sh - the guest stays alive: start -> checkpoints -> stop cycles
-# (cycles-pvh, cycles-hvm, cycles-linux, in check-xen) and the soak
+# (cycles-pvh, cycles-hvm, cycles-linux: make soak-xen, or XSTEPS) and the soak
 # (soak-pvh, soak-hvm, soak-linux: make soak-xen). Sourced by dom0-test.sh
 # after dom0-colo.sh: it uses their helpers (ts, boot_guest, wait_epoch, ...).
 #
