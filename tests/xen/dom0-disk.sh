@@ -28,7 +28,7 @@ serve_guest() { serve_ready $1 | sed -n 's/.*, guest \(.*\)$/\1/p'; }
 # nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size
 # (bounded by 60 s: a slow TCG host once took more than 10). Sets why.
 nbd_up() {
-    qemu-nbd -f raw -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
+    qemu-nbd -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
     echo $! > "$3"
     i=0
     while [ "$(cat /sys/block/$(basename "$1")/size 2>/dev/null)" = 0 ] ||
