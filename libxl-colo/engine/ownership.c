@@ -1,12 +1,14 @@
 /* ownership.c - the protection's side of the arbiter (ownership.h). */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "colo-internal.h"
+#include "control/control.h"
 #include "engine/ownership.h"
 
 /* This host's name in the arbiter: opt's, or the kernel's. */
@@ -319,4 +321,17 @@ int colo_own_secondary_claim(colo_ownership *o, uint64_t gen, colo_own_idle_fn *
         if (!idle(opaque, wait_ms))
             return -ECANCELED;
     }
+}
+
+bool colo_own_idle_poll(libxlcolo_ctx *ctx, struct colo_control *ctl, int ms,
+                        void (*on_control)(void *opaque), void *opaque)
+{
+    struct pollfd fds[2] = {
+        { .fd = colo_control_fd(ctl), .events = POLLIN },
+        { .fd = ctx->stop_fd, .events = POLLIN },
+    };
+    int n = poll(fds, 2, ms);
+    if (n > 0 && fds[0].revents)
+        on_control(opaque);
+    return colo_stop_requested(ctx, n > 0 && fds[1].revents);
 }

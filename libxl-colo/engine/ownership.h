@@ -47,6 +47,12 @@ typedef struct {
  * stop). Returns false when the caller must give up (a stop). */
 typedef bool colo_own_idle_fn(void *opaque, int ms);
 
+struct colo_control;
+/* The idle of both sides: up to ms for a request on ctl (answered by
+ * on_control) or a stop. Returns true when a stop was asked. */
+bool colo_own_idle_poll(libxlcolo_ctx *ctx, struct colo_control *ctl, int ms,
+                        void (*on_control)(void *opaque), void *opaque);
+
 /* Open the arbiter of opt for the guest uuid (no request yet). opt's
  * arbiter NULL or "none": o works without one. */
 int colo_own_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, const char *uuid,

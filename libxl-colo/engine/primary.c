@@ -16,17 +16,15 @@
 #include "engine/primary.h"
 
 /* While the arbiter is asked again: control requests and a stop. */
+static void primary_on_control(void *opaque)
+{
+    colo_primary_control(opaque);
+}
+
 static bool primary_idle(void *opaque, int ms)
 {
     colo_primary *p = opaque;
-    struct pollfd fds[2] = {
-        { .fd = colo_control_fd(p->ctl), .events = POLLIN },
-        { .fd = p->ctx->stop_fd, .events = POLLIN },
-    };
-    int n = poll(fds, 2, ms);
-    if (n > 0 && fds[0].revents)
-        colo_primary_control(p);
-    if (colo_stop_requested(p->ctx, n > 0 && fds[1].revents))
+    if (colo_own_idle_poll(p->ctx, p->ctl, ms, primary_on_control, p))
         p->stop = true;
     return !p->stop;
 }

@@ -299,17 +299,15 @@ static int sec_loop(colo_secondary *s)
 }
 
 /* While the arbiter is asked: control requests (status, stop). */
+static void sec_on_control(void *opaque)
+{
+    sec_control(opaque);
+}
+
 static bool sec_idle(void *opaque, int ms)
 {
     colo_secondary *s = opaque;
-    struct pollfd fds[2] = {
-        { .fd = colo_control_fd(s->ctl), .events = POLLIN },
-        { .fd = s->ctx->stop_fd, .events = POLLIN },
-    };
-    int n = poll(fds, 2, ms);
-    if (n > 0 && fds[0].revents)
-        sec_control(s);
-    if (colo_stop_requested(s->ctx, n > 0 && fds[1].revents))
+    if (colo_own_idle_poll(s->ctx, s->ctl, ms, sec_on_control, s))
         s->stopped = true;
     return !s->stopped;
 }
