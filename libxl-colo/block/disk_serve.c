@@ -2,15 +2,19 @@
  * disk_serve.c - libxlcolo_disk_serve(): one disk's replication sidecar,
  * launched and supervised here, and its replication link across hosts.
  *
- *   secondary  sidecar (block/sidecar.c) over the copy; its replication
- *              started (the "replication" export on its nbd.sock); a TCP
+ *   secondary  sidecar (block/sidecar.c) over the copy, exported as
+ *              "replication" on its nbd.sock; a TCP
  *              listener on LISTEN: each connection is authenticated with
  *              the key (the memory link's handshake) and relayed to
  *              nbd.sock (block/nbd_relay.c)
  *   primary    sidecar over the disk; a unix listener RUN_DIR/disk/NAME.link
  *              that its replication client connects to: each connection is
- *              relayed to PEER over an authenticated stream; then its
- *              replication started through it
+ *              relayed to PEER over an authenticated stream; the whole disk
+ *              mirrored to the secondary's through it (the initial sync);
+ *              then its replication started through it
+ * A secondary's own replication starts only at its protection's first
+ * checkpoint (receive --disk, block/disks.c): the initial sync writes
+ * straight into its copy.
  * One thread accepts (both listeners are its); one thread per relayed
  * connection, at most RELAYS_MAX; the caller's thread starts the sidecar
  * (its PR_SET_PDEATHSIG is that thread's) and watches it until a stop.
@@ -37,6 +41,11 @@
 #define RELAYS_MAX 4
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 10000
+/* The initial sync: its state read this often (sooner on a change), said
+ * this often, and given up when it has not moved for this long. */
+#define SYNC_POLL_MS 200
+#define SYNC_SAY_MS 10000
+#define SYNC_STALL_MS 60000
 
 struct serve;
 
@@ -244,6 +253,55 @@ static int watch(struct serve *sv, colo_sidecar *sc)
     }
 }
 
+static double mib(uint64_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* The primary's initial sync (block/replication.h), until the secondary's
+ * disk is the primary's: 0; 1 when a stop came first (said here); or
+ * -errno. Bounded by progress, not by size: it fails only when no byte
+ * moved for SYNC_STALL_MS. */
+static int initial_sync(struct serve *sv, colo_qmp *q, const colo_rep_addr *addr)
+{
+    libxlcolo_ctx *ctx = sv->ctx;
+    colo_rep_sync st = { 0 };
+    uint64_t t0 = colo_now_ns(), moved = t0, said = t0, last = 0;
+    int r;
+
+    if ((r = colo_rep_sync_start(q, addr, COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
+                                 COLO_SIDECAR_SYNC)) < 0)
+        return r;
+    for (;;) {
+        if ((r = colo_rep_sync_poll(q, COLO_SIDECAR_SYNC, SYNC_POLL_MS, &st)) < 0)
+            return r;
+        if (st.ready)
+            break;
+        if (colo_stop_requested(ctx, false)) {
+            LOG(ctx, WARN, "%s: stopped during its initial sync, at %.1f of %.1f MiB",
+                sv->label, mib(st.done), mib(st.total));
+            return 1;
+        }
+        uint64_t now = colo_now_ns();
+        if (st.done != last) {
+            last = st.done;
+            moved = now;
+        } else if (now - moved > colo_ms_to_ns(SYNC_STALL_MS)) {
+            return LOG_ERRNO(ctx, -ETIMEDOUT, "%s: the initial sync made no progress for %d s, "
+                             "at %.1f of %.1f MiB", sv->label, SYNC_STALL_MS / 1000,
+                             mib(st.done), mib(st.total));
+        }
+        if (now - said > colo_ms_to_ns(SYNC_SAY_MS)) {
+            said = now;
+            LOG(ctx, INFO, "%s: initial sync: %.1f of %.1f MiB", sv->label, mib(st.done),
+                mib(st.total));
+        }
+    }
+    LOG(ctx, INFO, "%s: initial sync done: %.1f MiB in %.1f s", sv->label, mib(st.total),
+        (double)(colo_now_ns() - t0) / COLO_NS_PER_SEC);
+    return 0;
+}
+
 static int serve(struct serve *sv, colo_sidecar **psc)
 {
     libxlcolo_ctx *ctx = sv->ctx;
@@ -264,7 +322,9 @@ static int serve(struct serve *sv, colo_sidecar **psc)
 
     if (o->role == LIBXLCOLO_ROLE_SECONDARY) {
         snprintf(sv->nbd_path, sizeof(sv->nbd_path), "%s", colo_sidecar_nbd(sc)->path);
-        if ((r = colo_rep_secondary_start(q, COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP)) < 0)
+        /* Its replication starts at the protection's first checkpoint
+         * (block/disks.c), after the primary's initial sync. */
+        if ((r = colo_rep_secondary_export(q, COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP)) < 0)
             return r;
         sv->lfd = colo_net_listen(ctx, o->listen_addr, o->listen_port);
     } else {
@@ -284,17 +344,22 @@ static int serve(struct serve *sv, colo_sidecar **psc)
     if (o->role == LIBXLCOLO_ROLE_PRIMARY) {
         colo_rep_addr addr;
         snprintf(addr.path, sizeof(addr.path), "%s", sv->link_path);
-        if ((r = colo_rep_primary_start(q, &addr, COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
-                                        COLO_SIDECAR_CLIENT)) < 0)
-            return r;
+        /* The replication client joins while the mirror still holds the
+         * two disks equal, so that no write falls between them. */
+        if ((r = initial_sync(sv, q, &addr)) != 0 ||
+            (r = colo_rep_primary_start(q, &addr, COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_QUORUM,
+                                        COLO_SIDECAR_CLIENT)) < 0 ||
+            (r = colo_rep_sync_finish(q, COLO_SIDECAR_SYNC, COLO_SIDECAR_TIMEOUT_MS)) < 0)
+            return r < 0 ? r : 0;
     }
     colo_sidecar_release_qmp(sc);  /* the protection's now */
 
     char uri[256];
     snprintf(uri, sizeof(uri), "nbd+unix:///" COLO_SIDECAR_EXPORT_GUEST "?socket=%s",
              colo_sidecar_nbd(sc)->path);
-    LOG(ctx, INFO, "%s: sidecar (pid %d) serving, replication running", sv->label,
-        (int)colo_sidecar_pid(sc));
+    LOG(ctx, INFO, "%s: sidecar (pid %d) serving, %s", sv->label, (int)colo_sidecar_pid(sc),
+        o->role == LIBXLCOLO_ROLE_PRIMARY ? "replication running"
+                                          : "its replication to start at the first checkpoint");
     libxlcolo_event ev = { .type = LIBXLCOLO_EVENT_DISK_READY, .role = o->role,
                            .message = uri };
     colo_emit(ctx, &ev);

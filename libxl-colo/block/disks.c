@@ -18,6 +18,7 @@
  * or what an operator's set-replication or a failover made of it. */
 enum disk_rep {
     DISK_REPLICATING = 0,
+    DISK_UNSTARTED,     /* a secondary's, to start at the first checkpoint */
     DISK_STOPPED,       /* set-replication --disable, with or without --failover */
     DISK_FAILED_OVER,   /* the protection's own failover is done */
 };
@@ -35,7 +36,13 @@ struct colo_disks {
     struct colo_disk disk[LIBXLCOLO_DISKS_MAX];
 };
 
-/* The replication of one disk runs, in the role asked. */
+/* The replication of one disk runs, in the role asked. A secondary's that
+ * has not started (a disk-serve sidecar's: the primary's initial sync
+ * wrote straight into its copy) starts at the first checkpoint, while the
+ * primary's guest is stopped: QEMU 7.2 empties the hidden disk as it
+ * starts, and a primary write meanwhile aborts it ("First cluster in
+ * emptied image is in use", seen in t0166). One that runs already
+ * (started by hand, or by a test's own pair) is taken as it is. */
 static int check_running(colo_disks *d, struct colo_disk *k)
 {
     colo_rep_status st;
@@ -43,6 +50,10 @@ static int check_running(colo_disks *d, struct colo_disk *k)
 
     if (r < 0)
         return r;
+    if (d->role == LIBXLCOLO_ROLE_SECONDARY) {
+        k->rep = st.error ? DISK_UNSTARTED : DISK_REPLICATING;
+        return 0;
+    }
     if (st.error)
         return LOG_ERRNO(d->ctx, -EIO, "disk %s: its replication does not run: %s (start it "
                          "first: the secondary, then the primary)", k->name, st.desc);
@@ -120,7 +131,7 @@ void colo_disks_close(colo_disks *d)
  * over and its status then reads clean: what the protection knows says it. */
 static int check_replicating(colo_disks *d, const struct colo_disk *k)
 {
-    if (k->rep == DISK_REPLICATING)
+    if (k->rep == DISK_REPLICATING || k->rep == DISK_UNSTARTED)
         return 0;
     return LOG_ERRNO(d->ctx, -ENOLINK, "disk %s: its replication %s: the checkpoint cannot "
                      "include it", k->name, k->rep == DISK_STOPPED
@@ -132,10 +143,19 @@ int colo_disks_checkpoint(colo_disks *d, uint64_t epoch)
 {
     (void)epoch;  /* the engine's line names the epoch; the disk's names the cause */
     for (unsigned i = 0; d && i < d->n; i++) {
-        int r = check_replicating(d, &d->disk[i]);
+        struct colo_disk *k = &d->disk[i];
+        int r = check_replicating(d, k);
         if (r < 0)
             return r;
-        r = colo_rep_checkpoint(d->disk[i].q);
+        /* A start is a checkpoint too: QEMU empties both buffers. */
+        if (k->rep == DISK_UNSTARTED) {
+            if ((r = colo_rep_secondary_enable(k->q)) < 0)
+                return r;
+            k->rep = DISK_REPLICATING;
+            LOG(d->ctx, INFO, "disk %s: replication started", k->name);
+            continue;
+        }
+        r = colo_rep_checkpoint(k->q);
         if (r < 0)
             return r;
     }
@@ -152,6 +172,12 @@ int colo_disks_failover(colo_disks *d)
         /* Stopped by an operator, a secondary's disk took the primary's
          * writes past the last checkpoint: it is no checkpoint's. (A
          * primary's goes on alone, its replication child removed.) */
+        if (k->rep == DISK_UNSTARTED) {
+            first = first ? first : LOG_ERRNO(d->ctx, -ENOLINK, "disk %s: its replication "
+                                              "never started: it holds no checkpoint",
+                                              k->name);
+            continue;
+        }
         if (k->rep == DISK_STOPPED && d->role == LIBXLCOLO_ROLE_SECONDARY) {
             first = first ? first : LOG_ERRNO(d->ctx, -ENOLINK, "disk %s: its replication "
                                               "was stopped (set-replication --disable): it "
@@ -202,9 +228,11 @@ void colo_disks_status(colo_disks *d, libxlcolo_status *st)
         libxlcolo_disk_status *ds = &st->disks[st->nr_disks++];
         colo_rep_status rs;
         snprintf(ds->name, sizeof(ds->name), "%s", k->name);
-        if (k->rep == DISK_STOPPED) {
+        if (k->rep == DISK_STOPPED || k->rep == DISK_UNSTARTED) {
             ds->error = true;
-            snprintf(ds->desc, sizeof(ds->desc), "replication stopped by set-replication");
+            snprintf(ds->desc, sizeof(ds->desc), "%s", k->rep == DISK_STOPPED
+                     ? "replication stopped by set-replication"
+                     : "its replication starts with the first checkpoint");
             continue;
         }
         if (colo_qmp_broken(k->q) || colo_rep_status_read(k->q, &rs) < 0) {
@@ -232,9 +260,12 @@ int colo_disks_set_replication(colo_disks *d, const char *name, bool enable, boo
         if (r < 0)
             return r;
         /* QEMU starts a replication once: an enable that succeeded was
-         * this disk's first start, which the protection's open checked. */
+         * this disk's first start (a secondary's not yet started), or the
+         * protection's open checked it. */
         if (!enable)
             k->rep = DISK_STOPPED;
+        else if (k->rep == DISK_UNSTARTED)
+            k->rep = DISK_REPLICATING;
         LOG(d->ctx, WARN, "disk %s: xen-set-replication enable=%s primary=%s%s done by the "
             "operator", k->name, enable ? "true" : "false", primary ? "true" : "false",
             failover ? " failover=true" : "");

@@ -18,9 +18,10 @@
 typedef struct colo_disks colo_disks;
 
 /* Connect to each disk's QEMU and check that its replication runs in the
- * role asked: a secondary's status reads no error, a primary's too and
- * its replication client is in its graph. *out is NULL when opt has no
- * disks. */
+ * role asked: a primary's status reads no error and its replication client
+ * is in its graph. A secondary's that has not started (a disk-serve
+ * secondary's) starts at the first checkpoint, the primary's guest
+ * stopped. *out is NULL when opt has no disks. */
 int colo_disks_open(libxlcolo_ctx *ctx, const libxlcolo_options *opt, libxlcolo_role role,
                     colo_disks **out);
 void colo_disks_close(colo_disks *d);

@@ -2,6 +2,7 @@
  * (replication.h). */
 #include "config.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,19 +86,166 @@ int colo_rep_set(colo_qmp *q, bool enable, bool primary, bool failover)
     return run(q, "xen-set-replication", j, NULL);
 }
 
-int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_name)
+int colo_rep_secondary_export(colo_qmp *q, const char *disk, const char *export_name)
 {
     _cleanup_json_ colo_json *a = colo_json_new();
-    int r;
 
     colo_json_put_str(a, "device", disk);
     colo_json_put_str(a, "name", export_name);
     colo_json_put_bool(a, "writable", true);
-    if ((r = run(q, "nbd-server-add", a, NULL)) < 0)
+    return run(q, "nbd-server-add", a, NULL);
+}
+
+int colo_rep_secondary_enable(colo_qmp *q)
+{
+    int r = colo_rep_set(q, true, false, false);
+    return r < 0 ? r : status_clean(q, "the secondary's start");
+}
+
+int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_name)
+{
+    int r = colo_rep_secondary_export(q, disk, export_name);
+    return r < 0 ? r : colo_rep_secondary_enable(q);
+}
+
+/* An nbd node on EXPORT at addr, into the object j has open. */
+static void put_nbd(colo_json *j, const colo_rep_addr *addr, const char *export_name)
+{
+    colo_json_put_str(j, "driver", "nbd");
+    colo_json_put_str(j, "export", export_name);
+    colo_json_open(j, "server");
+    colo_json_put_str(j, "type", "unix");
+    colo_json_put_str(j, "path", addr->path);
+    colo_json_close(j);
+}
+
+int colo_rep_sync_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
+                        const char *disk, const char *node)
+{
+    _cleanup_json_ colo_json *t = colo_json_new();
+    int r;
+
+    colo_json_put_str(t, "node-name", node);
+    put_nbd(t, addr, export_name);
+    if ((r = run(q, "blockdev-add", t, NULL)) < 0)
         return r;
-    if ((r = colo_rep_set(q, true, false, false)) < 0)
+    _cleanup_json_ colo_json *m = colo_json_new();
+    colo_json_put_str(m, "job-id", node);
+    colo_json_put_str(m, "device", disk);
+    colo_json_put_str(m, "target", node);
+    colo_json_put_str(m, "sync", "full");
+    colo_json_put_str(m, "copy-mode", "write-blocking");
+    /* Kept once it ends, so that its error can be read. */
+    colo_json_put_bool(m, "auto-dismiss", false);
+    return run(q, "blockdev-mirror", m, NULL);
+}
+
+/* The job ID in query-jobs: 0 with *job pointing into *list (the caller
+ * frees *list), -ENOENT when there is none (logged). */
+static int job_find(colo_qmp *q, const char *id, yajl_val *list, yajl_val *job)
+{
+    char why[128];
+    int r = run(q, "query-jobs", NULL, list);
+
+    if (r < 0)
         return r;
-    return status_clean(q, "the secondary's start");
+    if (!YAJL_IS_ARRAY(*list))
+        return colo_qmp_log(q, -EBADMSG, "query-jobs: the reply is no array");
+    for (size_t i = 0; i < (*list)->u.array.len; i++) {
+        yajl_val j = (*list)->u.array.values[i];
+        const char *jid;
+        if (YAJL_IS_OBJECT(j) && colo_json_get_str(j, "id", &jid, why, sizeof(why)) == 0 &&
+            strcmp(jid, id) == 0) {
+            *job = j;
+            return 0;
+        }
+    }
+    return colo_qmp_log(q, -ENOENT, "query-jobs: no job %s", id);
+}
+
+/* Its status, and QEMU's error once it has ended with one. */
+static int job_status(colo_qmp *q, yajl_val job, const char **status, const char **error)
+{
+    char why[128];
+    yajl_val e = NULL;
+
+    if (colo_json_get_str(job, "status", status, why, sizeof(why)) < 0 ||
+        colo_json_get(job, "error", &e, why, sizeof(why)) < 0)
+        return colo_qmp_log(q, -EBADMSG, "query-jobs: %s", why);
+    if (e && !YAJL_IS_STRING(e))
+        return colo_qmp_log(q, -EBADMSG, "query-jobs: \"error\" is not a string");
+    *error = e ? e->u.string : NULL;
+    return 0;
+}
+
+/* A job's next state change is an event: wait up to wait_ms for one. */
+static int job_change_wait(colo_qmp *q, int wait_ms)
+{
+    _cleanup_qmp_event_ colo_qmp_event ev = { 0 };
+    int r = wait_ms > 0 ? colo_qmp_wait_event(q, "JOB_STATUS_CHANGE", wait_ms, COLO_QMP_QUIET,
+                                              &ev)
+                        : 0;
+    return r == -ETIMEDOUT ? 0 : r;
+}
+
+int colo_rep_sync_poll(colo_qmp *q, const char *node, int wait_ms, colo_rep_sync *st)
+{
+    _cleanup_tree_ yajl_val list = NULL;
+    yajl_val job = NULL;
+    const char *status, *error;
+    char why[128];
+    int r;
+
+    if ((r = job_change_wait(q, wait_ms)) < 0 || (r = job_find(q, node, &list, &job)) < 0 || (r = job_status(q, job, &status, &error)) < 0)
+        return r;
+    if (colo_json_get_u64(job, "current-progress", UINT64_MAX, &st->done, why, sizeof(why)) < 0 ||
+        colo_json_get_u64(job, "total-progress", UINT64_MAX, &st->total, why, sizeof(why)) < 0)
+        return colo_qmp_log(q, -EBADMSG, "query-jobs: %s", why);
+    if (error)
+        return colo_qmp_log(q, -EIO, "the initial sync failed: %s", error);
+    /* It ends only when told to: ended now, it was cut short. */
+    if (strcmp(status, "concluded") == 0 || strcmp(status, "null") == 0 ||
+        strcmp(status, "aborting") == 0)
+        return colo_qmp_log(q, -EIO, "the initial sync ended (%s) at %" PRIu64 " of %" PRIu64
+                            " bytes", status, st->done, st->total);
+    st->ready = strcmp(status, "ready") == 0;
+    return 0;
+}
+
+int colo_rep_sync_finish(colo_qmp *q, const char *node, int timeout_ms)
+{
+    uint64_t deadline = colo_deadline_ms(timeout_ms);
+    int r;
+
+    _cleanup_json_ colo_json *c = colo_json_new();
+    colo_json_put_str(c, "device", node);
+    if ((r = run(q, "block-job-cancel", c, NULL)) < 0)
+        return r;
+    for (;;) {
+        _cleanup_tree_ yajl_val list = NULL;
+        yajl_val job = NULL;
+        const char *status, *error;
+        if ((r = job_find(q, node, &list, &job)) < 0 ||
+            (r = job_status(q, job, &status, &error)) < 0)
+            return r;
+        if (error)
+            return colo_qmp_log(q, -EIO, "the initial sync's end failed: %s", error);
+        if (strcmp(status, "concluded") == 0)
+            break;
+        int left = colo_ms_left(deadline);
+        if (left <= 0)
+            return colo_qmp_log(q, -ETIMEDOUT, "the initial sync's job is still %s %d ms "
+                                "after block-job-cancel", status, timeout_ms);
+        if ((r = job_change_wait(q, left < 100 ? left : 100)) < 0)
+            return r;
+    }
+    _cleanup_json_ colo_json *d = colo_json_new();
+    colo_json_put_str(d, "id", node);
+    if ((r = run(q, "job-dismiss", d, NULL)) < 0)
+        return r;
+    _cleanup_json_ colo_json *n = colo_json_new();
+    colo_json_put_str(n, "node-name", node);
+    return run(q, "blockdev-del", n, NULL);
 }
 
 int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
@@ -110,12 +258,7 @@ int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *e
     colo_json_put_str(j, "node-name", client);
     colo_json_put_str(j, "mode", "primary");
     colo_json_open(j, "file");
-    colo_json_put_str(j, "driver", "nbd");
-    colo_json_put_str(j, "export", export_name);
-    colo_json_open(j, "server");
-    colo_json_put_str(j, "type", "unix");
-    colo_json_put_str(j, "path", addr->path);
-    colo_json_close(j);
+    put_nbd(j, addr, export_name);
     colo_json_close(j);
     if ((r = run(q, "blockdev-add", j, NULL)) < 0)
         return r;

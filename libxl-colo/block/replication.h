@@ -53,8 +53,43 @@ int colo_rep_set(colo_qmp *q, bool enable, bool primary, bool failover);
  * must then read no error. */
 int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_name);
 
+/* Secondary, when its first sync is still to come: only the export. Its
+ * replication starts later (colo_rep_secondary_enable), once the primary's
+ * sync has written the whole disk straight into DISK: started before, every
+ * block of the sync would be copied to the hidden disk as well. */
+int colo_rep_secondary_export(colo_qmp *q, const char *disk, const char *export_name);
+
+/* Secondary: start the replication of an exported disk; the status must
+ * then read no error. */
+int colo_rep_secondary_enable(colo_qmp *q);
+
+/* The primary's first sync: the whole of DISK copied to the secondary's
+ * EXPORT at addr, as QEMU's COLO does it (docs/COLO-FT.txt: drive-mirror
+ * before replication starts), with blockdev-mirror (sync full, copy-mode
+ * write-blocking: once the job is ready, every guest write completes on
+ * both sides) to a node NODE of its own, which is also the job's id.
+ *   sync_start   blockdev-add NODE (nbd), blockdev-mirror DISK -> NODE
+ *   sync_poll    after waiting up to wait_ms for the job's state to change
+ *                (its event), that state (query-jobs): its progress, ready,
+ *                or its end with QEMU's error (-EIO, logged)
+ *   sync_finish  once CLIENT replicates too (colo_rep_primary_start):
+ *                block-job-cancel (a ready mirror ends in sync: QEMU's
+ *                "point-in-time copy"), wait for it to conclude (bounded by
+ *                timeout_ms), job-dismiss, blockdev-del NODE
+ * A sync that fails leaves the job and NODE for the sidecar's end. */
+typedef struct {
+    uint64_t done, total;   /* bytes: QEMU's current and total progress */
+    bool ready;             /* the target is in sync */
+} colo_rep_sync;
+
+int colo_rep_sync_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
+                        const char *disk, const char *node);
+int colo_rep_sync_poll(colo_qmp *q, const char *node, int wait_ms, colo_rep_sync *st);
+int colo_rep_sync_finish(colo_qmp *q, const char *node, int timeout_ms);
+
 /* Primary: add CLIENT (replication, mode primary, on nbd EXPORT at addr),
- * make it the quorum DISK's new child, start replication; the status must
+ * make it the new child of the quorum node DISK (a node name: a mirror's
+ * filter may sit above it in its drive), start replication; the status must
  * then read no error. */
 int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
                            const char *disk, const char *client);

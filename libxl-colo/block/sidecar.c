@@ -400,7 +400,8 @@ static int drive_args(colo_sidecar *sc, const char *image, char *d1, char *d2, c
         return -ENAMETOOLONG;
     if (sc->role == LIBXLCOLO_ROLE_PRIMARY) {
         d2[0] = d3[0] = '\0';
-        return (size_t)snprintf(d1, size, "if=none,id=" COLO_SIDECAR_DISK ",driver=quorum,"
+        return (size_t)snprintf(d1, size, "if=none,id=" COLO_SIDECAR_DISK ",node-name="
+                                COLO_SIDECAR_QUORUM ",driver=quorum,"
                                 "read-pattern=fifo,vote-threshold=1,children.0.driver=raw,"
                                 "children.0.file.filename=%s", img) < size ? 0 : -ENAMETOOLONG;
     }

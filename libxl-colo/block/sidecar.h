@@ -36,7 +36,9 @@
 #include "qmp/qmp.h"
 
 /* The sidecar's names for its graph. */
-#define COLO_SIDECAR_DISK "colo-disk"        /* primary: the quorum; secondary: the copy */
+#define COLO_SIDECAR_DISK "colo-disk"        /* primary: the quorum's drive; secondary: the copy */
+#define COLO_SIDECAR_QUORUM "colo-quorum"    /* primary: the quorum's node */
+#define COLO_SIDECAR_SYNC "colo-sync"        /* primary: the initial sync's target and job */
 #define COLO_SIDECAR_TOP "colo-top"          /* secondary: the quorum over replication */
 #define COLO_SIDECAR_REP "colo-rep"          /* secondary: the replication node */
 #define COLO_SIDECAR_CLIENT "colo-rep-client" /* primary: replication -> nbd */

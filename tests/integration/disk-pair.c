@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     if (colo_sidecar_start(ctx, &ss, &s) < 0 || colo_sidecar_start(ctx, &ps, &p) < 0 ||
         colo_rep_secondary_start(colo_sidecar_qmp(s), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(p), colo_sidecar_nbd(s), COLO_SIDECAR_EXPORT_REP,
-                               COLO_SIDECAR_DISK, COLO_SIDECAR_CLIENT) < 0)
+                               COLO_SIDECAR_QUORUM, COLO_SIDECAR_CLIENT) < 0)
         goto out;
     colo_sidecar_release_qmp(p);
     colo_sidecar_release_qmp(s);

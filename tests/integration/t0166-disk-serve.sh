@@ -2,7 +2,8 @@
 # xl-colo disk-serve: the replication sidecars launched and supervised by
 # xl-colo itself, one per host, the replication link between them over TCP
 # under the protection's key (the memory link's handshake, every record
-# under its HMAC). A sim guest on the primary's export, protected with
+# under its HMAC); the primary's disk, full of data, synced whole to the
+# secondary's empty copy before the replication starts. A sim guest on the primary's export, protected with
 # --disk xvda (the sockets found in the run directory); a disk-serve with
 # the wrong key is refused and the replication goes on; the primary host is
 # SIGKILLed after 20 checkpoints: the secondary fails its disk over and the
@@ -13,13 +14,16 @@ cd "$T"   # the files the tests write
 
 A=$(new_host a); B=$(new_host b); C=$(new_host c); key=$(new_key key); bad=$(new_key bad)
 port=$(free_port); dport=$(free_port)
-truncate -s 8M "$T/p.raw" "$T/s.raw" "$T/q.raw"
+truncate -s 8M "$T/s.raw" "$T/q.raw"
+# The primary's disk holds data from before (the secondary's copy is all
+# zeros): the initial sync makes them one.
+head -c 8M /dev/urandom > "$T/p.raw"
 
 # serve_up HOST ROLE-ARGS...: disk-serve on HOST, until it says ready; its
 # pid in $ds, its line in HOST/ds.out.
 serve_up() {
     local h=$1; shift
-    xl-colo --rundir "$h" disk-serve "$@" > "$h/ds.out" 2> "$h/ds.err" &
+    xl-colo -vv --rundir "$h" disk-serve "$@" > "$h/ds.out" 2> "$h/ds.err" &
     ds=$!; track $ds
     local end=$((SECONDS + 30))
     until grep -qs ' sidecar ready: ' "$h/ds.out"; do
@@ -47,6 +51,18 @@ test_expect_success 'disk-serve misuses: one usage line each' '
 
 serve_up "$B" --secondary --listen "127.0.0.1:$dport" --key "$key" xvda "$T/s.raw"; sds=$ds
 serve_up "$A" --primary --peer "127.0.0.1:$dport" --key "$key" xvda "$T/p.raw"; pds=$ds
+test_expect_success 'the initial sync: the secondary'\''s copy is the primary'\''s disk, said in one line' '
+	cmp "$T/p.raw" "$T/s.raw" &&
+	grep -Eq "^xl-colo: info: disk xvda: initial sync done: 8.0 MiB in [0-9]+[.][0-9] s$" "$A/ds.err" &&
+	test "$(grep -c "initial sync done" "$A/ds.err")" = 1
+'
+# The sim guest checks that what it never wrote reads as zeros: zero the
+# disk through the primary's export, before the protection, as a guest
+# would. The replication carries that too.
+qemu-io -f raw -c "write -z 0 8M" "$(guest_uri "$A")" >/dev/null
+test_expect_success 'a write before the protection reaches the secondary'\''s copy' '
+	cmp "$T/p.raw" "$T/s.raw" && cmp -n 8388608 "$T/p.raw" /dev/zero
+'
 test_expect_success 'both sidecars ready, their files private in the run directory' '
 	grep -qx "disk xvda: secondary sidecar ready: qmp $B/disk/xvda/qmp.sock, guest nbd+unix:///guest?socket=$B/disk/xvda/nbd.sock" "$B/ds.out" &&
 	grep -qx "disk xvda: primary sidecar ready: qmp $A/disk/xvda/qmp.sock, guest nbd+unix:///guest?socket=$A/disk/xvda/nbd.sock" "$A/ds.out" &&
@@ -101,6 +117,18 @@ test_expect_success 'its QEMU killed, disk-serve says so in one line and exits 1
 	test "$(grep -c error "$C/ds.err")" = 1 &&
 	test ! -e "$C/disk/xvda"
 '
+# A copy of another size: the primary's sync fails in one line, exit 1.
+D=$(new_host d); E=$(new_host e); eport=$(free_port)
+truncate -s 16M "$T/big.raw"; truncate -s 8M "$T/small.raw"
+serve_up "$D" --secondary --listen "127.0.0.1:$eport" --key "$key" xvda "$T/big.raw"; bds=$ds
+test_expect_success 'a secondary copy of another size: the initial sync fails in one line' '
+	test_expect_code 1 xl-colo --rundir "$E" disk-serve --primary --peer "127.0.0.1:$eport" \
+		--key "$key" xvda "$T/small.raw" >out 2>err &&
+	test "$(grep -c "error" err)" = 1 &&
+	grep -q "^xl-colo: error: disk xvda: qmp $E/disk/xvda/qmp.sock: the initial sync failed: Source and target image have different sizes" err &&
+	test ! -s out && test ! -e "$E/disk/xvda"
+'
+kill -TERM "$bds"; wait "$bds" || true
 kill -TERM "$sds"; rc=0; wait "$sds" || rc=$?
 test_expect_success 'the secondary disk-serve stops cleanly on SIGTERM, its files gone' '
 	test "$rc" = 0 && test ! -e "$B/disk/xvda"

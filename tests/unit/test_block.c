@@ -73,9 +73,8 @@ static void pair_down(struct pair *x)
     memset(x, 0, sizeof(*x));
 }
 
-/* Both sidecars up and replicating, as xl-colo starts them: the secondary
- * first, since the primary's replication node connects to it. */
-static bool pair_up(struct pair *x, const char *tag)
+/* Both sidecars up, each with its guest's view; no replication yet. */
+static bool sidecars_up(struct pair *x, const char *tag)
 {
     char pdir[128], sdir[128];
     memset(x, 0, sizeof(*x));
@@ -89,11 +88,25 @@ static bool pair_up(struct pair *x, const char *tag)
                              .image = x->simg, .dir = sdir };
     if (make_image(x->pimg) < 0 || make_image(x->simg) < 0 ||
         colo_sidecar_start(ctx, &ss, &x->s) < 0 || colo_sidecar_start(ctx, &ps, &x->p) < 0 ||
-        colo_rep_secondary_start(colo_sidecar_qmp(x->s), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
-        colo_rep_primary_start(colo_sidecar_qmp(x->p), colo_sidecar_nbd(x->s),
-                               COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
-                               COLO_SIDECAR_CLIENT) < 0 ||
         !(x->pg = guest_of(x->p)) || !(x->sg = guest_of(x->s))) {
+        fprintf(stderr, "pair %s: %s\n", tag, lg.last);
+        pair_down(x);
+        return false;
+    }
+    return true;
+}
+
+/* Both sidecars up and replicating, as xl-colo starts them: the secondary
+ * first, since the primary's replication node connects to it. */
+static bool pair_up(struct pair *x, const char *tag)
+{
+    if (!sidecars_up(x, tag))
+        return false;
+    if (colo_rep_secondary_start(colo_sidecar_qmp(x->s), COLO_SIDECAR_DISK,
+                                 COLO_SIDECAR_EXPORT_REP) < 0 ||
+        colo_rep_primary_start(colo_sidecar_qmp(x->p), colo_sidecar_nbd(x->s),
+                               COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_QUORUM,
+                               COLO_SIDECAR_CLIENT) < 0) {
         fprintf(stderr, "pair %s: %s\n", tag, lg.last);
         pair_down(x);
         return false;
@@ -152,6 +165,97 @@ static void kill_sidecar(colo_sidecar *sc)
 {
     CU_ASSERT(kill(colo_sidecar_pid(sc), SIGKILL) == 0);
     CU_ASSERT(colo_wait_fd(colo_sidecar_watch_fd(sc), POLLIN, colo_deadline_ms(10000)) == 0);
+}
+
+/* The two image files hold the same bytes. */
+static bool files_equal(const char *a, const char *b)
+{
+    static char ba[DISK_BYTES], bb[DISK_BYTES];
+    int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+    bool eq = fa >= 0 && fb >= 0 && pread(fa, ba, DISK_BYTES, 0) == DISK_BYTES &&
+              pread(fb, bb, DISK_BYTES, 0) == DISK_BYTES && memcmp(ba, bb, DISK_BYTES) == 0;
+    if (fa >= 0)
+        close(fa);
+    if (fb >= 0)
+        close(fb);
+    return eq;
+}
+
+/* The initial sync's state until its mirror is ready, or, with
+ * until_error, until it reads an error (bounded by 20 s). */
+static int sync_wait(colo_qmp *p, colo_rep_sync *st, bool until_error)
+{
+    uint64_t deadline = colo_deadline_ms(20000);
+    int r;
+    while ((r = colo_rep_sync_poll(p, COLO_SIDECAR_SYNC, 200, st)) == 0 &&
+           (until_error || !st->ready))
+        if (colo_deadline_passed(deadline))
+            return -ETIMEDOUT;
+    return r;
+}
+
+/* The initial sync: a primary disk with data, a secondary's of zeros; the
+ * mirror, the replication joining while it runs, the secondary's
+ * replication started last. Then the two are one disk, byte for byte,
+ * with every write made before, during and after. */
+static void test_initial_sync(void)
+{
+    static char pv[DISK_BYTES], sv[DISK_BYTES];
+    struct pair x;
+    colo_rep_sync st = { 0 };
+    CU_ASSERT_FATAL(sidecars_up(&x, "t0"));
+    colo_qmp *p = colo_sidecar_qmp(x.p), *s = colo_sidecar_qmp(x.s);
+    for (unsigned i = 0; i < DISK_BYTES / CHUNK; i++)
+        CU_ASSERT(fill(x.pg, 0x80 + (int)(i % 64), (uint64_t)i * CHUNK, CHUNK) == 0);
+    CU_ASSERT(file_holds(x.simg, 0, 0, DISK_BYTES));
+    CU_ASSERT_FATAL(colo_rep_secondary_export(s, COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) == 0);
+    CU_ASSERT_FATAL(colo_rep_sync_start(p, colo_sidecar_nbd(x.s), COLO_SIDECAR_EXPORT_REP,
+                                        COLO_SIDECAR_DISK, COLO_SIDECAR_SYNC) == 0);
+    CU_ASSERT(fill(x.pg, 0x11, 1u << 20, CHUNK) == 0);
+    CU_ASSERT(sync_wait(p, &st, false) == 0);
+    CU_ASSERT(st.ready && st.total >= DISK_BYTES && st.done == st.total);
+    /* Ready: a write completes on both sides at once. */
+    CU_ASSERT(fill(x.pg, 0x12, 2u << 20, CHUNK) == 0);
+    CU_ASSERT(file_holds(x.simg, 0x12, 2u << 20, CHUNK));
+    CU_ASSERT(colo_rep_primary_start(p, colo_sidecar_nbd(x.s), COLO_SIDECAR_EXPORT_REP,
+                                     COLO_SIDECAR_QUORUM, COLO_SIDECAR_CLIENT) == 0);
+    CU_ASSERT(fill(x.pg, 0x13, 3u << 20, CHUNK) == 0);
+    CU_ASSERT(colo_rep_sync_finish(p, COLO_SIDECAR_SYNC, 10000) == 0);
+    /* The mirror gone, the replication alone carries the writes. */
+    CU_ASSERT(fill(x.pg, 0x14, 4u << 20, CHUNK) == 0);
+    CU_ASSERT(file_holds(x.simg, 0x14, 4u << 20, CHUNK));
+    CU_ASSERT(colo_rep_secondary_enable(s) == 0);
+    CU_ASSERT(fill(x.pg, 0x15, 5u << 20, CHUNK) == 0);
+    CU_ASSERT(checkpoint(&x) == 0);
+    CU_ASSERT(view(x.pg, pv) && view(x.sg, sv));
+    CU_ASSERT(memcmp(pv, sv, DISK_BYTES) == 0);
+    CU_ASSERT(files_equal(x.pimg, x.simg));
+    pair_down(&x);
+}
+
+/* A sync whose secondary dies: the poll says so, in QEMU's words. */
+static void test_initial_sync_secondary_dies(void)
+{
+    char want[256];
+    struct pair x;
+    colo_rep_sync st = { 0 };
+    CU_ASSERT_FATAL(sidecars_up(&x, "t9"));
+    colo_qmp *p = colo_sidecar_qmp(x.p);
+    CU_ASSERT_FATAL(colo_rep_secondary_export(colo_sidecar_qmp(x.s), COLO_SIDECAR_DISK,
+                                              COLO_SIDECAR_EXPORT_REP) == 0);
+    CU_ASSERT_FATAL(colo_rep_sync_start(p, colo_sidecar_nbd(x.s), COLO_SIDECAR_EXPORT_REP,
+                                        COLO_SIDECAR_DISK, COLO_SIDECAR_SYNC) == 0);
+    CU_ASSERT(sync_wait(p, &st, false) == 0);
+    kill_sidecar(x.s);
+    CU_ASSERT(colo_sidecar_check(x.s) == -ESRCH);
+    /* The next guest write is the mirror's too: it cannot reach the
+     * target, and the job ends (within its 100 ms slice). */
+    (void)fill(x.pg, 0x21, 0, CHUNK);
+    CU_ASSERT(sync_wait(p, &st, true) == -EIO);
+    snprintf(want, sizeof(want), "disk xvda: qmp %s/t9-p/qmp.sock: the initial sync failed: "
+             "Input/output error", dir);
+    CU_ASSERT_STRING_EQUAL(lg.last, want);
+    pair_down(&x);
 }
 
 /* 1. */
@@ -418,6 +522,8 @@ static int suite_clean(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
+        { "the initial sync: the secondary's disk becomes the primary's", test_initial_sync },
+        { "the initial sync: its secondary dies", test_initial_sync_secondary_dies },
         { "1. a primary write reaches the secondary's disk", test_primary_write_reaches_secondary },
         { "2. a secondary write stays in the active disk until a checkpoint",
           test_secondary_write_stays_in_active_disk },

@@ -145,7 +145,7 @@ static int suite_init(void)
         colo_sidecar_start(fx.ctx, &ss, &sec) < 0 || colo_sidecar_start(fx.ctx, &ps, &pri) < 0 ||
         colo_rep_secondary_start(colo_sidecar_qmp(sec), COLO_SIDECAR_DISK, COLO_SIDECAR_EXPORT_REP) < 0 ||
         colo_rep_primary_start(colo_sidecar_qmp(pri), colo_sidecar_nbd(sec),
-                               COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_DISK,
+                               COLO_SIDECAR_EXPORT_REP, COLO_SIDECAR_QUORUM,
                                COLO_SIDECAR_CLIENT) < 0) {
         unit_setup_error("replication sidecars: %s", fx.lg.last);
         colo_sidecar_stop(pri);

@@ -17,7 +17,8 @@ for prog in test_qmp test_qmp_peer test_block test_proxy_frames test_proxy_tcp t
     "$build/libtool" --mode=execute "${vg[@]}" "$build/tests/unit/$prog" \
         > "$T/$prog.out" 2> "$T/$prog.err" || rc=$?
     if [ "$rc" -ne 0 ]; then
-        fail "$prog under valgrind: exit status $rc"
+        # The cause in the FAIL line itself: CI shows only part of a log.
+        fail "$prog under valgrind: exit status $rc: $(grep -v '^==' "$T/$prog.err" | tail -n 1)"
         tail -n 30 "$T/$prog.out" >&2
         cat "$T/$prog.err" >&2
         continue

@@ -11,6 +11,9 @@
 #     primary's) and /dev/nbd1 (the secondary's), and xen-blkback serves
 #     them: the primary domain's xvdb is nbd0, the secondary domain's nbd1
 #     (xl-colo receive --disk xvdb=QMP,guest=/dev/nbd1).
+# The primary's disk holds data the copy has not: the primary's disk-serve
+# syncs it whole first (checked before the guest starts, and again after
+# the failover on what the guest never wrote).
 # xl-colo protects the guest, memory and disk in every checkpoint, for at
 # least XN checkpoints; then ts-colo-failover destroys the primary. On the
 # secondary, after the failover: the guest's first check reads its disk
@@ -68,12 +71,16 @@ step_disk() {
     mkdir -p /var/lock   # qemu-nbd -c's socket
     rm -rf $DISKDIR; mkdir -p -m 700 $DISKDIR
     truncate -s 8M $DISKDIR/p.raw $DISKDIR/s.raw
+    # The primary's disk holds data from before, past the guest's records
+    # (sectors 0..16001 of 16384): the last 64 KiB. The copy is all zeros
+    # until the initial sync.
+    dd if=/dev/urandom of=$DISKDIR/p.raw bs=64k count=1 seek=127 conv=notrunc 2>/dev/null
     for r in secondary primary; do
         case $r in
             secondary) a="--secondary --listen 127.0.0.1:7879 xvdb $DISKDIR/s.raw" ;;
             primary)   a="--primary --peer 127.0.0.1:7879 xvdb $DISKDIR/p.raw" ;;
         esac
-        xl-colo --rundir /run/xen-colo-$r disk-serve --key $XLCOLO_KEY $a \
+        xl-colo -vv --rundir /run/xen-colo-$r disk-serve --key $XLCOLO_KEY $a \
             > $DISKDIR/$r.out 2> $DISKDIR/$r.err &
         echo $! > $DISKDIR/$r.pid
         i=0
@@ -85,6 +92,11 @@ step_disk() {
         done
         info "$t: $(serve_ready $r)"
     done
+    if [ "$(md5sum < $DISKDIR/p.raw)" = "$(md5sum < $DISKDIR/s.raw)" ]; then
+        pass $t-sync "the secondary's copy is the primary's disk before the guest starts, its last 64 KiB of data from before: $(grep -m1 'initial sync done' $DISKDIR/primary.err | sed 's/.*disk xvdb: //')"
+    else
+        fail $t-sync "the secondary's copy differs from the primary's disk after the initial sync: $(grep -i 'sync' $DISKDIR/primary.err | tail -n 2 | tr '\n' ' ')"; disk_teardown; return
+    fi
     if ! nbd_up /dev/nbd0 "$(serve_guest primary)" $DISKDIR/nbd0.pid ||
        ! nbd_up /dev/nbd1 "$(serve_guest secondary)" $DISKDIR/nbd1.pid; then
         fail $t "qemu-nbd: $why: $(cat /tmp/nbd0.log /tmp/nbd1.log 2>/dev/null | tail -n 3 | tr '\n' ' ')"; disk_teardown; return
@@ -138,6 +150,13 @@ step_disk() {
         pass $t-consistent "after failover from checkpoint $fe the guest's memory and disk agree: its first check read record $first as the last on xvdb and nothing after it (the primary had checked $before when destroyed); it goes on writing, checks good through record $last"
     else
         fail $t-consistent "after failover: checks '$first' .. '$last', the primary had checked '$before'"; tail -n 5 "$f"
+    fi
+    # What the guest never wrote is still the initial sync's.
+    tail64() { dd if=$1 bs=64k skip=127 count=1 2>/dev/null | md5sum; }
+    if [ "$(tail64 $DISKDIR/s.raw)" = "$(tail64 $DISKDIR/p.raw)" ]; then
+        pass $t-sync-kept "after failover the secondary's disk still holds the data the initial sync brought (its last 64 KiB)"
+    else
+        fail $t-sync-kept "after failover the secondary's last 64 KiB differ from the primary's"
     fi
     ts $t-one-copy ts-colo-check $g localhost
     disk_teardown
