@@ -55,20 +55,30 @@ running() {
     out=$(colo-simguest info --rundir "$1" --name g 2>/dev/null) || { echo none; return; }
     case $out in *"paused: no"*) echo run ;; *) echo paused ;; esac
 }
-# sampler OUT: every 10 ms (plus two reads), "A B ns" (the run states of
-# A's and B's guest, then the time), until OUT.stop exists (bounded: 120 s)
-sampler() {
-    local end=$((SECONDS + 120))
-    while [ ! -e "$1.stop" ] && [ $SECONDS -lt $end ]; do
-        echo "$(running "$A") $(running "$B") $(date +%s%N)" >> "$1"
-        sleep 0.01
-    done
-}
+# sampler OUT: every 10 ms, "A B ns" (the run states of A's and B's guest:
+# run, paused or none; then the time), until SIGTERM (bounded: 120 s). One
+# process with a connection to each guest (colo-simguest sample).
+sampler() { exec colo-simguest sample --every 10 --for 120 "$A/g" "$B/g" > "$1"; }
 # states FILE: the samples' states alone; seen FILE "A B": how many samples
 # were so (grep -c, not -q: pipefail and an early exit do not mix)
 states() { cut -d' ' -f1,2 "$1"; }
 seen() { states "$1" | grep -c "^$2\$" || true; }
-sampler_stop() { touch "$1.stop"; wait "$2" 2>/dev/null || true; }
+sampler_stop() { kill -TERM "$2"; wait "$2" || fail "the sampler of $1 exited $?"; }
+
+# The sampler's misuses: one line each, exit 2. A guest not there is none.
+sample_usage() { # WANT ARGS...
+    local want=$1 rc=0; shift
+    colo-simguest sample "$@" > /dev/null 2> "$T/smp.err" || rc=$?
+    [ "$rc" = 2 ] && [ "$(cat "$T/smp.err")" = "colo-simguest sample: $want" ] ||
+        fail "sample $*: exit $rc, said: $(cat "$T/smp.err")"
+}
+sample_usage "no guest to sample (RUNDIR/NAME...)"
+sample_usage "--every needs a number from 1 to 3600000" --every 0 "$T/g"
+sample_usage "'x' is not RUNDIR/NAME" x
+sample_usage "unknown option '--bogus'" --bogus "$T/g"
+colo-simguest sample --every 200 --for 1 "$T/g" "$T/h" > "$T/none" || fail "sample of no guests exited $?"
+[ "$(grep -c '^none none [0-9]*$' "$T/none")" -ge 5 ] && [ "$(grep -vc '^none none [0-9]*$' "$T/none")" = 0 ] ||
+    fail "a sample of guests not there: $(head -n 3 "$T/none")"
 
 etcd_up
 arb="etcd://127.0.0.1:$ecp"
@@ -143,7 +153,7 @@ grep -q "ownership of g moved to hostB at generation 2; destroying the copy here
     fail "A's line on SIGCONT: $(cat "$A/pri.err")"
 [ "$(running "$A")" = none ] || fail "A's copy is $(running "$A") after it lost ownership"
 [ "$(running "$B")" = run ] || fail "B's guest is $(running "$B")"
-say "2. A stalled: A fenced, B live at generation 2 $gap ms later ($took ms after the stall); $(wc -l < "$T/s2") samples, none with both running; A destroyed its copy on SIGCONT"
+say "2. A stalled: A fenced, B live at generation 2 $gap ms later ($took ms after the stall); $(wc -l < "$T/s2") samples (median period $(awk 'NR > 1 { print int(($3 - prev) / 100000) / 10 } { prev = $3 }' "$T/s2" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }') ms), none with both running; A destroyed its copy on SIGCONT"
 colo-simguest destroy --rundir "$B" --name g > /dev/null
 kill -9 "$gpid" 2>/dev/null || true
 

@@ -49,6 +49,10 @@ static const struct cmd cmds[] = {
       "    --checkpoint: as a toolstack's checkpoint stop, recorded until unpause" },
     { "unpause", cmd_unpause, "unpause a guest", CLIENT_USAGE },
     { "destroy", cmd_destroy, "stop a guest and wait until it is gone", CLIENT_USAGE },
+    { "sample", cmd_sample, "print the run state of guests every few ms, a line each time",
+      "[--every MS] [--for SECS] RUNDIR/NAME...\n"
+      "    each line: run|paused|none per guest, then the time (ns since the epoch);\n"
+      "    every 10 ms for 120 s by default, until SIGTERM or SIGINT" },
     { "disk-verify", cmd_disk_verify, "check a guest's disk against its record of its writes "
       "(exit 1 on a mismatch)", CLIENT_USAGE },
 };

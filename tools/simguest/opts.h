@@ -43,5 +43,6 @@ int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
 int cmd_disk_verify(int argc, char **argv);
+int cmd_sample(int argc, char **argv);  /* sample.c */
 
 #endif
