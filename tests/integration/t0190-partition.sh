@@ -170,20 +170,23 @@ scenario() {
         while [ $SECONDS -lt $flap ]; do cut a b; sleep 0.2; heal a b; sleep 0.2; done ;;
     esac
     # The end: the loser's xl-colo exits (its copy destroyed) or, where
-    # nothing had to move, A still protects; bounded.
-    local end=$((SECONDS + 30)) a b
+    # nothing had to move, A still protects: B applies two more
+    # checkpoints after the heal. Bounded.
+    local end=$((SECONDS + 30)) a b e
+    e=$(python3 -c 'import json,sys; print(max([json.loads(l)["epoch"] for l in open(sys.argv[1]) if "\"checkpoint\"" in l] or [0]))' "$B/sec.json")
     while :; do
         a=$(state "$A"); b=$(state "$B")
         if [ "$a$b" = runnone ] || [ "$a$b" = nonerun ]; then break; fi
         if [ "$a" = run ] && alive "$pri" && alive "$sec" &&
-           jq_has "$A/pri.json" "event == 'state' and state == 'protected'" &&
-           ! jq_has "$A/pri.json" "event == 'state' and state in ('unprotected', 'fenced')"; then break; fi
+           jq_has "$B/sec.json" "event == 'checkpoint' and epoch >= $((e + 2))"; then break; fi
         [ $SECONDS -lt $end ] || break
         sleep 0.1
     done
     if [ "$a" = run ] && alive "$sec"; then
         outcome="A protected"
-        xl-colo --rundir "$A" stop g > /dev/null || fail "$tag: stop failed"
+        jq_has "$A/pri.json" "event == 'state' and state in ('unprotected', 'fenced')" &&
+            fail "$tag: A was unprotected or fenced, yet B still applies its checkpoints"
+        xl-colo --rundir "$A" stop g > /dev/null 2> "$T/stop.$tag" || fail "$tag: stop failed: $(cat "$T/stop.$tag")"
         gone "$sec" 30 || fail "$tag: receive still runs after stop"
         gone "$pri" 30 || fail "$tag: start still runs after stop"
     elif [ "$a" = run ]; then
