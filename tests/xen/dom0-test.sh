@@ -11,7 +11,8 @@
 # alone), perf-linux remus-linux (the backend alone against xl remus),
 # colo-pvh colo-hvm colo-linux (the real xl-colo through tools/osstest's
 # ts-colo-* steps, see dom0-colo.sh), disk-linux (the Linux guest with a
-# replicated disk, see dom0-disk.sh), cycles-pvh cycles-hvm cycles-linux
+# replicated disk, see dom0-disk.sh), fence-pvh (ownership through an etcd
+# in dom0: a stalled xl-colo start fenced, see dom0-fence.sh), cycles-pvh cycles-hvm cycles-linux
 # (start -> checkpoints -> stop, again and again, the guest alive after each),
 # soak-pvh soak-hvm soak-linux (xl-colo against xl remus, crashes per 1000
 # checkpoints), platform (the hypervisor alone, under checkpoint-shaped
@@ -248,6 +249,7 @@ step_refuse_pv() {
 . /xen-colo/dom0-colo.sh
 . /xen-colo/dom0-soak.sh
 . /xen-colo/dom0-disk.sh
+. /xen-colo/dom0-fence.sh
 
 XN=$(arg xn); XINT=$(arg xint); XPERF=$(arg xperf); XPERF=${XPERF:-30}
 XCYCLES=$(arg xcycles); XSOAK=$(arg xsoak); XPLATFORM=$(arg xplatform)
@@ -271,6 +273,7 @@ for step in $(arg xsteps | tr ':' ' '); do
         colo-hvm)    step_colo tinyhvm $CFG/tinyhvm-mb.cfg asm 7911 remus ;;
         colo-linux)  step_colo linpvh $CFG/linpvh.cfg linux 7921 remus ;;
         disk-linux)  step_disk 8101 ;;
+        fence-pvh)   step_fence 8111 ;;
         cycles-pvh)  step_cycles tinypvh $CFG/tinypvh.cfg asm 7931 ;;
         cycles-hvm)  step_cycles tinyhvm $CFG/tinyhvm-mb.cfg asm 7961 ;;
         cycles-linux) step_cycles linpvh $CFG/linpvh.cfg linux 7991 ;;

@@ -96,6 +96,9 @@ for b in /usr/bin/qemu-system-x86_64 /usr/bin/qemu-img /usr/bin/qemu-nbd; do
     [ -x "$b" ] || die "$b not found (apt-get install qemu-system-x86 qemu-utils)"
     mkdir -p "$R$(dirname "$b")"; cp -L "$b" "$R$b"; copy_libs "$b"
 done
+# The fence-pvh step's arbiter: the host's Debian etcd (a static Go binary).
+[ -x /usr/bin/etcd ] || die "/usr/bin/etcd not found (apt-get install etcd-server)"
+cp -L /usr/bin/etcd "$R/usr/bin/etcd"
 # Debian builds QEMU's TCG accelerator, which -M none starts, as a module.
 QM=/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
 [ -e "$QM" ] || die "$QM not found (apt-get install qemu-system-x86)"
@@ -139,6 +142,7 @@ install -m 755 "$HERE/dom0-test.sh" "$R/xen-colo/dom0-test.sh"
 install -m 644 "$HERE/dom0-colo.sh" "$R/xen-colo/dom0-colo.sh"
 install -m 644 "$HERE/dom0-soak.sh" "$R/xen-colo/dom0-soak.sh"
 install -m 644 "$HERE/dom0-disk.sh" "$R/xen-colo/dom0-disk.sh"
+install -m 644 "$HERE/dom0-fence.sh" "$R/xen-colo/dom0-fence.sh"
 # the osstest steps, run for real by the colo-* steps
 OSS=$HERE/../../tools/osstest
 mkdir -p "$S/osstest"
