@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "colo-internal.h"
 #include "json.h"
@@ -30,10 +31,13 @@ struct colo_qmp {
     int timeout_ms;          /* of each reply */
     uint64_t last_id;        /* of the last command sent */
     bool may_restart;        /* in colo_qmp_connect's handshake with attempts
-                              * left: a hang-up before the greeting's end, a
-                              * second greeting or a late capabilities' reply
-                              * mean QEMU opened or lost the session as it
-                              * started: start over (-EAGAIN, not logged) */
+                              * left: a second greeting or a late
+                              * capabilities' reply mean QEMU opened or lost
+                              * the session as it started: start over
+                              * (-EAGAIN, not logged) */
+    bool may_hang_up;        /* ... and a hang-up before the greeting's end,
+                              * with its own attempts left: hung_up set */
+    bool hung_up;
     uint64_t connect_deadline; /* of the whole colo_qmp_connect */
     char broken[256];        /* why the connection broke, "" while it works */
     unsigned major, minor, micro; /* QEMU's, from the greeting */
@@ -188,8 +192,10 @@ static int next_message(colo_qmp *q, const char *what, uint64_t deadline, struct
         int r = qmp_wire_read(&q->w, deadline, &line, &len, why, sizeof(why));
         if (r == -ETIMEDOUT && !why[0])
             return r;
-        if (r == -ECONNRESET && q->may_restart && !colo_deadline_passed(q->connect_deadline))
+        if (r == -ECONNRESET && q->may_hang_up && !colo_deadline_passed(q->connect_deadline)) {
+            q->hung_up = true;
             return -EAGAIN;
+        }
         if (r < 0)
             return broke(q, r, "%s: %s", what, why);
         if (len == 0)
@@ -406,8 +412,13 @@ static void read_version(colo_qmp *q, yajl_val greeting)
 }
 
 /* The greeting, then qmp_capabilities, within the deadline. */
-/* How many connections colo_qmp_connect tries when QEMU greets twice. */
+/* How many connections colo_qmp_connect tries when QEMU greets twice or
+ * loses qmp_capabilities; a hang-up before the greeting's end has its own
+ * count (COLO_QMP_HANGUP_ATTEMPTS), each new connection after a pause of
+ * QMP_HANGUP_PAUSE_MS times its number: a QEMU still starting hung up on
+ * three connections in a row within milliseconds (a sidecar's, in CI). */
 #define QMP_CONNECT_ATTEMPTS 3
+#define QMP_HANGUP_PAUSE_MS 20
 
 static int handshake(colo_qmp *q, uint64_t deadline)
 {
@@ -477,22 +488,35 @@ int colo_qmp_connect(libxlcolo_ctx *ctx, const char *path, const char *label,
      * greets twice, and the first qmp_capabilities may be lost with the
      * first session; or it greets once and never answers the command
      * (seen in the same case, under valgrind's load); or it hangs up before
-     * the greeting is done (seen once in t0160): start over on a new
-     * connection, a few times. */
+     * the greeting is done (seen in t0160, and three times in a row in
+     * CI): start over on a new connection, a few times. A dead QEMU ends
+     * it at once: nobody listens, and the connect is refused. */
     q->connect_deadline = deadline;
-    for (int attempt = 1;; attempt++) {
+    unsigned restarts = 0, hangups = 0;
+    for (;;) {
         r = qmp_wire_connect(&q->w, path, deadline, why, sizeof(why));
         if (r < 0) {
             r = LOG_ERRNO(ctx, r, "%s: %s", q->who, why);
             break;
         }
-        q->may_restart = attempt < QMP_CONNECT_ATTEMPTS;
+        q->may_restart = restarts + 1 < QMP_CONNECT_ATTEMPTS;
+        q->may_hang_up = hangups + 1 < COLO_QMP_HANGUP_ATTEMPTS;
+        q->hung_up = false;
         r = handshake(q, deadline);
-        q->may_restart = false;
+        q->may_restart = q->may_hang_up = false;
         if (r != -EAGAIN)
             break;
         qmp_wire_close(&q->w);
         q->last_id = 0;
+        if (!q->hung_up) {
+            restarts++;
+            continue;
+        }
+        /* Still starting: a moment for it, inside the deadline. */
+        hangups++;
+        int ms = MIN((int)hangups * QMP_HANGUP_PAUSE_MS, colo_ms_left(deadline));
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * (long)COLO_NS_PER_MS };
+        nanosleep(&ts, NULL);
     }
     if (r < 0) {
         colo_qmp_close(q);

@@ -55,6 +55,9 @@
  * text; beyond, the oldest are dropped. */
 #define COLO_QMP_EVENTS_MAX 64
 #define COLO_QMP_EVENTS_BYTES COLO_QMP_MSG_MAX
+/* How many connections colo_qmp_connect() makes, at most, to a QEMU that
+ * hangs up before its greeting is done (one still starting). */
+#define COLO_QMP_HANGUP_ATTEMPTS 10
 /* A reply's timeout when the caller has no better one. */
 #define COLO_QMP_TIMEOUT_MS 30000
 
