@@ -196,7 +196,8 @@ int colo_rep_sync_poll(colo_qmp *q, const char *node, int wait_ms, colo_rep_sync
     char why[128];
     int r;
 
-    if ((r = job_change_wait(q, wait_ms)) < 0 || (r = job_find(q, node, &list, &job)) < 0 || (r = job_status(q, job, &status, &error)) < 0)
+    if ((r = job_change_wait(q, wait_ms)) < 0 || (r = job_find(q, node, &list, &job)) < 0 ||
+        (r = job_status(q, job, &status, &error)) < 0)
         return r;
     if (colo_json_get_u64(job, "current-progress", UINT64_MAX, &st->done, why, sizeof(why)) < 0 ||
         colo_json_get_u64(job, "total-progress", UINT64_MAX, &st->total, why, sizeof(why)) < 0)
