@@ -30,8 +30,12 @@ serve_guest() { serve_ready $1 | sed -n 's/.*, guest \(.*\)$/\1/p'; }
 
 # nbd_up DEV URI PIDFILE: qemu-nbd serving URI on DEV, until DEV has a size
 # (bounded by 60 s: a slow TCG host once took more than 10). Sets why.
+# -v keeps qemu-nbd in the foreground: with -c alone it forks, and its
+# parent exits once the child has connected, at times before DEV shows a
+# size, which read here as "qemu-nbd exited" (CI, twice). -f raw: the
+# export is the guest's raw disk (no probing, no block-0 restriction).
 nbd_up() {
-    qemu-nbd -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
+    qemu-nbd -v -f raw -c "$1" "$2" > /tmp/$(basename "$1").log 2>&1 &
     echo $! > "$3"
     i=0
     while [ "$(cat /sys/block/$(basename "$1")/size 2>/dev/null)" = 0 ] ||
