@@ -108,6 +108,14 @@ int colo_rep_secondary_start(colo_qmp *q, const char *disk, const char *export_n
     return r < 0 ? r : colo_rep_secondary_enable(q);
 }
 
+/* CMD with one string argument: {"KEY": "VAL"}. */
+static int run_one(colo_qmp *q, const char *cmd, const char *key, const char *val)
+{
+    _cleanup_json_ colo_json *j = colo_json_new();
+    colo_json_put_str(j, key, val);
+    return run(q, cmd, j, NULL);
+}
+
 /* An nbd node on EXPORT at addr, into the object j has open. */
 static void put_nbd(colo_json *j, const colo_rep_addr *addr, const char *export_name)
 {
@@ -218,9 +226,7 @@ int colo_rep_sync_finish(colo_qmp *q, const char *node, int timeout_ms)
     uint64_t deadline = colo_deadline_ms(timeout_ms);
     int r;
 
-    _cleanup_json_ colo_json *c = colo_json_new();
-    colo_json_put_str(c, "device", node);
-    if ((r = run(q, "block-job-cancel", c, NULL)) < 0)
+    if ((r = run_one(q, "block-job-cancel", "device", node)) < 0)
         return r;
     for (;;) {
         _cleanup_tree_ yajl_val list = NULL;
@@ -240,13 +246,9 @@ int colo_rep_sync_finish(colo_qmp *q, const char *node, int timeout_ms)
         if ((r = job_change_wait(q, left < 100 ? left : 100)) < 0)
             return r;
     }
-    _cleanup_json_ colo_json *d = colo_json_new();
-    colo_json_put_str(d, "id", node);
-    if ((r = run(q, "job-dismiss", d, NULL)) < 0)
+    if ((r = run_one(q, "job-dismiss", "id", node)) < 0)
         return r;
-    _cleanup_json_ colo_json *n = colo_json_new();
-    colo_json_put_str(n, "node-name", node);
-    return run(q, "blockdev-del", n, NULL);
+    return run_one(q, "blockdev-del", "node-name", node);
 }
 
 int colo_rep_primary_start(colo_qmp *q, const colo_rep_addr *addr, const char *export_name,
@@ -384,9 +386,7 @@ static int detach_client(colo_qmp *q, const char *client)
     colo_json_put_str(c, "child", child);
     if ((r = run(q, "x-blockdev-change", c, NULL)) < 0)
         return r;
-    _cleanup_json_ colo_json *d = colo_json_new();
-    colo_json_put_str(d, "node-name", client);
-    return run(q, "blockdev-del", d, NULL);
+    return run_one(q, "blockdev-del", "node-name", client);
 }
 
 int colo_rep_failover_primary(colo_qmp *q, const char *client)
