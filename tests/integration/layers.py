@@ -42,6 +42,7 @@ FOLDERS = [
     ('libxl-colo/qmp', 'qmp'),
     ('libxl-colo/arbiter', 'arbiter'),
     ('libxl-colo/block', 'block'),
+    ('libxl-colo/proxy/service', 'proxy/service'),
     ('libxl-colo/proxy', 'proxy'),
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
@@ -49,26 +50,27 @@ FOLDERS = [
     ('tools/proxy', 'tools/proxy'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'qmp', 'arbiter', 'proxy', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'arbiter', 'proxy', 'proxy/service', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
     'qmp': {'top'},
     'arbiter': {'top'},
     'proxy': {'top'},
+    'proxy/service': {'proxy', 'top'},
     'block': {'qmp', 'stream', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},
     'control': {'top'},
-    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'arbiter', 'top'},
+    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'proxy/service', 'arbiter', 'top'},
     # the command line links the public library only, and builds in itself
     # the JSON helpers and the status codec (XL_PLUGIN_HEADERS)
     'xl-plugin': {'top', 'control'},
     # the simulated guest builds digest.c and sim-proto.c, nothing else
     'tools/simguest': {'backend', 'backend/sim', 'top'},
-    # colo-proxy: the compare engine and the JSON helpers
-    'tools/proxy': {'proxy', 'top'},
+    # colo-proxy: the proxy service, run as a daemon
+    'tools/proxy': {'proxy/service', 'proxy', 'top'},
     'tools/bench': set(LAYERS),
 }
 # What of libxl-colo/ xl-plugin may include: the public header, macro.h,

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "opts.h"
-#include "proxy.h"
+#include "proxy/service/proxy.h"
 
 int main(int argc, char **argv)
 {

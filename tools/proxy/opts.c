@@ -14,19 +14,6 @@
               "[--notify PATH] [--status PATH] [--vnet-hdr] [--compare-timeout MS] " \
               "[--max-flows N] [--max-mem BYTES]"
 
-static const char *const endpoint_options[EP__MAX] = {
-    [EP_PRIMARY] = "--primary-in",
-    [EP_SECONDARY] = "--secondary-in",
-    [EP_OUTDEV] = "--outdev",
-    [EP_NOTIFY] = "--notify",
-    [EP_STATUS] = "--status",
-};
-
-const char *proxy_endpoint_option(enum proxy_endpoint e)
-{
-    return e < EP__MAX ? endpoint_options[e] : "?";
-}
-
 int fail(int status, const char *fmt, ...)
 {
     va_list ap;
@@ -37,6 +24,13 @@ int fail(int status, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return status;
+}
+
+void proxy_print_line(void *opaque, enum proxy_level lvl, const char *line)
+{
+    (void)opaque;
+    (void)lvl;
+    fprintf(stderr, PROG ": %s\n", line);
 }
 
 /* The problem, then the usage line: exit status 2. */
@@ -137,13 +131,14 @@ int proxy_opts_parse(int argc, char **argv, struct proxy_opts *o)
     int c;
 
     memset(o, 0, sizeof(*o));
+    o->log.cb = proxy_print_line;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
         case O_PRI: case O_SEC: case O_OUT: case O_NOTIFY: case O_STATUS:
             if (!*optarg)
-                return usage("%s needs a path", endpoint_options[c - O_PRI]);
+                return usage("%s needs a path", proxy_endpoint_option((enum proxy_endpoint)(c - O_PRI)));
             o->path[c - O_PRI] = optarg;
             break;
         case O_VNET: o->vnet_hdr = true; break;
@@ -175,12 +170,12 @@ int proxy_opts_parse(int argc, char **argv, struct proxy_opts *o)
         return usage("unexpected argument '%s'", argv[optind]);
     for (int e = EP_PRIMARY; e <= EP_OUTDEV; e++)
         if (!o->path[e])
-            return usage("%s is required", endpoint_options[e]);
+            return usage("%s is required", proxy_endpoint_option((enum proxy_endpoint)e));
     for (int a = 0; a < EP__MAX; a++)
         for (int b = a + 1; b < EP__MAX; b++)
             if (o->path[a] && o->path[b] && strcmp(o->path[a], o->path[b]) == 0) {
-                return usage("%s and %s are the same path %s", endpoint_options[a],
-                             endpoint_options[b], o->path[a]);
+                return usage("%s and %s are the same path %s", proxy_endpoint_option((enum proxy_endpoint)a),
+                             proxy_endpoint_option((enum proxy_endpoint)b), o->path[a]);
             }
     return 0;
 }

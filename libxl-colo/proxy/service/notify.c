@@ -8,13 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "notify.h"
-#include "opts.h"
+#include "proxy/service/notify.h"
+#include "proxy/service/log.h"
 
 int proxy_notify_init(struct proxy_notify *n, bool vnet, proxy_notify_done_cb *done,
-                      void *opaque)
+                      void *opaque, const struct proxy_log *log)
 {
     memset(n, 0, sizeof(*n));
+    n->log = log;
     n->fd = -1;
     n->done = done;
     n->opaque = opaque;
@@ -120,7 +121,7 @@ static void on_msg(void *opaque, const uint8_t *msg, size_t len)
             shown[i] = isprint(msg[i]) ? (char)msg[i] : '?';
         shown[len] = '\0';
         n->unknown++;
-        fail(0, "--notify: unknown message \"%s\" (%zu bytes) refused", shown, len);
+        proxy_fail(n->log, 0, "--notify: unknown message \"%s\" (%zu bytes) refused", shown, len);
     }
 }
 
@@ -132,7 +133,7 @@ int proxy_notify_read(struct proxy_notify *n)
     int r = proxy_reader_read(&n->rd, n->fd, on_msg, n);
     for (int d = 0; d < PROXY_DROP__MAX; d++)
         if (n->rd.drops[d] != before[d])
-            fail(0, "--notify: a message refused: %s (at most %u bytes)",
+            proxy_fail(n->log, 0, "--notify: a message refused: %s (at most %u bytes)",
                  proxy_drop_name((enum proxy_drop)d), PROXY_NOTIFY_MAX);
     if (r != 0)
         proxy_notify_detach(n);

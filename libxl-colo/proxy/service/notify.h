@@ -17,7 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "reader.h"
+#include "proxy/service/log.h"
+#include "proxy/service/reader.h"
 
 #define PROXY_NOTIFY_MAX 64u
 #define PROXY_NOTIFY_OUT_MAX 4096u
@@ -34,6 +35,7 @@ struct proxy_notify {
     int fd;                             /* the peer, or -1 */
     struct proxy_reader rd;             /* its framing, and its drops */
     proxy_notify_done_cb *done;
+    const struct proxy_log *log;        /* where a refused message is said */
     void *opaque;
     uint8_t out[PROXY_NOTIFY_OUT_MAX];  /* what the socket has not taken yet */
     uint32_t out_len;
@@ -46,7 +48,7 @@ struct proxy_notify {
 };
 
 int proxy_notify_init(struct proxy_notify *n, bool vnet, proxy_notify_done_cb *done,
-                      void *opaque);
+                      void *opaque, const struct proxy_log *log);
 void proxy_notify_fini(struct proxy_notify *n);
 
 /* A new peer, fd taken. pending: a checkpoint asked and not done, whose

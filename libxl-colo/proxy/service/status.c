@@ -1,6 +1,6 @@
 /* status.c - the --status answer: one JSON line of counters (proxy.h),
- * made with the project's JSON helpers, for `xl-colo status -j` and the
- * tests. Each input's "drops" has a member per cause, the engine's
+ * made with the project's JSON helpers, for `xl-colo status -j` (through
+ * proxy_status_copy() in a protection) and the tests. Each input's "drops" has a member per cause, the engine's
  * (counters.h: "runt", "bad-ihl", ...) and the framing's (reader.h:
  * "empty", "too-big", "bad-vnet-length", "cut-header", "cut-frame"),
  * every one present, 0 or not. */
@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 
 #include "json.h"
-#include "proxy.h"
+#include "proxy/service/proxy.h"
 
 static void put_input(colo_json *j, const char *key, const struct proxy *p, enum colo_side side,
                       const struct colo_compare_counters *n)
@@ -49,7 +49,7 @@ static void put_input(colo_json *j, const char *key, const struct proxy *p, enum
     colo_json_close(j);
 }
 
-int proxy_status_send(const struct proxy *p, int fd)
+int proxy_status_text(const struct proxy *p, char *buf, size_t size)
 {
     _cleanup_json_ colo_json *j = colo_json_new();
     struct colo_compare_counters n;
@@ -105,10 +105,27 @@ int proxy_status_send(const struct proxy *p, int fd)
     colo_json_put_u64(j, "mem_peak", n.mem_peak);
     colo_json_put_u64(j, "mem_limit", n.mem_limit);
     colo_json_put_u64(j, "status_queries", p->status_queries);
+    colo_json_put_bool(j, "alone", p->alone);
+    colo_json_put_u64(j, "passed_alone", p->passed_alone);
+    colo_json_put_u64(j, "dropped_alone", p->dropped_alone);
 
     int r = colo_json_finish(j, &text, &len);
     if (r < 0)
         return r;
+    if (len >= size)
+        return -ENOBUFS;
+    memcpy(buf, text, len + 1);
+    return (int)len;
+}
+
+int proxy_status_send(const struct proxy *p, int fd)
+{
+    char text[PROXY_STATUS_MAX];
+    int r = proxy_status_text(p, text, sizeof(text));
+
+    if (r < 0)
+        return r;
+    size_t len = (size_t)r;
     struct iovec iov[2] = { { (void *)text, len }, { "\n", 1 } };
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
     ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include "macro.h"
-#include "outq.h"
+#include "proxy/service/outq.h"
 
 /* Its buffer shrinks back to this once drained. */
 #define OUTQ_KEEP ((size_t)4 << 20)

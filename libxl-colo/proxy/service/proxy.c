@@ -1,4 +1,4 @@
-/* proxy.c - the daemon's loop (proxy.h). */
+/* proxy.c - the proxy service's loop (proxy.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -7,17 +7,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "colo-time.h"
-#include "proxy.h"
+#include "proxy/service/proxy.h"
 #include "proxy/frame.h"
-#include "sock.h"
+#include "proxy/service/sock.h"
 
 /* Status clients answered at most per wakeup. */
 #define STATUS_BURST 8
+
+static const char *const endpoint_options[EP__MAX] = {
+    [EP_PRIMARY] = "--primary-in",
+    [EP_SECONDARY] = "--secondary-in",
+    [EP_OUTDEV] = "--outdev",
+    [EP_NOTIFY] = "--notify",
+    [EP_STATUS] = "--status",
+};
+
+const char *proxy_endpoint_option(enum proxy_endpoint e)
+{
+    return e < EP__MAX ? endpoint_options[e] : "?";
+}
 
 /* --- the engine's callbacks ------------------------------------------------ */
 
@@ -49,9 +63,12 @@ static void on_checkpoint(void *opaque, enum colo_checkpoint_reason reason)
 {
     struct proxy *p = opaque;
 
-    fail(0, "checkpoint requested: %s", colo_checkpoint_reason_name(reason));
+    proxy_say(&p->opts.log, PROXY_LOG_INFO, "checkpoint requested: %s",
+              colo_checkpoint_reason_name(reason));
     /* What was released before the divergence goes out before the request. */
     out_flush(p);
+    if (p->opts.checkpoint)
+        p->opts.checkpoint(p->opts.checkpoint_opaque);
     proxy_notify_checkpoint(&p->notify);
 }
 
@@ -66,6 +83,11 @@ static void on_primary(void *opaque, const uint8_t *frame, size_t len)
 {
     struct proxy *p = opaque;
 
+    if (p->alone) {
+        p->passed_alone++;
+        on_release(p, frame, len);
+        return;
+    }
     colo_compare_primary(p->cmp, frame, len, p->now);
 }
 
@@ -73,6 +95,10 @@ static void on_secondary(void *opaque, const uint8_t *frame, size_t len)
 {
     struct proxy *p = opaque;
 
+    if (p->alone) {
+        p->dropped_alone++;
+        return;
+    }
     colo_compare_secondary(p->cmp, frame, len, p->now);
 }
 
@@ -86,8 +112,10 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
 
     *out = NULL;
     if (!p)
-        return fail(1, "out of memory");
+        return proxy_fail(&o->log, 1, "out of memory");
     p->opts = *o;
+    p->wake_fd = -1;
+    pthread_mutex_init(&p->snap_lock, NULL);
     for (int e = 0; e < EP__MAX; e++)
         p->ep[e] = (struct proxy_ep){ .path = o->path[e], .lfd = -1, .fd = -1 };
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -107,7 +135,7 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
     r = colo_compare_new(&cfg, &p->cmp);
     if (r < 0) {
         proxy_free(p);
-        return fail(1, "cannot start the compare engine: %s%s", strerror(-r),
+        return proxy_fail(&o->log, 1, "cannot start the compare engine: %s%s", strerror(-r),
                     r == -EINVAL ? " (--max-mem too small for --max-flows)" : "");
     }
     struct colo_compare_counters n;
@@ -117,14 +145,20 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
     proxy_outq_init(&p->out, o->vnet_hdr, PROXY_OUTQ_HIGH + (size_t)n.mem_limit + (1u << 20));
     if (proxy_reader_init(&p->in[COLO_PRIMARY], o->vnet_hdr, COLO_FRAME_MAX) < 0 ||
         proxy_reader_init(&p->in[COLO_SECONDARY], o->vnet_hdr, COLO_FRAME_MAX) < 0 ||
-        proxy_notify_init(&p->notify, o->vnet_hdr, on_checkpoint_done, p) < 0) {
+        proxy_notify_init(&p->notify, o->vnet_hdr, on_checkpoint_done, p, &p->opts.log) < 0) {
         proxy_free(p);
-        return fail(1, "out of memory");
+        return proxy_fail(&o->log, 1, "out of memory");
+    }
+    p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->wake_fd < 0) {
+        r = negative_errno();
+        proxy_free(p);
+        return proxy_fail(&o->log, 1, "eventfd: %s", strerror(-r));
     }
     for (int e = 0; e < EP__MAX; e++) {
         if (!p->ep[e].path)
             continue;
-        r = sock_listen(proxy_endpoint_option(e), p->ep[e].path);
+        r = proxy_sock_listen(&p->opts.log, proxy_endpoint_option(e), p->ep[e].path);
         if (r < 0) {
             proxy_free(p);
             return 1;
@@ -132,6 +166,7 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
         p->ep[e].lfd = r;
     }
     p->now = p->last_tick = colo_now_ns();
+    p->snap_dirty = true;
     *out = p;
     return 0;
 }
@@ -153,6 +188,9 @@ void proxy_free(struct proxy *p)
     proxy_reader_fini(&p->in[COLO_SECONDARY]);
     proxy_outq_fini(&p->out);
     colo_compare_free(p->cmp);
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    pthread_mutex_destroy(&p->snap_lock);
     free(p);
 }
 
@@ -165,7 +203,7 @@ static void accept_peer(struct proxy *p, enum proxy_endpoint e)
 
     if (e == EP_STATUS) {
         for (int i = 0; i < STATUS_BURST; i++) {
-            int fd = sock_accept(ep->lfd);
+            int fd = proxy_sock_accept(ep->lfd);
             if (fd < 0)
                 break;
             ep->connections++;
@@ -175,10 +213,10 @@ static void accept_peer(struct proxy *p, enum proxy_endpoint e)
         }
         return;
     }
-    int fd = sock_accept(ep->lfd);
+    int fd = proxy_sock_accept(ep->lfd);
     if (fd < 0) {
         if (fd != -EAGAIN && fd != -ECONNABORTED)
-            fail(0, "%s %s: accept: %s", proxy_endpoint_option(e), ep->path, strerror(-fd));
+            proxy_fail(&p->opts.log, 0, "%s %s: accept: %s", proxy_endpoint_option(e), ep->path, strerror(-fd));
         return;
     }
     ep->connections++;
@@ -200,7 +238,7 @@ static bool read_input(struct proxy *p, enum proxy_endpoint e)
 
     if (r != 0) {
         if (r < 0)
-            fail(0, "%s: read: %s", proxy_endpoint_option(e), strerror(-r));
+            proxy_fail(&p->opts.log, 0, "%s: read: %s", proxy_endpoint_option(e), strerror(-r));
         close(p->ep[e].fd);
         p->ep[e].fd = -1;
     }
@@ -254,9 +292,78 @@ static int watch(int efd, struct reg *cur, const struct reg *want, unsigned n)
     return 0;
 }
 
+/* --- from other threads ------------------------------------------------------ */
+
+static void wake(struct proxy *p)
+{
+    uint64_t one = 1;
+
+    if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is full, so the loop wakes anyway. */
+    }
+}
+
+void proxy_checkpoint_complete(struct proxy *p)
+{
+    atomic_fetch_add(&p->done_asked, 1);
+    wake(p);
+}
+
+void proxy_go_alone(struct proxy *p)
+{
+    atomic_store(&p->alone_asked, true);
+    wake(p);
+}
+
+int proxy_status_copy(struct proxy *p, char *buf, size_t size)
+{
+    pthread_mutex_lock(&p->snap_lock);
+    size_t n = strlen(p->snap);
+    int r = n < size ? (int)n : -ENOBUFS;
+    if (r >= 0)
+        memcpy(buf, p->snap, n + 1);
+    pthread_mutex_unlock(&p->snap_lock);
+    return r;
+}
+
+/* What the other threads asked for, in the service's thread. */
+static void take_wake(struct proxy *p)
+{
+    uint64_t v;
+
+    if (read(p->wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: woken for what was taken already. */
+    }
+    if (atomic_exchange(&p->done_asked, 0))
+        colo_compare_checkpoint_done(p->cmp, p->now);
+    if (atomic_load(&p->alone_asked) && !p->alone) {
+        /* What is held goes, as after a checkpoint; from now on nothing
+         * is compared. */
+        colo_compare_checkpoint_done(p->cmp, p->now);
+        p->alone = true;
+        proxy_say(&p->opts.log, PROXY_LOG_WARN, "the secondary is gone: the primary's frames "
+                  "pass through uncompared");
+    }
+}
+
+static void snapshot(struct proxy *p)
+{
+    char text[PROXY_STATUS_MAX];
+
+    if (proxy_status_text(p, text, sizeof(text)) < 0)
+        return;
+    pthread_mutex_lock(&p->snap_lock);
+    memcpy(p->snap, text, strlen(text) + 1);
+    pthread_mutex_unlock(&p->snap_lock);
+    p->snap_ns = p->now;
+    p->snap_dirty = false;
+}
+
+/* --- the loop -------------------------------------------------------------------- */
+
 int proxy_run(struct proxy *p, int sigfd)
 {
-    enum { SLOT_SIG = EP__MAX, SLOT__MAX };
+    enum { SLOT_SIG = EP__MAX, SLOT_WAKE, SLOT__MAX };
     struct pollfd pfd[SLOT__MAX];
     int slot[SLOT__MAX];
     struct reg cur[SLOT__MAX], want[SLOT__MAX];
@@ -264,12 +371,13 @@ int proxy_run(struct proxy *p, int sigfd)
     _cleanup_close_ int efd = epoll_create1(EPOLL_CLOEXEC);
 
     if (efd < 0)
-        return fail(1, "epoll_create1: %s", strerror(errno));
+        return proxy_fail(&p->opts.log, 1, "epoll_create1: %s", strerror(errno));
     for (unsigned i = 0; i < SLOT__MAX; i++)
         cur[i] = (struct reg){ .fd = -1 };
     for (;;) {
         /* What to watch: each socket's peer, else its listener. */
         want[SLOT_SIG] = (struct reg){ .fd = sigfd, .events = EPOLLIN };
+        want[SLOT_WAKE] = (struct reg){ .fd = p->wake_fd, .events = EPOLLIN };
         for (int e = 0; e < EP__MAX; e++) {
             struct proxy_ep *ep = &p->ep[e];
             int fd = e == EP_NOTIFY ? p->notify.fd : ep->fd;
@@ -289,15 +397,17 @@ int proxy_run(struct proxy *p, int sigfd)
         }
         int r = watch(efd, cur, want, SLOT__MAX);
         if (r < 0)
-            return fail(1, "epoll_ctl: %s", strerror(-r));
-        int timeout = holds_frames(p) ? PROXY_TICK_MS : PROXY_IDLE_TICK_MS;
+            return proxy_fail(&p->opts.log, 1, "epoll_ctl: %s", strerror(-r));
+        int timeout = holds_frames(p) || p->snap_dirty ? PROXY_TICK_MS : PROXY_IDLE_TICK_MS;
         r = epoll_wait(efd, evs, SLOT__MAX, timeout);
         if (r < 0 && errno != EINTR)
-            return fail(1, "epoll_wait: %s", strerror(errno));
+            return proxy_fail(&p->opts.log, 1, "epoll_wait: %s", strerror(errno));
         /* As poll() would give them, in slot order: the signal first. */
         unsigned n = 0;
         pfd[n] = (struct pollfd){ .fd = sigfd };
         slot[n++] = SLOT_SIG;
+        pfd[n] = (struct pollfd){ .fd = p->wake_fd };
+        slot[n++] = SLOT_WAKE;
         for (int e = 0; e < EP__MAX; e++)
             if (want[e].fd >= 0) {
                 pfd[n] = (struct pollfd){ .fd = want[e].fd };
@@ -316,9 +426,12 @@ int proxy_run(struct proxy *p, int sigfd)
                 if (!pfd[i].revents)
                     continue;
                 if (slot[i] == SLOT_SIG) {
-                    struct signalfd_siginfo si;
-                    if (read(sigfd, &si, sizeof(si)) == sizeof(si))
+                    struct signalfd_siginfo si;   /* or an eventfd's 8 bytes */
+                    if (read(sigfd, &si, sizeof(si)) > 0)
                         return 0;
+                } else if (slot[i] == SLOT_WAKE) {
+                    take_wake(p);
+                    pfd[i].revents = 0;
                 } else if (pfd[i].fd == p->ep[slot[i]].lfd) {
                     accept_peer(p, (enum proxy_endpoint)slot[i]);
                     pfd[i].revents = 0;
@@ -326,7 +439,7 @@ int proxy_run(struct proxy *p, int sigfd)
             }
             bool read[2] = { false, false }, got[2] = { false, false };
             for (unsigned i = 0; i < n; i++) {
-                if (!pfd[i].revents || slot[i] == SLOT_SIG)
+                if (!pfd[i].revents || slot[i] == SLOT_SIG || slot[i] == SLOT_WAKE)
                     continue;
                 switch (slot[i]) {
                 case EP_PRIMARY:
@@ -365,5 +478,9 @@ int proxy_run(struct proxy *p, int sigfd)
             p->last_tick = p->now;
         }
         out_flush(p);
+        if (r > 0)
+            p->snap_dirty = true;
+        if (p->snap_dirty && p->now - p->snap_ns >= PROXY_SNAPSHOT_MS * COLO_NS_PER_MS)
+            snapshot(p);
     }
 }

@@ -4,12 +4,14 @@
 #ifndef COLO_PROXY_SOCK_H
 #define COLO_PROXY_SOCK_H
 
+#include "proxy/service/log.h"
+
 /* A non-blocking listening socket at path: its fd, or -errno with one
- * line on stderr naming what (the option that asked for it) and why. */
-int sock_listen(const char *what, const char *path);
+ * line said through l, naming what (the option that asked for it) and why. */
+int proxy_sock_listen(const struct proxy_log *l, const char *what, const char *path);
 
 /* Accept one peer, non-blocking and close-on-exec: its fd, -EAGAIN when
  * none is waiting, or another -errno. */
-int sock_accept(int lfd);
+int proxy_sock_accept(int lfd);
 
 #endif

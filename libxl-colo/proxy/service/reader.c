@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "macro.h"
-#include "reader.h"
+#include "proxy/service/reader.h"
 
 static const char *const drop_names[PROXY_DROP__MAX] = {
     [PROXY_DROP_EMPTY] = "empty",
