@@ -42,6 +42,10 @@ extern "C" {
  * that a partition or a stalled primary never leaves two live copies. */
 #define LIBXLCOLO_HAVE_ARBITER 1
 
+/* libxlcolo_options.proxy: the NIC comparison in the protection's own
+ * process (below). */
+#define LIBXLCOLO_HAVE_PROXY 1
+
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
 typedef enum {
@@ -139,6 +143,32 @@ typedef struct {
                             * the vdev NAME of the secondary domain gets */
 } libxlcolo_disk;
 
+/*
+ * LIBXLCOLO_HAVE_PROXY: the NIC comparison of a COLO primary, run in a
+ * thread of the protection (colo-proxy(8) is the same service as a
+ * daemon). It listens on colo-compare's Unix sockets: the primary's and
+ * the secondary's frames come in on primary_in and secondary_in (be32
+ * length, with vnet_hdr a be32 vnet header length, then the frame), and
+ * the primary's go out on outdev once the secondary's match. A divergence
+ * asks this protection for a checkpoint (libxlcolo_request_checkpoint),
+ * once per episode; each committed checkpoint releases what was held and
+ * resets the secondary's side. When the secondary is lost and the primary
+ * goes on alone, the primary's frames pass through uncompared. A socket
+ * that cannot be set up fails the start; the service's thread failing
+ * ends the protection as a disk that cannot be checkpointed does (the
+ * secondary is told to stop). Its counters are in libxlcolo_status.proxy.
+ */
+typedef struct {
+    const char *primary_in;     /* required */
+    const char *secondary_in;   /* required */
+    const char *outdev;         /* required */
+    const char *status;         /* optional: one JSON line of counters per client */
+    bool vnet_hdr;
+    uint32_t compare_timeout_ms; /* a primary frame unmatched this long diverges; 0: 3000 */
+    uint32_t max_flows;         /* 0: 65536 */
+    uint64_t max_mem;           /* bytes held in all; 0: 128 MiB */
+} libxlcolo_proxy;
+
 /* Everything a protection can be told. Fill with libxlcolo_options_init().
  * The library reads no environment: what the strings point to is the
  * caller's, and must outlive the protection. */
@@ -172,6 +202,8 @@ typedef struct {
     const char *arbiter_cert;   /* TLS client certificate and its key, or NULL */
     const char *arbiter_key;
     const char *host_name;      /* this host in the arbiter; NULL: gethostname() */
+    /* LIBXLCOLO_HAVE_PROXY: COLO mode, primary only; NULL: none */
+    const libxlcolo_proxy *proxy;
 } libxlcolo_options;
 
 void libxlcolo_options_init(libxlcolo_options *opt);
@@ -179,6 +211,8 @@ void libxlcolo_options_init(libxlcolo_options *opt);
  * TLS files before anything connects: 0 (also for none), or -EINVAL with
  * one line in err naming the problem. */
 int libxlcolo_arbiter_check(const libxlcolo_options *opt, char *err, size_t errsize);
+
+#define LIBXLCOLO_PROXY_STATUS_MAX 4096
 
 /* A replicated disk in a status: its replication as QEMU reports it. */
 typedef struct {
@@ -211,6 +245,9 @@ typedef struct {
     char owner[64];
     uint64_t generation;
     uint64_t lease_left_ms;
+    /* LIBXLCOLO_HAVE_PROXY: the NIC comparison's counters, one JSON
+     * object as colo-proxy --status gives it (colo-proxy(8)), or "". */
+    char proxy[LIBXLCOLO_PROXY_STATUS_MAX];
 } libxlcolo_status;
 
 /* LIBXLCOLO_HAVE_DISK_SERVE: the replication sidecar of one disk on this

@@ -19,6 +19,9 @@ int cmd_start(struct xlcolo *xc, int nargs, char **args)
                            "--heartbeat (%u ms)", xc->opt.timeout_ms,
                            xc->opt.heartbeat_ms);
 
+    if (xc->opt.proxy && xc->opt.mode != LIBXLCOLO_MODE_COLO)
+        return usage_error("start", "--proxy needs --colo");
+
     const char *domain = args[0], *dest = args[1];
     if (parse_host_port(dest, host, sizeof(host), &port,
                         XLCOLO_DEFAULT_PORT) < 0)

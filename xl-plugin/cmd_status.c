@@ -9,6 +9,27 @@
 #include "json.h"
 #include "xl_colo.h"
 
+/* One line of the NIC comparison's counters (the "proxy" object). */
+static void print_proxy(const char *text)
+{
+    _cleanup_tree_ yajl_val v = NULL;
+    uint64_t n[6] = { 0 };
+    static const char *const keys[6] = { "released", "compared", "flows", "checkpoints",
+                                         "mem_used", "mem_limit" };
+    char err[96] = "";
+
+    if (colo_json_parse(text, &v, err, sizeof(err)) < 0)
+        return;
+    for (int i = 0; i < 6; i++)
+        if (colo_json_get_u64(v, keys[i], UINT64_MAX, &n[i], err, sizeof(err)) < 0)
+            return;
+    yajl_val o = NULL;
+    bool alone = colo_json_get(v, "alone", &o, err, sizeof(err)) == 0 && YAJL_IS_TRUE(o);
+    printf("  NIC: released %" PRIu64 " (%" PRIu64 " compared)  flows %" PRIu64
+           "  checkpoints asked %" PRIu64 "  memory %" PRIu64 " of %" PRIu64 " bytes%s\n",
+           n[0], n[1], n[2], n[3], n[4], n[5], alone ? "  alone: passing through" : "");
+}
+
 static void print_status(const struct xlcolo *xc, const libxlcolo_status *st)
 {
     if (xc->json) {
@@ -32,6 +53,8 @@ static void print_status(const struct xlcolo *xc, const libxlcolo_status *st)
     if (st->has_arbiter)
         printf("  owner %s  generation %" PRIu64 "  lease %" PRIu64 " ms left\n",
                *st->owner ? st->owner : "-", st->generation, st->lease_left_ms);
+    if (st->proxy[0])
+        print_proxy(st->proxy);
     fflush(stdout);
 }
 

@@ -53,6 +53,9 @@ struct xlcolo {
     /* --disk, repeatable: opt.disks points here, with the text they name. */
     libxlcolo_disk disks[LIBXLCOLO_DISKS_MAX];
     char disk_text[LIBXLCOLO_DISKS_MAX][512];
+    /* --proxy: opt.proxy points here, with the text it names. */
+    libxlcolo_proxy proxy;
+    char proxy_text[1024];
 };
 
 /* struct xlcolo with every default: the library's options
@@ -71,6 +74,7 @@ enum xlcolo_opt_kind {
     XO_U64,         /* a number in min..max, into the uint64_t at field */
     XO_MODE,        /* sets the libxlcolo_mode at field to value */
     XO_DISK,        /* one more replicated disk: NAME=QMP_SOCKET[,guest=URI] */
+    XO_PROXY,       /* the NIC comparison: primary-in=PATH,secondary-in=PATH,outdev=PATH,... */
     XO_HELP,        /* prints the command's help */
     XO_OTHER,       /* the global parser's own (-v) */
 };

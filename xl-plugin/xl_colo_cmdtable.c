@@ -26,7 +26,7 @@ enum {
     OPT_PRECOPY_THRESHOLD, OPT_DIRTY_BOUND, OPT_LISTEN, OPT_DISK,
     OPT_REP_DISK, OPT_ENABLE, OPT_DISABLE, OPT_PRIMARY, OPT_SECONDARY, OPT_FAILOVER,
     OPT_PEER, OPT_ARBITER, OPT_ARBITER_PREFIX, OPT_LEASE_TTL, OPT_ARBITER_CACERT,
-    OPT_ARBITER_CERT, OPT_ARBITER_KEY, OPT_ARBITER_HOST,
+    OPT_ARBITER_CERT, OPT_ARBITER_KEY, OPT_ARBITER_HOST, OPT_PROXY,
 };
 
 #define OPTION_DISK \
@@ -110,6 +110,10 @@ static const struct xlcolo_option start_options[] = {
       .help = "checkpoint early above this many dirty pages", .note = " (off)" },
     OPTIONS_ARBITER,
     OPTION_DISK,
+    { .name = "proxy", .key = OPT_PROXY, .arg = "SPEC", .kind = XO_PROXY,
+      .help = "compare the guests' output (--colo): primary-in=PATH,secondary-in=PATH,"
+              "outdev=PATH[,status=PATH][,compare-timeout=MS][,vnet-hdr], colo-compare's "
+              "sockets, listened on (colo-proxy(8))" },
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}

@@ -97,6 +97,57 @@ static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
     return 0;
 }
 
+/* --proxy primary-in=PATH,secondary-in=PATH,outdev=PATH[,status=PATH]
+ * [,compare-timeout=MS][,vnet-hdr]: the NIC comparison, once. */
+static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
+{
+    libxlcolo_proxy *px = &xc->proxy;
+    char *t = xc->proxy_text, *save = NULL;
+    uint64_t v;
+
+    if (xc->opt.proxy)
+        return usage_error(cmd, "--proxy: given twice");
+    if ((size_t)snprintf(t, sizeof(xc->proxy_text), "%s", arg) >= sizeof(xc->proxy_text))
+        return usage_error(cmd, "--proxy %.40s...: too long", arg);
+    memset(px, 0, sizeof(*px));
+    for (char *item = strtok_r(t, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        const char **path = NULL;
+        if (strcmp(item, "vnet-hdr") == 0) {
+            px->vnet_hdr = true;
+            continue;
+        }
+        if (!eq || !eq[1])
+            return usage_error(cmd, "--proxy: '%s' is not KEY=VALUE", item);
+        *eq = '\0';
+        if (strcmp(item, "primary-in") == 0)
+            path = &px->primary_in;
+        else if (strcmp(item, "secondary-in") == 0)
+            path = &px->secondary_in;
+        else if (strcmp(item, "outdev") == 0)
+            path = &px->outdev;
+        else if (strcmp(item, "status") == 0)
+            path = &px->status;
+        if (path) {
+            if (*path)
+                return usage_error(cmd, "--proxy: %s given twice", item);
+            *path = eq + 1;
+        } else if (strcmp(item, "compare-timeout") == 0) {
+            int r = option_u64(cmd, "--proxy compare-timeout", eq + 1, 1, 3600000, &v);
+            if (r)
+                return r;
+            px->compare_timeout_ms = (uint32_t)v;
+        } else {
+            return usage_error(cmd, "--proxy: unknown key '%s' (primary-in, secondary-in, "
+                               "outdev, status, compare-timeout, vnet-hdr)", item);
+        }
+    }
+    if (!px->primary_in || !px->secondary_in || !px->outdev)
+        return usage_error(cmd, "--proxy: primary-in, secondary-in and outdev are required");
+    xc->opt.proxy = px;
+    return 0;
+}
+
 /* One option's value into xc: 0, or a usage status. */
 static int store(struct xlcolo *xc, const char *cmd, const struct xlcolo_option *o,
                  const char *arg)
@@ -118,6 +169,8 @@ static int store(struct xlcolo *xc, const char *cmd, const struct xlcolo_option 
         return 0;
     case XO_DISK:
         return store_disk(xc, cmd, arg);
+    case XO_PROXY:
+        return store_proxy(xc, cmd, arg);
     case XO_U32:
     case XO_U64:
         display_name(o, name, sizeof(name));

@@ -20,7 +20,7 @@
 
 /* The longest reply line, its newline not counted: the client refuses a
  * longer one (-EMSGSIZE), and the server does not send one. */
-#define COLO_CTL_REPLY_MAX 8192
+#define COLO_CTL_REPLY_MAX 16384
 /* The longest request line, in bytes, its newline included. */
 #define COLO_CTL_REQUEST_MAX 64
 

@@ -186,6 +186,47 @@ static int ownership_from_json(yajl_val obj, libxlcolo_status *s, char *err, siz
     return 0;
 }
 
+/* "proxy":{...}, last, only with a NIC comparison: its counters as the
+ * service gave them (proxy/service/status.c names them), carried as
+ * they are. */
+static void proxy_to_json(colo_json *j, const libxlcolo_status *st)
+{
+    _cleanup_tree_ yajl_val v = NULL;
+    char err[64];
+
+    if (st->proxy[0] && colo_json_parse(st->proxy, &v, err, sizeof(err)) == 0 &&
+        YAJL_IS_OBJECT(v))
+        colo_json_put_value(j, "proxy", v);
+}
+
+static int proxy_from_json(yajl_val obj, libxlcolo_status *s, char *err, size_t errsize)
+{
+    yajl_val o;
+    const char *text;
+    size_t len;
+    int r = colo_json_get(obj, "proxy", &o, err, errsize);
+    if (r < 0 || !o)
+        return r;
+    if (!YAJL_IS_OBJECT(o)) {
+        snprintf(err, errsize, "\"proxy\" is not an object");
+        return -EBADMSG;
+    }
+    _cleanup_json_ colo_json *j = colo_json_new();
+    for (size_t i = 0; i < o->u.object.len; i++)
+        colo_json_put_value(j, o->u.object.keys[i], o->u.object.values[i]);
+    r = colo_json_finish(j, &text, &len);
+    if (r < 0) {
+        snprintf(err, errsize, "\"proxy\": %s", strerror(-r));
+        return -EBADMSG;
+    }
+    if (len >= sizeof(s->proxy)) {
+        snprintf(err, errsize, "\"proxy\" is over %zu bytes", sizeof(s->proxy) - 1);
+        return -EBADMSG;
+    }
+    memcpy(s->proxy, text, len + 1);
+    return 0;
+}
+
 void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
 {
     for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
@@ -209,6 +250,7 @@ void colo_status_to_json(colo_json *j, const libxlcolo_status *st)
     }
     disks_to_json(j, st);
     ownership_to_json(j, st);
+    proxy_to_json(j, st);
 }
 
 /* The value of the enum field f named by obj's member, or -EBADMSG:
@@ -272,6 +314,8 @@ int colo_status_from_json(yajl_val obj, libxlcolo_status *st,
         r = disks_from_json(obj, &s, err, errsize);
     if (r == 0)
         r = ownership_from_json(obj, &s, err, errsize);
+    if (r == 0)
+        r = proxy_from_json(obj, &s, err, errsize);
     if (r < 0)
         return r;
     *st = s;

@@ -7,7 +7,9 @@
  *   "domain":"..","role":"primary|secondary","state":"protected|..",
  *   "mode":"remus|colo","failover":"none|..","backend":"..","epoch":N,
  *   "checkpoints":N,"last_pause_ns":N,"last_pages":N,"peer":"..","pid":N,
- *   "disks":[{"name":"xvdb","error":false,"desc":""}, ...]
+ *   "disks":[{"name":"xvdb","error":false,"desc":""}, ...],
+ *   "ownership":{"owner":"..","generation":N,"lease_left_ms":N} (an arbiter),
+ *   "proxy":{...} (a NIC comparison: colo-proxy --status's object)
  * Each JSON key is the name of the libxlcolo_status member it carries.
  * "disks" may be absent (no disks) when read, and is always written.
  *

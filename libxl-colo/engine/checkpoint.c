@@ -114,6 +114,8 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
     };
     memcpy(ev.digest, p->cap.digest, sizeof(ev.digest));
     colo_emit(p->ctx, &ev);
+    /* The secondary is a copy of this epoch: what the NIC held goes. */
+    colo_nic_checkpoint_done(p->nic);
     if (p->waiting_client >= 0) {
         colo_control_reply_ok(p->ctl, p->waiting_client, epoch);
         p->waiting_client = -1;

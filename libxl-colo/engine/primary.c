@@ -51,8 +51,10 @@ static int primary_go_alone(colo_primary *p, const char *why)
     colo_emit(p->ctx, &ev);
     colo_stream_free(p->s);
     p->s = NULL;
-    /* The disks' writes must not wait on a secondary that is gone. */
+    /* The disks' writes must not wait on a secondary that is gone, nor
+     * the guest's output on a comparison with nothing. */
     colo_disks_failover(p->disks);
+    colo_nic_alone(p->nic);
     /* With an arbiter, alone only as the owner: the claim moves the
      * generation past the one the secondary's checkpoints carry. */
     int r = colo_own_primary_alone(&p->own, p->be, p->dom, primary_idle, p, primary_on_fenced);
@@ -76,6 +78,35 @@ static int primary_go_alone(colo_primary *p, const char *why)
     return 0;
 }
 
+/* Alone with a NIC comparison: the guest's output still goes through
+ * this process, so the process stays, answering control requests, until
+ * it is stopped, the guest is gone or the comparison stops. */
+static void primary_serve_alone(colo_primary *p)
+{
+    LOG(p->ctx, WARN, "%s runs alone: its NIC is served until `xl-colo stop %s`", p->info.name,
+        p->info.name);
+    while (!p->stop) {
+        struct colo_domain_info info;
+        if (colo_nic_check(p->nic) < 0) {
+            LOG(p->ctx, ERROR, "the NIC comparison of %s has stopped", p->info.name);
+            return;
+        }
+        if (colo_be_domain_info(p->be, p->dom, &info, 0) < 0 || info.shutdown) {
+            LOG(p->ctx, WARN, "domain %s is gone: its NIC is no longer served", p->info.name);
+            return;
+        }
+        struct pollfd fds[2] = {
+            { .fd = colo_control_fd(p->ctl), .events = POLLIN },
+            { .fd = p->ctx->stop_fd, .events = POLLIN },
+        };
+        int n = poll(fds, 2, 1000);
+        if (colo_stop_requested(p->ctx, n > 0 && fds[1].revents))
+            p->stop = true;
+        if (n > 0 && fds[0].revents)
+            colo_primary_control(p);
+    }
+}
+
 /* Between checkpoints: wait for the next one, answer control requests,
  * keep the heartbeat. Returns 1 for "checkpoint now", 0 to stop, -errno
  * when the link failed. */
@@ -89,6 +120,11 @@ static int primary_wait(colo_primary *p)
             return LOG_ERRNO(p->ctx, -ETIMEDOUT, "secondary silent for %u ms", p->opt->timeout_ms);
         /* Fenced, or the lease lost: the guest is paused here, so the
          * secondary is left to take over (the link closes without STOP). */
+        if (colo_nic_check(p->nic) < 0) {
+            p->nic_failed = true;
+            return LOG_ERRNO(p->ctx, -EPIPE, "the NIC comparison of %s has stopped",
+                             p->info.name);
+        }
         if (colo_own_primary_at_risk(&p->own))
             return LOG_ERRNO(p->ctx, -ENOLCK, "the lease on %s was not renewed in time: the "
                              "secondary may take over", p->info.name);
@@ -240,6 +276,11 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     r = colo_control_listen(p->ctx, p->be->run_dir, p->info.name, &p->ctl);
     if (r < 0)
         return r;
+    if (p->opt->proxy) {
+        r = colo_nic_start(p->ctx, p->opt->proxy, p->info.name, &p->nic);
+        if (r < 0)
+            return r;
+    }
     /* The domain's control socket is ours: now its ownership. */
     r = colo_own_open(p->ctx, p->opt, p->info.uuid, p->info.name, &p->own);
     if (r == 0)
@@ -286,6 +327,7 @@ static void primary_teardown(colo_primary *p, bool clean)
     if (clean)
         colo_disks_stop(p->disks);
     colo_disks_close(p->disks);
+    colo_nic_stop(p->nic);
     if (p->dom) {
         if (p->paused_by_us)
             colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
@@ -310,6 +352,8 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
     if (opt->interval_ms == 0 || opt->heartbeat_ms == 0 || opt->timeout_ms <= opt->heartbeat_ms)
         return LOG_ERRNO(ctx, -EINVAL, "interval and heartbeat must be > 0 and timeout > heartbeat");
+    if (opt->proxy && opt->mode != LIBXLCOLO_MODE_COLO)
+        return LOG_ERRNO(ctx, -EINVAL, "the NIC comparison needs COLO mode");
     if (!colo_run_begin(ctx))
         return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
 
@@ -362,16 +406,19 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
          * the secondary is told to stop, so that it destroys its copy
          * instead of taking over from a checkpoint the guest has left -
          * two live copies. */
-        if (p.disks_failed) {
-            LOG(ctx, WARN, "the disks of %s cannot be checkpointed: the secondary is told to "
-                "stop", p.info.name);
+        if (p.disks_failed || p.nic_failed) {
+            LOG(ctx, WARN, "the %s of %s cannot be checkpointed: the secondary is told to "
+                "stop", p.disks_failed ? "disks" : "NIC", p.info.name);
             colo_stream_send_buf(p.s, COLO_REC_STOP, 0, NULL, 0);
         }
         /* The link failed under a running guest: it goes on alone. */
         int alone = primary_go_alone(&p, p.disks_failed ? "its disks cannot be checkpointed"
+                                         : p.nic_failed ? "its NIC comparison stopped"
                                                         : strerror(-r));
         r = alone < 0 ? alone : -ENOTCONN;
     }
+    if (p.nic && p.st.state == LIBXLCOLO_STATE_UNPROTECTED)
+        primary_serve_alone(&p);
     if (clean)
         colo_primary_set_state(&p, LIBXLCOLO_STATE_STOPPED);
     primary_teardown(&p, clean);

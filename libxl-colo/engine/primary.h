@@ -8,6 +8,7 @@
 #include "engine/capture.h"
 #include "engine/failover.h"
 #include "engine/link.h"
+#include "engine/nic.h"
 #include "engine/ownership.h"
 #include "engine/pages_copy.h"
 #include "stream/stream.h"
@@ -23,6 +24,7 @@ typedef struct {
     colo_failover fo;
     colo_ownership own;        /* the arbiter's side: lease, fence */
     colo_disks *disks;         /* the replicated disks, NULL for none */
+    colo_nic *nic;             /* the NIC comparison, NULL for none */
     unsigned long *queue;      /* pre-copy: still to send */
     struct colo_capture_buf buf; /* the captures', lent to the pre-copy */
     struct colo_capture cap;   /* the last checkpoint's */
@@ -31,6 +33,7 @@ typedef struct {
     bool paused_by_us;         /* a capture could not restart the guest */
     bool stop;                 /* a clean stop was asked (socket or in-process) */
     bool disks_failed;         /* a checkpoint failed on this side's disks */
+    bool nic_failed;           /* the NIC comparison stopped */
     bool want_ckpt;            /* a checkpoint was asked (control socket) */
     bool failover_asked;       /* go on without the secondary */
     int waiting_client;        /* control client waiting for a commit, or -1 */

@@ -24,6 +24,7 @@ static void primary_fill_status(colo_primary *p)
     p->st.failover = colo_failover_get(&p->fo);
     colo_disks_status(p->disks, &p->st);
     colo_own_status(&p->own, &p->st);
+    colo_nic_status(p->nic, p->st.proxy, sizeof(p->st.proxy));
 }
 
 /* One control request; what it asks is left in p for the loops. */
@@ -39,6 +40,11 @@ void colo_primary_control(colo_primary *p)
         colo_control_reply_status(p->ctl, cfd, &p->st);
         break;
     case COLO_CTL_CHECKPOINT:
+        if (!p->s) {
+            colo_control_reply_error(p->ctl, cfd, ENOTCONN, "no checkpoint: the secondary is "
+                                     "lost");
+            break;
+        }
         if (p->waiting_client >= 0) {
             colo_control_reply_error(p->ctl, cfd, EBUSY, "a checkpoint request is already waiting");
             break;

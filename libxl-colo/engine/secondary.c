@@ -462,6 +462,8 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
         return -EINVAL;
     if (!opt->key_file && !opt->insecure)
         return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
+    if (opt->proxy)
+        return LOG_ERRNO(ctx, -EINVAL, "the NIC comparison runs on the primary");
     if (!colo_run_begin(ctx))
         return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
 

@@ -10,7 +10,9 @@
  * DIR holds the daemon's sockets: pin.sock, sin.sock, out.sock,
  * ntf.sock, st.sock. SCENARIO: status (print the status line), inorder,
  * nospurious, divergence, stream, malformed, vnet, bounds-fill,
- * bounds-drain, notify. Every wait is bounded (WAIT_MS). Exit 0 when
+ * bounds-drain, notify; and for t0175, a protection's in-process
+ * comparison (no notify socket): engine-hold PID (PID is the secondary's
+ * xl-colo, stopped while a divergence is held), engine-alone. Every wait is bounded (WAIT_MS). Exit 0 when
  * every check held, 1 with a "FAIL: ..." line for each that did not.
  * The counters are checked by the shell, on the status line.
  */
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -285,6 +288,42 @@ static void free_frames(struct frame *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         frame_free(&f[i]);
+}
+
+/* The status line into line[size]; retried (bounded) while the service
+ * starts. */
+static void status_line(char *line, size_t size)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    uint64_t end = now_ms() + WAIT_MS;
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/st.sock", dir);
+    for (;;) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            DIE("socket: %s", strerror(errno));
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            size_t have = 0;
+            struct pollfd pf = { .fd = fd, .events = POLLIN };
+            while (have < size - 1 && poll(&pf, 1, WAIT_MS) == 1) {
+                ssize_t r = read(fd, line + have, size - 1 - have);
+                if (r <= 0)
+                    break;
+                have += (size_t)r;
+            }
+            close(fd);
+            line[have] = '\0';
+            if (!have || line[have - 1] != '\n')
+                DIE("status: no whole line");
+            return;
+        }
+        int e = errno;
+        close(fd);
+        if ((e != ENOENT && e != ECONNREFUSED) || now_ms() > end)
+            DIE("status %s: %s", sa.sun_path, strerror(e));
+        struct pollfd none;
+        poll(&none, 0, 10);                     /* the service is starting */
+    }
 }
 
 /* --- scenarios --------------------------------------------------------------------- */
@@ -733,41 +772,63 @@ static void scenario_notify(void)
     close_all(&p);
 }
 
-/* The status line, printed; retried (bounded) while the daemon starts. */
+/* The status line, printed. */
 static int status(void)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    uint64_t end = now_ms() + WAIT_MS;
     char line[16384];
 
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/st.sock", dir);
-    for (;;) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            DIE("socket: %s", strerror(errno));
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            size_t have = 0;
-            struct pollfd pf = { .fd = fd, .events = POLLIN };
-            while (have < sizeof(line) - 1 && poll(&pf, 1, WAIT_MS) == 1) {
-                ssize_t r = read(fd, line + have, sizeof(line) - 1 - have);
-                if (r <= 0)
-                    break;
-                have += (size_t)r;
-            }
-            close(fd);
-            line[have] = '\0';
-            if (!have || line[have - 1] != '\n')
-                DIE("status: no whole line");
-            fputs(line, stdout);
-            return 0;
-        }
-        int e = errno;
-        close(fd);
-        if ((e != ENOENT && e != ECONNREFUSED) || now_ms() > end)
-            DIE("status %s: %s", sa.sun_path, strerror(e));
+    status_line(line, sizeof(line));
+    fputs(line, stdout);
+    return 0;
+}
+
+/* (t0175) A protection's comparison: a divergence is held while its
+ * checkpoint cannot finish (the secondary's xl-colo stopped), and
+ * released by the checkpoint once it has. */
+static void scenario_engine_hold(pid_t secondary)
+{
+    struct peers p = connect_all(false);
+    struct frame a = udp(4, false, 6401, payload, 30, 1), b = udp(4, false, 6401, payload + 1, 30, 1);
+    char line[16384];
+    uint64_t end = now_ms() + WAIT_MS;
+
+    good_exchange(&p, 6400, "engine: before");
+    if (kill(secondary, SIGSTOP) < 0)
+        DIE("SIGSTOP %d: %s", (int)secondary, strerror(errno));
+    send_rec(p.pri, &a);
+    send_rec(p.sec, &b);
+    /* The service has taken both frames once it says a checkpoint is due. */
+    do {
+        status_line(line, sizeof(line));
+        if (strstr(line, "\"checkpoint_pending\":true"))
+            break;
         struct pollfd none;
-        poll(&none, 0, 10);                     /* the daemon is starting */
-    }
+        poll(&none, 0, 10);
+    } while (now_ms() < end);
+    CHECK(strstr(line, "\"checkpoint_pending\":true"), "engine: no checkpoint asked: %s", line);
+    expect_no_release(&p, "engine: the divergence, before its checkpoint");
+    if (kill(secondary, SIGCONT) < 0)
+        DIE("SIGCONT %d: %s", (int)secondary, strerror(errno));
+    expect_released(&p, &a, 1, "engine: the divergence, after its checkpoint");
+    good_exchange(&p, 6402, "engine: after");
+    frame_free(&a);
+    frame_free(&b);
+    close_all(&p);
+}
+
+/* (t0175) The primary alone: its frames pass through, uncompared (the
+ * compare timeout is longer than WAIT_MS), the secondary's are dropped. */
+static void scenario_engine_alone(void)
+{
+    struct peers p = connect_all(false);
+    struct frame c = udp(4, false, 6500, payload, 30, 1), d = udp(4, false, 6501, payload, 30, 1);
+
+    send_rec(p.sec, &d);
+    send_rec(p.pri, &c);
+    expect_released(&p, &c, 1, "alone: the primary's frame");
+    frame_free(&c);
+    frame_free(&d);
+    close_all(&p);
 }
 
 int main(int argc, char **argv)
@@ -787,6 +848,10 @@ int main(int argc, char **argv)
     fill_payload();
     if (strcmp(sc, "status") == 0)
         return status();
+    else if (strcmp(sc, "engine-hold") == 0 && argc > a + 2)
+        scenario_engine_hold((pid_t)atol(argv[a + 2]));
+    else if (strcmp(sc, "engine-alone") == 0)
+        scenario_engine_alone();
     else if (strcmp(sc, "inorder") == 0)
         scenario_inorder();
     else if (strcmp(sc, "nospurious") == 0)

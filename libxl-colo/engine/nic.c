@@ -1,0 +1,156 @@
+/* nic.c - the NIC comparison in the protection's process (nic.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "colo-internal.h"
+#include "engine/nic.h"
+#include "proxy/service/proxy.h"
+
+struct colo_nic {
+    libxlcolo_ctx *ctx;
+    char domain[64];
+    struct proxy *svc;
+    int stop_fd;                /* eventfd: ends proxy_run */
+    pthread_t thread;
+    bool started;
+    atomic_bool ended;
+};
+
+static void nic_line(void *opaque, enum proxy_level lvl, const char *line)
+{
+    colo_nic *n = opaque;
+    static const xentoollog_level map[] = {
+        [PROXY_LOG_INFO] = XTL_INFO,
+        [PROXY_LOG_WARN] = XTL_WARN,
+        [PROXY_LOG_ERROR] = XTL_ERROR,
+    };
+
+    colo_log(n->ctx, map[lvl], -1, "NIC of %s: %s", n->domain, line);
+}
+
+/* In the service's thread: a divergence. The checkpoint is the
+ * protection's to take; it says when it is done. */
+static void nic_checkpoint(void *opaque)
+{
+    colo_nic *n = opaque;
+
+    libxlcolo_request_checkpoint(n->ctx);
+}
+
+static void *nic_thread(void *opaque)
+{
+    colo_nic *n = opaque;
+
+    proxy_run(n->svc, n->stop_fd);
+    atomic_store(&n->ended, true);
+    return NULL;
+}
+
+int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *domain,
+                   colo_nic **out)
+{
+    *out = NULL;
+    if (!cfg->primary_in || !cfg->secondary_in || !cfg->outdev)
+        return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: the primary-in, secondary-in and outdev "
+                         "sockets are all required", domain);
+    colo_nic *n = calloc(1, sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    n->ctx = ctx;
+    n->stop_fd = -1;
+    snprintf(n->domain, sizeof(n->domain), "%s", domain);
+    struct proxy_opts o = {
+        .path = {
+            [EP_PRIMARY] = cfg->primary_in,
+            [EP_SECONDARY] = cfg->secondary_in,
+            [EP_OUTDEV] = cfg->outdev,
+            [EP_STATUS] = cfg->status,
+        },
+        .vnet_hdr = cfg->vnet_hdr,
+        .timeout_ms = cfg->compare_timeout_ms,
+        .max_flows = cfg->max_flows,
+        .max_mem = cfg->max_mem,
+        .log = { nic_line, n },
+        .checkpoint = nic_checkpoint,
+        .checkpoint_opaque = n,
+    };
+    /* The same path twice would be two listeners on one socket. */
+    for (int a = 0; a < EP__MAX; a++)
+        for (int b = a + 1; b < EP__MAX; b++)
+            if (o.path[a] && o.path[b] && strcmp(o.path[a], o.path[b]) == 0) {
+                free(n);
+                return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: %s and %s are the same path %s",
+                                 domain, proxy_endpoint_option(a), proxy_endpoint_option(b),
+                                 o.path[a]);
+            }
+    if (proxy_open(&o, &n->svc) != 0) {
+        free(n);
+        return -EINVAL;         /* said by the service */
+    }
+    n->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (n->stop_fd < 0) {
+        int r = LOG_ERRNO(ctx, negative_errno(), "NIC of %s: eventfd", domain);
+        colo_nic_stop(n);
+        return r;
+    }
+    int r = pthread_create(&n->thread, NULL, nic_thread, n);
+    if (r) {
+        colo_nic_stop(n);
+        return LOG_ERRNO(ctx, -r, "NIC of %s: cannot start its thread", domain);
+    }
+    n->started = true;
+    LOG(ctx, INFO, "NIC of %s: comparing %s and %s, released to %s", domain, cfg->primary_in,
+        cfg->secondary_in, cfg->outdev);
+    *out = n;
+    return 0;
+}
+
+void colo_nic_stop(colo_nic *n)
+{
+    uint64_t one = 1;
+
+    if (!n)
+        return;
+    if (n->started) {
+        if (write(n->stop_fd, &one, sizeof(one)) != sizeof(one)) {
+            /* An eventfd at its maximum is readable already. */
+        }
+        pthread_join(n->thread, NULL);
+    }
+    proxy_free(n->svc);
+    if (n->stop_fd >= 0)
+        close(n->stop_fd);
+    free(n);
+}
+
+void colo_nic_checkpoint_done(colo_nic *n)
+{
+    if (n)
+        proxy_checkpoint_complete(n->svc);
+}
+
+void colo_nic_alone(colo_nic *n)
+{
+    if (n)
+        proxy_go_alone(n->svc);
+}
+
+int colo_nic_check(colo_nic *n)
+{
+    return n && atomic_load(&n->ended) ? -EPIPE : 0;
+}
+
+void colo_nic_status(colo_nic *n, char *buf, size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    if (n && proxy_status_copy(n->svc, buf, size) < 0)
+        buf[0] = '\0';
+}

@@ -1,0 +1,33 @@
+/* nic.h - a COLO primary's NIC comparison (libxlcolo_options.proxy): the
+ * proxy service (proxy/service/proxy.h) in a thread of the protection.
+ * Its divergence is libxlcolo_request_checkpoint() on the protection's
+ * context; the protection's committed checkpoint completes it
+ * (colo_nic_checkpoint_done); the primary alone passes frames through
+ * (colo_nic_alone). The service's lines go to the context's logger,
+ * "NIC of DOMAIN: ...". */
+#ifndef COLO_ENGINE_NIC_H
+#define COLO_ENGINE_NIC_H
+
+#include <stddef.h>
+
+#include "libxlcolo.h"
+
+typedef struct colo_nic colo_nic;
+
+/* Listen on cfg's sockets and start the thread: 0, or -errno (said). */
+int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *domain,
+                   colo_nic **out);
+/* Stop the thread, close the sockets and remove their paths. Takes NULL. */
+void colo_nic_stop(colo_nic *n);
+
+/* From the protection's thread (each takes NULL): a checkpoint was
+ * committed; the secondary is gone for good. */
+void colo_nic_checkpoint_done(colo_nic *n);
+void colo_nic_alone(colo_nic *n);
+/* 0 while the service runs; -EPIPE once its thread has ended (said, by
+ * the service, when it ended). NULL: 0. */
+int colo_nic_check(colo_nic *n);
+/* The service's counters (libxlcolo_status.proxy) into buf; "" for none. */
+void colo_nic_status(colo_nic *n, char *buf, size_t size);
+
+#endif
