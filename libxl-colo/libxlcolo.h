@@ -144,9 +144,14 @@ typedef struct {
 } libxlcolo_disk;
 
 /*
- * LIBXLCOLO_HAVE_PROXY: the NIC comparison of a COLO primary, run in a
- * thread of the protection (colo-proxy(8) is the same service as a
- * daemon). It listens on colo-compare's Unix sockets: the primary's and
+ * LIBXLCOLO_HAVE_PROXY: the primary's NIC service, run in a thread of the
+ * protection (colo-proxy(8) is the same service as a daemon). In COLO
+ * mode it compares the two guests' output; in Remus mode it is the output
+ * buffer: every frame the guest sends on primary_in during epoch N is
+ * held until the secondary has acknowledged checkpoint N, then released
+ * on outdev in order (the epoch ends while the guest is stopped for its
+ * checkpoint; secondary_in must be NULL), and a buffer past half of
+ * max_mem asks for a checkpoint. For COLO: It listens on colo-compare's Unix sockets: the primary's and
  * the secondary's frames come in on primary_in and secondary_in (be32
  * length, with vnet_hdr a be32 vnet header length, then the frame), and
  * the primary's go out on outdev once the secondary's match. A divergence
@@ -160,7 +165,7 @@ typedef struct {
  */
 typedef struct {
     const char *primary_in;     /* required */
-    const char *secondary_in;   /* required */
+    const char *secondary_in;   /* COLO: required; Remus: NULL */
     const char *outdev;         /* required */
     const char *status;         /* optional: one JSON line of counters per client */
     bool vnet_hdr;
@@ -202,7 +207,7 @@ typedef struct {
     const char *arbiter_cert;   /* TLS client certificate and its key, or NULL */
     const char *arbiter_key;
     const char *host_name;      /* this host in the arbiter; NULL: gethostname() */
-    /* LIBXLCOLO_HAVE_PROXY: COLO mode, primary only; NULL: none */
+    /* LIBXLCOLO_HAVE_PROXY: the primary only; NULL: none */
     const libxlcolo_proxy *proxy;
 } libxlcolo_options;
 

@@ -19,8 +19,16 @@ int cmd_start(struct xlcolo *xc, int nargs, char **args)
                            "--heartbeat (%u ms)", xc->opt.timeout_ms,
                            xc->opt.heartbeat_ms);
 
-    if (xc->opt.proxy && xc->opt.mode != LIBXLCOLO_MODE_COLO)
-        return usage_error("start", "--proxy needs --colo");
+    const libxlcolo_proxy *px = xc->opt.proxy;
+    if (px && xc->opt.mode == LIBXLCOLO_MODE_COLO && (!px->primary_in || !px->secondary_in ||
+                                                      !px->outdev))
+        return usage_error("start", "--proxy: primary-in, secondary-in and outdev are required "
+                           "with --colo");
+    if (px && xc->opt.mode == LIBXLCOLO_MODE_REMUS && (!px->primary_in || !px->outdev))
+        return usage_error("start", "--proxy: primary-in and outdev are required");
+    if (px && xc->opt.mode == LIBXLCOLO_MODE_REMUS && px->secondary_in)
+        return usage_error("start", "--proxy: secondary-in is for --colo: Remus compares "
+                           "nothing");
 
     const char *domain = args[0], *dest = args[1];
     if (parse_host_port(dest, host, sizeof(host), &port,

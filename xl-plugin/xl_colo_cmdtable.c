@@ -111,9 +111,10 @@ static const struct xlcolo_option start_options[] = {
     OPTIONS_ARBITER,
     OPTION_DISK,
     { .name = "proxy", .key = OPT_PROXY, .arg = "SPEC", .kind = XO_PROXY,
-      .help = "compare the guests' output (--colo): primary-in=PATH,secondary-in=PATH,"
-              "outdev=PATH[,status=PATH][,compare-timeout=MS][,vnet-hdr], colo-compare's "
-              "sockets, listened on (colo-proxy(8))" },
+      .help = "the guest's output, on colo-compare's sockets (colo-proxy(8)): compared with "
+              "--colo, held until its checkpoint is acknowledged in Remus; "
+              "primary-in=PATH,[secondary-in=PATH (--colo),]outdev=PATH[,status=PATH]"
+              "[,compare-timeout=MS][,vnet-hdr]" },
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}

@@ -63,12 +63,30 @@ int colo_primary_checkpoint(colo_primary *p, unsigned long *extra)
     /* With disks the guest stays stopped until the secondary has
      * checkpointed them (capture.h says why): RECEIVED restarts it. */
     bool hold = colo_disks_count(p->disks) > 0;
-    r = colo_capture_take(p->be, p->dom, extra, p->opt->verify, hold, &p->buf, &p->cap);
+    /* Remus's output buffer ends the epoch while the guest is stopped:
+     * nothing it sends after its restart can fall before the barrier. */
+    bool buffered = colo_nic_buffers(p->nic);
+    r = colo_capture_take(p->be, p->dom, extra, p->opt->verify, hold || buffered, &p->buf,
+                          &p->cap);
     /* A guest the capture could not restart is ours to restart at the end. */
     p->paused_by_us = p->cap.paused;
     if (r < 0)
         return r;
     uint64_t captured = colo_now_ns();
+    if (buffered) {
+        r = colo_nic_epoch_end(p->nic);
+        if (r < 0) {
+            p->nic_failed = true;
+            return r;
+        }
+        if (!hold) {
+            r = colo_be_unpause(p->be, p->dom, COLO_PAUSE_CHECKPOINT);
+            if (r < 0)
+                return r;
+            p->paused_by_us = false;
+            p->cap.pause_ns += colo_now_ns() - captured;
+        }
+    }
     /* The disks: QEMU's primary side keeps nothing per checkpoint, but its
      * status says whether its writes still reach the secondary; an error
      * fails the epoch, which the secondary then never acknowledges. */

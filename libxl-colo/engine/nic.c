@@ -20,6 +20,7 @@ struct colo_nic {
     int stop_fd;                /* eventfd: ends proxy_run */
     pthread_t thread;
     bool started;
+    bool buffer;                /* Remus: the output buffer */
     atomic_bool ended;
 };
 
@@ -53,17 +54,27 @@ static void *nic_thread(void *opaque)
     return NULL;
 }
 
-int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *domain,
-                   colo_nic **out)
+/* How long the service may take to set an epoch's barrier: the guest
+ * is stopped meanwhile. */
+#define NIC_BARRIER_TIMEOUT_MS 1000
+
+int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mode mode,
+                   const char *domain, colo_nic **out)
 {
+    bool buffer = mode == LIBXLCOLO_MODE_REMUS;
+
     *out = NULL;
-    if (!cfg->primary_in || !cfg->secondary_in || !cfg->outdev)
-        return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: the primary-in, secondary-in and outdev "
-                         "sockets are all required", domain);
+    if (!cfg->primary_in || !cfg->outdev || (!buffer && !cfg->secondary_in))
+        return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: the primary-in, %soutdev sockets are "
+                         "required", domain, buffer ? "" : "secondary-in and ");
+    if (buffer && cfg->secondary_in)
+        return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: Remus compares nothing: no secondary-in",
+                         domain);
     colo_nic *n = calloc(1, sizeof(*n));
     if (!n)
         return -ENOMEM;
     n->ctx = ctx;
+    n->buffer = buffer;
     n->stop_fd = -1;
     snprintf(n->domain, sizeof(n->domain), "%s", domain);
     struct proxy_opts o = {
@@ -77,6 +88,7 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *d
         .timeout_ms = cfg->compare_timeout_ms,
         .max_flows = cfg->max_flows,
         .max_mem = cfg->max_mem,
+        .buffer = buffer,
         .log = { nic_line, n },
         .checkpoint = nic_checkpoint,
         .checkpoint_opaque = n,
@@ -106,8 +118,12 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *d
         return LOG_ERRNO(ctx, -r, "NIC of %s: cannot start its thread", domain);
     }
     n->started = true;
-    LOG(ctx, INFO, "NIC of %s: comparing %s and %s, released to %s", domain, cfg->primary_in,
-        cfg->secondary_in, cfg->outdev);
+    if (buffer)
+        LOG(ctx, INFO, "NIC of %s: %s held until its checkpoint is acknowledged, then released "
+            "to %s", domain, cfg->primary_in, cfg->outdev);
+    else
+        LOG(ctx, INFO, "NIC of %s: comparing %s and %s, released to %s", domain,
+            cfg->primary_in, cfg->secondary_in, cfg->outdev);
     *out = n;
     return 0;
 }
@@ -140,6 +156,21 @@ void colo_nic_alone(colo_nic *n)
 {
     if (n)
         proxy_go_alone(n->svc);
+}
+
+int colo_nic_epoch_end(colo_nic *n)
+{
+    int r = proxy_epoch_end(n->svc, NIC_BARRIER_TIMEOUT_MS);
+
+    if (r < 0)
+        return LOG_ERRNO(n->ctx, -EPIPE, "NIC of %s: the output buffer did not end its epoch "
+                         "within %d ms", n->domain, NIC_BARRIER_TIMEOUT_MS);
+    return 0;
+}
+
+bool colo_nic_buffers(const colo_nic *n)
+{
+    return n && n->buffer;
 }
 
 int colo_nic_check(colo_nic *n)

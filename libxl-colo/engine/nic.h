@@ -8,15 +8,18 @@
 #ifndef COLO_ENGINE_NIC_H
 #define COLO_ENGINE_NIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "libxlcolo.h"
 
 typedef struct colo_nic colo_nic;
 
-/* Listen on cfg's sockets and start the thread: 0, or -errno (said). */
-int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, const char *domain,
-                   colo_nic **out);
+/* Listen on cfg's sockets and start the thread: 0, or -errno (said).
+ * COLO compares; Remus buffers the output until its epoch is
+ * acknowledged (proxy/service/commit.h). */
+int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mode mode,
+                   const char *domain, colo_nic **out);
 /* Stop the thread, close the sockets and remove their paths. Takes NULL. */
 void colo_nic_stop(colo_nic *n);
 
@@ -24,6 +27,12 @@ void colo_nic_stop(colo_nic *n);
  * committed; the secondary is gone for good. */
 void colo_nic_checkpoint_done(colo_nic *n);
 void colo_nic_alone(colo_nic *n);
+/* Remus: the output buffer's epoch ends, with the guest stopped; returns
+ * once the barrier is set: 0, or -EPIPE (said) when the service does not
+ * answer. */
+int colo_nic_epoch_end(colo_nic *n);
+/* It buffers (Remus). NULL: false. */
+bool colo_nic_buffers(const colo_nic *n);
 /* 0 while the service runs; -EPIPE once its thread has ended (said, by
  * the service, when it ended). NULL: 0. */
 int colo_nic_check(colo_nic *n);

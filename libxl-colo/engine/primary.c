@@ -277,7 +277,7 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     if (r < 0)
         return r;
     if (p->opt->proxy) {
-        r = colo_nic_start(p->ctx, p->opt->proxy, p->info.name, &p->nic);
+        r = colo_nic_start(p->ctx, p->opt->proxy, p->opt->mode, p->info.name, &p->nic);
         if (r < 0)
             return r;
     }
@@ -352,8 +352,6 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
         return LOG_ERRNO(ctx, -EINVAL, "a key file is required (or insecure mode)");
     if (opt->interval_ms == 0 || opt->heartbeat_ms == 0 || opt->timeout_ms <= opt->heartbeat_ms)
         return LOG_ERRNO(ctx, -EINVAL, "interval and heartbeat must be > 0 and timeout > heartbeat");
-    if (opt->proxy && opt->mode != LIBXLCOLO_MODE_COLO)
-        return LOG_ERRNO(ctx, -EINVAL, "the NIC comparison needs COLO mode");
     if (!colo_run_begin(ctx))
         return LOG_ERRNO(ctx, -EBUSY, "a protection already runs in this context");
 

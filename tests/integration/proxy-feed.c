@@ -12,8 +12,11 @@
  * nospurious, divergence, stream, malformed, vnet, bounds-fill,
  * bounds-drain, notify; and for t0175, a protection's in-process
  * comparison (no notify socket): engine-hold PID (PID is the secondary's
- * xl-colo, stopped while a divergence is held), engine-alone. Every wait is bounded (WAIT_MS). Exit 0 when
- * every check held, 1 with a "FAIL: ..." line for each that did not.
+ * xl-colo, stopped while a divergence is held), engine-alone; for t0176,
+ * Remus's output buffer (no secondary input): remus RUNDIR DOMAIN
+ * (checkpoints asked with `xl-colo --rundir RUNDIR checkpoint DOMAIN`),
+ * remus-alone PID (PID is the secondary's xl-colo, killed here). Every
+ * wait is bounded (WAIT_MS). Exit 0 when every check held, 1 with a "FAIL: ..." line for each that did not.
  * The counters are checked by the shell, on the status line.
  */
 #include "config.h"
@@ -21,6 +24,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -219,7 +224,8 @@ static struct peers connect_all(bool notify)
 static void close_all(struct peers *p)
 {
     close(p->pri);
-    close(p->sec);
+    if (p->sec >= 0)
+        close(p->sec);
     close(p->out);
     if (p->ntf >= 0)
         close(p->ntf);
@@ -816,6 +822,121 @@ static void scenario_engine_hold(pid_t secondary)
     close_all(&p);
 }
 
+/* The number member key of the status line's "commit" object. */
+static long commit_field(const char *line, const char *key)
+{
+    const char *c = strstr(line, "\"commit\":{");
+    char k[64];
+
+    snprintf(k, sizeof(k), "\"%s\":", key);
+    const char *v = c ? strstr(c, k) : NULL;
+    const char *end = c ? strchr(c, '}') : NULL;
+    if (!v || v > end)
+        DIE("status: no commit.%s in %s", key, line);
+    return atol(v + strlen(k));
+}
+
+/* Until commit.key is want (bounded): true if it came. */
+static bool wait_commit(const char *key, long want)
+{
+    char line[16384];
+    uint64_t end = now_ms() + WAIT_MS;
+    long v;
+
+    do {
+        status_line(line, sizeof(line));
+        v = commit_field(line, key);
+        if (v == want)
+            return true;
+        struct pollfd none;
+        poll(&none, 0, 10);
+    } while (now_ms() < end);
+    check_fail("commit.%s is %ld, not %ld", key, v, want);
+    return false;
+}
+
+extern char **environ;
+
+/* `xl-colo --rundir RUNDIR checkpoint DOMAIN`, started: its pid. */
+static pid_t checkpoint_start(const char *rundir, const char *dom)
+{
+    char *argv[] = { "xl-colo", "--rundir", (char *)rundir, "checkpoint", (char *)dom, NULL };
+    pid_t pid;
+    int r = posix_spawnp(&pid, "xl-colo", NULL, NULL, argv, environ);
+
+    if (r)
+        DIE("xl-colo checkpoint: %s", strerror(r));
+    return pid;
+}
+
+/* ... and its exit, which must be 0 (bounded by its own 30 s). */
+static void checkpoint_wait(pid_t pid, const char *what)
+{
+    int st;
+
+    if (waitpid(pid, &st, 0) != pid)
+        DIE("waitpid: %s", strerror(errno));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: xl-colo checkpoint failed (status %d)",
+          what, st);
+}
+
+/* (t0176) Remus: frames are released only once the checkpoint of the
+ * epoch they were sent in is acknowledged, in order. (That a frame sent
+ * after an epoch's end waits for the next acknowledgement is
+ * test_proxy_commit's: here the checkpoint is too quick to come between.) */
+static void scenario_remus(const char *rundir, const char *dom)
+{
+    struct peers p = { .sec = -1, .ntf = -1 };
+    struct frame f[3];
+
+    for (int i = 0; i < 3; i++)
+        f[i] = udp(4, false, (uint16_t)(6600 + i), payload + i, 40, (uint16_t)i);
+    p.out = uconnect("out.sock");
+    p.outr = rd_new(p.out);
+    p.pri = uconnect("pin.sock");
+
+    /* Held until a checkpoint is acknowledged. */
+    send_rec(p.pri, &f[0]);
+    wait_commit("held", 1);
+    expect_no_release(&p, "remus: before its checkpoint");
+    checkpoint_wait(checkpoint_start(rundir, dom), "remus: the first checkpoint");
+    expect_released(&p, &f[0], 1, "remus: after its checkpoint");
+
+    /* Two frames of one epoch: both held, then both released in order. */
+    send_rec(p.pri, &f[1]);
+    send_rec(p.pri, &f[2]);
+    wait_commit("held", 2);
+    expect_no_release(&p, "remus: two frames before their checkpoint");
+    checkpoint_wait(checkpoint_start(rundir, dom), "remus: the second checkpoint");
+    expect_released(&p, &f[1], 2, "remus: two frames after their checkpoint");
+    free_frames(f, 3);
+    close_all(&p);
+}
+
+/* (t0176) A frame held when the secondary goes (PID, SIGKILLed here):
+ * released once the primary is alone, and what follows passes through. */
+static void scenario_remus_alone(pid_t secondary)
+{
+    struct peers p = { .sec = -1, .ntf = -1 };
+    struct frame f[2];
+
+    for (int i = 0; i < 2; i++)
+        f[i] = udp(4, false, (uint16_t)(6700 + i), payload + i, 40, (uint16_t)i);
+    p.out = uconnect("out.sock");
+    p.outr = rd_new(p.out);
+    p.pri = uconnect("pin.sock");
+    send_rec(p.pri, &f[0]);
+    wait_commit("held", 1);
+    expect_no_release(&p, "remus alone: before the secondary goes");
+    if (kill(secondary, SIGKILL) < 0)
+        DIE("SIGKILL %d: %s", (int)secondary, strerror(errno));
+    expect_released(&p, &f[0], 1, "remus alone: the held frame");
+    send_rec(p.pri, &f[1]);
+    expect_released(&p, &f[1], 1, "remus alone: passed through");
+    free_frames(f, 2);
+    close_all(&p);
+}
+
 /* (t0175) The primary alone: its frames pass through, uncompared (the
  * compare timeout is longer than WAIT_MS), the secondary's are dropped. */
 static void scenario_engine_alone(void)
@@ -850,6 +971,10 @@ int main(int argc, char **argv)
         return status();
     else if (strcmp(sc, "engine-hold") == 0 && argc > a + 2)
         scenario_engine_hold((pid_t)atol(argv[a + 2]));
+    else if (strcmp(sc, "remus") == 0 && argc > a + 3)
+        scenario_remus(argv[a + 2], argv[a + 3]);
+    else if (strcmp(sc, "remus-alone") == 0 && argc > a + 2)
+        scenario_remus_alone((pid_t)atol(argv[a + 2]));
     else if (strcmp(sc, "engine-alone") == 0)
         scenario_engine_alone();
     else if (strcmp(sc, "inorder") == 0)

@@ -86,12 +86,11 @@ usage_is() {
 	[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "$want" ] ||
 		{ echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
 }
-usage_is "xl-colo: start: --proxy needs --colo" --proxy "$spec" || fail "--proxy without --colo"
 usage_is "xl-colo: start: --proxy: 'junk' is not KEY=VALUE" --colo --proxy "$spec,junk" ||
 	fail "--proxy junk"
 usage_is "xl-colo: start: --proxy: unknown key 'colour' (primary-in, secondary-in, outdev, status, compare-timeout, vnet-hdr)" \
 	--colo --proxy "$spec,colour=red" || fail "--proxy unknown key"
-usage_is "xl-colo: start: --proxy: primary-in, secondary-in and outdev are required" \
+usage_is "xl-colo: start: --proxy: primary-in, secondary-in and outdev are required with --colo" \
 	--colo --proxy "primary-in=$N/a,outdev=$N/b" || fail "--proxy missing"
 usage_is "xl-colo: start: --proxy: outdev given twice" --colo --proxy "$spec,outdev=$N/c" ||
 	fail "--proxy twice"

@@ -2,7 +2,7 @@
 # test_valgrind.sh - the tests of what speaks to QEMU (test_qmp
 # against QEMU, test_qmp_peer against the fake peer, test_block on real
 # sidecars) and of what reads frames from a network (the proxy's compare
-# engine, test_proxy_*) again under valgrind (memcheck): no
+# engine and its service, test_proxy_*) again under valgrind (memcheck): no
 # invalid access, no uninitialised use, no definite leak, every test
 # passed. Skipped in the sanitizer build, which valgrind cannot run.
 # Run by hand: tests/unit/test_valgrind.sh BUILDDIR
@@ -12,7 +12,8 @@ command -v valgrind >/dev/null || die "valgrind is needed (tools/install-deps.sh
 build=${abs_top_builddir:-${1:?usage: test_valgrind.sh BUILDDIR}}
 
 vg=(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite)
-for prog in test_qmp test_qmp_peer test_block test_proxy_frames test_proxy_tcp test_proxy_bounds; do
+for prog in test_qmp test_qmp_peer test_block test_proxy_frames test_proxy_tcp test_proxy_bounds \
+        test_proxy_commit; do
     rc=0
     "$build/libtool" --mode=execute "${vg[@]}" "$build/tests/unit/$prog" \
         > "$T/$prog.out" 2> "$T/$prog.err" || rc=$?

@@ -117,6 +117,29 @@ int proxy_outq_flush(struct proxy_outq *q, int fd)
     return 0;
 }
 
+void proxy_outq_move(struct proxy_outq *from, uint64_t n, struct proxy_outq *to)
+{
+    size_t h = from->vnet ? 8 : 4;
+
+    for (; n && from->queued; n--) {
+        size_t len = be32(from->buf + from->start);
+        proxy_outq_put(to, from->buf + from->start + h, len);
+        from->start += h + len;
+        from->head = from->start;
+        from->queued--;
+        from->frames++;
+        from->bytes += len;
+    }
+    if (from->start == from->end) {
+        from->start = from->end = from->head = 0;
+        if (from->cap > OUTQ_KEEP) {
+            free(from->buf);
+            from->buf = NULL;
+            from->cap = 0;
+        }
+    }
+}
+
 uint64_t proxy_outq_clear(struct proxy_outq *q)
 {
     uint64_t n = q->queued;

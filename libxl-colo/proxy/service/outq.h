@@ -48,4 +48,9 @@ int proxy_outq_flush(struct proxy_outq *q, int fd);
 /* Forget what is queued (the peer went): the frames it held. */
 uint64_t proxy_outq_clear(struct proxy_outq *q);
 
+/* Move the first frames of from (a queue never flushed to a socket) to
+ * the end of to, in order: n of them. What to cannot take is dropped
+ * and counted there. */
+void proxy_outq_move(struct proxy_outq *from, uint64_t n, struct proxy_outq *to);
+
 #endif

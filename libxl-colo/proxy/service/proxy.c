@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "colo-time.h"
@@ -34,6 +35,17 @@ const char *proxy_endpoint_option(enum proxy_endpoint e)
 }
 
 /* --- the engine's callbacks ------------------------------------------------ */
+
+/* What the buffer releases: to the client, or counted without one. */
+static void commit_out(struct proxy *p, bool all)
+{
+    if (all)
+        proxy_commit_flush(&p->commit, &p->out);
+    else
+        proxy_commit_release(&p->commit, &p->out);
+    if (p->ep[EP_OUTDEV].fd < 0)
+        p->out_no_peer += proxy_outq_clear(&p->out);
+}
 
 static void on_release(void *opaque, const uint8_t *frame, size_t len)
 {
@@ -88,6 +100,14 @@ static void on_primary(void *opaque, const uint8_t *frame, size_t len)
         on_release(p, frame, len);
         return;
     }
+    if (p->opts.buffer) {
+        if (proxy_commit_put(&p->commit, frame, len) && p->opts.checkpoint) {
+            proxy_say(&p->opts.log, PROXY_LOG_INFO, "checkpoint requested: the output buffer "
+                      "is past half its %zu bytes", p->commit.held.limit);
+            p->opts.checkpoint(p->opts.checkpoint_opaque);
+        }
+        return;
+    }
     colo_compare_primary(p->cmp, frame, len, p->now);
 }
 
@@ -116,6 +136,8 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
     p->opts = *o;
     p->wake_fd = -1;
     pthread_mutex_init(&p->snap_lock, NULL);
+    pthread_mutex_init(&p->req_lock, NULL);
+    pthread_cond_init(&p->req_cond, NULL);
     for (int e = 0; e < EP__MAX; e++)
         p->ep[e] = (struct proxy_ep){ .path = o->path[e], .lfd = -1, .fd = -1 };
     if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -143,6 +165,7 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
     /* The client's queue: back-pressure keeps it near PROXY_OUTQ_HIGH, and
      * it takes at most what the engine can hold on top. */
     proxy_outq_init(&p->out, o->vnet_hdr, PROXY_OUTQ_HIGH + (size_t)n.mem_limit + (1u << 20));
+    proxy_commit_init(&p->commit, o->vnet_hdr, (size_t)n.mem_limit);
     if (proxy_reader_init(&p->in[COLO_PRIMARY], o->vnet_hdr, COLO_FRAME_MAX) < 0 ||
         proxy_reader_init(&p->in[COLO_SECONDARY], o->vnet_hdr, COLO_FRAME_MAX) < 0 ||
         proxy_notify_init(&p->notify, o->vnet_hdr, on_checkpoint_done, p, &p->opts.log) < 0) {
@@ -187,10 +210,13 @@ void proxy_free(struct proxy *p)
     proxy_reader_fini(&p->in[COLO_PRIMARY]);
     proxy_reader_fini(&p->in[COLO_SECONDARY]);
     proxy_outq_fini(&p->out);
+    proxy_commit_fini(&p->commit);
     colo_compare_free(p->cmp);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     pthread_mutex_destroy(&p->snap_lock);
+    pthread_mutex_destroy(&p->req_lock);
+    pthread_cond_destroy(&p->req_cond);
     free(p);
 }
 
@@ -305,8 +331,31 @@ static void wake(struct proxy *p)
 
 void proxy_checkpoint_complete(struct proxy *p)
 {
-    atomic_fetch_add(&p->done_asked, 1);
+    pthread_mutex_lock(&p->req_lock);
+    p->done_asked++;
+    pthread_mutex_unlock(&p->req_lock);
     wake(p);
+}
+
+int proxy_epoch_end(struct proxy *p, int timeout_ms)
+{
+    struct timespec until;
+    int r = 0;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->req_lock);
+    uint64_t mine = ++p->barrier_asked;
+    wake(p);
+    while (r == 0 && p->barrier_done < mine)
+        r = pthread_cond_timedwait(&p->req_cond, &p->req_lock, &until);
+    pthread_mutex_unlock(&p->req_lock);
+    return r == 0 ? 0 : -r;
 }
 
 void proxy_go_alone(struct proxy *p)
@@ -334,12 +383,28 @@ static void take_wake(struct proxy *p)
     if (read(p->wake_fd, &v, sizeof(v)) < 0) {
         /* EAGAIN: woken for what was taken already. */
     }
-    if (atomic_exchange(&p->done_asked, 0))
+    pthread_mutex_lock(&p->req_lock);
+    unsigned done = p->done_asked;
+    uint64_t barrier = p->barrier_asked;
+    p->done_asked = 0;
+    pthread_mutex_unlock(&p->req_lock);
+    /* The acknowledgement first: it is of the epoch that ended before. */
+    if (done && p->opts.buffer)
+        commit_out(p, false);
+    else if (done)
         colo_compare_checkpoint_done(p->cmp, p->now);
+    if (barrier != p->barrier_done) {
+        proxy_commit_barrier(&p->commit);
+        pthread_mutex_lock(&p->req_lock);
+        p->barrier_done = barrier;
+        pthread_cond_broadcast(&p->req_cond);
+        pthread_mutex_unlock(&p->req_lock);
+    }
     if (atomic_load(&p->alone_asked) && !p->alone) {
         /* What is held goes, as after a checkpoint; from now on nothing
          * is compared. */
         colo_compare_checkpoint_done(p->cmp, p->now);
+        commit_out(p, true);
         p->alone = true;
         proxy_say(&p->opts.log, PROXY_LOG_WARN, "the secondary is gone: the primary's frames "
                   "pass through uncompared");

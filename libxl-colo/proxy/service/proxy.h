@@ -20,6 +20,10 @@
  *   function if it gave one, and DO_CHECKPOINT on --notify if it asked
  *   for one; COLO_CHECKPOINT or proxy_checkpoint_complete() completes it.
  *   With neither, the request is counted and nothing completes it.
+ * - Buffered (opts.buffer, Remus): nothing is compared; the primary's
+ *   frames are held until their epoch is acknowledged (commit.h), the
+ *   epoch's end set by proxy_epoch_end() and its acknowledgement given by
+ *   proxy_checkpoint_complete(). No secondary input.
  * - Alone (proxy_go_alone(): the secondary is gone for good), every
  *   frame held is released and the primary's frames pass straight
  *   through; the secondary's are dropped, counted ("dropped_alone").
@@ -35,6 +39,7 @@
 #include <stdint.h>
 
 #include "proxy/compare.h"
+#include "proxy/service/commit.h"
 #include "proxy/service/log.h"
 #include "proxy/service/notify.h"
 #include "proxy/service/outq.h"
@@ -69,6 +74,7 @@ struct proxy_opts {
     uint32_t timeout_ms;        /* 0: the engine's default (3000) */
     uint32_t max_flows;         /* 0: the engine's default */
     uint64_t max_mem;           /* 0: the engine's default */
+    bool buffer;                /* Remus output commit instead of the compare */
     struct proxy_log log;
     proxy_checkpoint_cb *checkpoint;    /* NULL: --notify only */
     void *checkpoint_opaque;
@@ -88,6 +94,7 @@ struct proxy {
     struct proxy_reader in[2];          /* COLO_PRIMARY, COLO_SECONDARY */
     struct proxy_outq out;
     struct proxy_notify notify;
+    struct proxy_commit commit;         /* opts.buffer */
     uint64_t now;                       /* CLOCK_MONOTONIC, ns */
     uint64_t last_tick;
     uint64_t out_no_peer;               /* released with no outdev peer */
@@ -97,9 +104,13 @@ struct proxy {
     uint64_t passed_alone;              /* primary frames passed through alone */
     uint64_t dropped_alone;             /* secondary frames dropped alone */
     /* From other threads: an eventfd that wakes the loop, and what it is
-     * woken for. */
+     * woken for, under req_lock (read together: an acknowledgement asked
+     * before an epoch's end is always taken before it). */
     int wake_fd;
-    atomic_uint done_asked;             /* proxy_checkpoint_complete() calls */
+    pthread_mutex_t req_lock;
+    pthread_cond_t req_cond;            /* barrier_done moved */
+    unsigned done_asked;                /* proxy_checkpoint_complete() calls */
+    uint64_t barrier_asked, barrier_done; /* proxy_epoch_end() calls, and those taken */
     atomic_bool alone_asked;
     /* The status line as of the last snapshot, for other threads. */
     pthread_mutex_t snap_lock;
@@ -122,6 +133,10 @@ void proxy_free(struct proxy *p);
  * secondary is gone for good (pass through). */
 void proxy_checkpoint_complete(struct proxy *p);
 void proxy_go_alone(struct proxy *p);
+/* Buffered: the running epoch ends (the guest is stopped). Returns once
+ * the service has set the barrier: 0, or -ETIMEDOUT after timeout_ms
+ * (the service is not running). */
+int proxy_epoch_end(struct proxy *p, int timeout_ms);
 /* From any thread: the last status line (at most PROXY_SNAPSHOT_MS old
  * while frames flow) in buf: its length, or -ENOBUFS. */
 int proxy_status_copy(struct proxy *p, char *buf, size_t size);

@@ -105,6 +105,17 @@ int proxy_status_text(const struct proxy *p, char *buf, size_t size)
     colo_json_put_u64(j, "mem_peak", n.mem_peak);
     colo_json_put_u64(j, "mem_limit", n.mem_limit);
     colo_json_put_u64(j, "status_queries", p->status_queries);
+    const struct proxy_commit *c = &p->commit;
+    colo_json_open(j, "commit");
+    colo_json_put_bool(j, "enabled", p->opts.buffer);
+    colo_json_put_u64(j, "held", c->held.queued);
+    colo_json_put_u64(j, "held_bytes", proxy_outq_len(&c->held));
+    colo_json_put_u64(j, "before_barrier", c->before_barrier);
+    colo_json_put_u64(j, "barriers", c->barriers);
+    colo_json_put_u64(j, "commits", c->commits);
+    colo_json_put_u64(j, "released", c->released);
+    colo_json_put_u64(j, "dropped_overflow", c->held.overflow);
+    colo_json_close(j);
     colo_json_put_bool(j, "alone", p->alone);
     colo_json_put_u64(j, "passed_alone", p->passed_alone);
     colo_json_put_u64(j, "dropped_alone", p->dropped_alone);
