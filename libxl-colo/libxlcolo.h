@@ -250,8 +250,10 @@ typedef struct {
     char owner[64];
     uint64_t generation;
     uint64_t lease_left_ms;
-    /* LIBXLCOLO_HAVE_PROXY: the NIC comparison's counters, one JSON
-     * object as colo-proxy --status gives it (colo-proxy(8)), or "". */
+    /* LIBXLCOLO_HAVE_PROXY: the NIC service's counters as it says them
+     * when asked (or, if it does not answer within 200 ms, as it last
+     * did), one JSON object as colo-proxy --status gives it
+     * (colo-proxy(8)), or "". */
     char proxy[LIBXLCOLO_PROXY_STATUS_MAX];
 } libxlcolo_status;
 

@@ -57,6 +57,8 @@ static void *nic_thread(void *opaque)
 /* How long the service may take to set an epoch's barrier: the guest
  * is stopped meanwhile. */
 #define NIC_BARRIER_TIMEOUT_MS 1000
+/* How long a status waits for the service's own counters. */
+#define NIC_STATUS_TIMEOUT_MS 200
 
 int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mode mode,
                    const char *domain, colo_nic **out)
@@ -182,6 +184,6 @@ void colo_nic_status(colo_nic *n, char *buf, size_t size)
 {
     if (size)
         buf[0] = '\0';
-    if (n && proxy_status_copy(n->svc, buf, size) < 0)
+    if (n && proxy_status_fresh(n->svc, buf, size, NIC_STATUS_TIMEOUT_MS) < 0)
         buf[0] = '\0';
 }

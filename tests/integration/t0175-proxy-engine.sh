@@ -19,7 +19,7 @@ start_pair "$A" "$B" web1 "$port" --key "$key" --timeout 30000 -- --colo -i 3600
 
 # proxy_check EXPR...: each Python EXPR holds, within 5 s, of `xl-colo
 # status -j web1` as s (its "proxy" object as p). The counters there are
-# a snapshot at most 100 ms old.
+# the service's own, taken when asked.
 proxy_check() {
 	local end=$((SECONDS + 5))
 	until xl-colo --rundir "$A" status -j web1 > "$T/st.json" 2> "$T/st.err" &&

@@ -529,7 +529,7 @@ static void test_bad_replies(void)
     big[sizeof(big) - 1] = '\0';
     CU_ASSERT_EQUAL(fake_call(big, &st, why), -EMSGSIZE);
     CU_ASSERT_STRING_EQUAL(why, "reply to 'status' from the protection of fake "
-                           "is over 8192 bytes");
+                           "is over 16384 bytes");
 }
 
 /* The run directory and the logger every test's context shares. */

@@ -337,7 +337,9 @@ void proxy_checkpoint_complete(struct proxy *p)
     wake(p);
 }
 
-int proxy_epoch_end(struct proxy *p, int timeout_ms)
+/* Ask the service for *asked + 1 and wait, at most timeout_ms, until
+ * *done has come to it: 0 or -ETIMEDOUT. */
+static int ask_and_wait(struct proxy *p, uint64_t *asked, const uint64_t *done, int timeout_ms)
 {
     struct timespec until;
     int r = 0;
@@ -350,12 +352,23 @@ int proxy_epoch_end(struct proxy *p, int timeout_ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->req_lock);
-    uint64_t mine = ++p->barrier_asked;
+    uint64_t mine = ++*asked;
     wake(p);
-    while (r == 0 && p->barrier_done < mine)
+    while (r == 0 && *done < mine)
         r = pthread_cond_timedwait(&p->req_cond, &p->req_lock, &until);
     pthread_mutex_unlock(&p->req_lock);
     return r == 0 ? 0 : -r;
+}
+
+int proxy_epoch_end(struct proxy *p, int timeout_ms)
+{
+    return ask_and_wait(p, &p->barrier_asked, &p->barrier_done, timeout_ms);
+}
+
+int proxy_status_fresh(struct proxy *p, char *buf, size_t size, int timeout_ms)
+{
+    ask_and_wait(p, &p->snap_asked, &p->snap_done, timeout_ms);   /* else the last one */
+    return proxy_status_copy(p, buf, size);
 }
 
 void proxy_go_alone(struct proxy *p)
@@ -375,6 +388,19 @@ int proxy_status_copy(struct proxy *p, char *buf, size_t size)
     return r;
 }
 
+static void snapshot(struct proxy *p)
+{
+    char text[PROXY_STATUS_MAX];
+
+    if (proxy_status_text(p, text, sizeof(text)) < 0)
+        return;
+    pthread_mutex_lock(&p->snap_lock);
+    memcpy(p->snap, text, strlen(text) + 1);
+    pthread_mutex_unlock(&p->snap_lock);
+    p->snap_ns = p->now;
+    p->snap_dirty = false;
+}
+
 /* What the other threads asked for, in the service's thread. */
 static void take_wake(struct proxy *p)
 {
@@ -385,7 +411,7 @@ static void take_wake(struct proxy *p)
     }
     pthread_mutex_lock(&p->req_lock);
     unsigned done = p->done_asked;
-    uint64_t barrier = p->barrier_asked;
+    uint64_t barrier = p->barrier_asked, snap = p->snap_asked;
     p->done_asked = 0;
     pthread_mutex_unlock(&p->req_lock);
     /* The acknowledgement first: it is of the epoch that ended before. */
@@ -409,19 +435,14 @@ static void take_wake(struct proxy *p)
         proxy_say(&p->opts.log, PROXY_LOG_WARN, "the secondary is gone: the primary's frames "
                   "pass through uncompared");
     }
-}
-
-static void snapshot(struct proxy *p)
-{
-    char text[PROXY_STATUS_MAX];
-
-    if (proxy_status_text(p, text, sizeof(text)) < 0)
-        return;
-    pthread_mutex_lock(&p->snap_lock);
-    memcpy(p->snap, text, strlen(text) + 1);
-    pthread_mutex_unlock(&p->snap_lock);
-    p->snap_ns = p->now;
-    p->snap_dirty = false;
+    /* Last: the status says what was asked before it. */
+    if (snap != p->snap_done) {
+        snapshot(p);
+        pthread_mutex_lock(&p->req_lock);
+        p->snap_done = snap;
+        pthread_cond_broadcast(&p->req_cond);
+        pthread_mutex_unlock(&p->req_lock);
+    }
 }
 
 /* --- the loop -------------------------------------------------------------------- */

@@ -111,6 +111,7 @@ struct proxy {
     pthread_cond_t req_cond;            /* barrier_done moved */
     unsigned done_asked;                /* proxy_checkpoint_complete() calls */
     uint64_t barrier_asked, barrier_done; /* proxy_epoch_end() calls, and those taken */
+    uint64_t snap_asked, snap_done;     /* proxy_status_fresh() calls, and those taken */
     atomic_bool alone_asked;
     /* The status line as of the last snapshot, for other threads. */
     pthread_mutex_t snap_lock;
@@ -140,6 +141,9 @@ int proxy_epoch_end(struct proxy *p, int timeout_ms);
 /* From any thread: the last status line (at most PROXY_SNAPSHOT_MS old
  * while frames flow) in buf: its length, or -ENOBUFS. */
 int proxy_status_copy(struct proxy *p, char *buf, size_t size);
+/* ... taken by the service now, waiting for it at most timeout_ms (then
+ * the last one). */
+int proxy_status_fresh(struct proxy *p, char *buf, size_t size, int timeout_ms);
 
 /* p's counters as one JSON object, no newline (status.c): its length, or
  * -errno. Only in the service's thread. */
