@@ -15,7 +15,10 @@
  * xl-colo, stopped while a divergence is held), engine-alone; for t0176,
  * Remus's output buffer (no secondary input): remus RUNDIR DOMAIN
  * (checkpoints asked with `xl-colo --rundir RUNDIR checkpoint DOMAIN`),
- * remus-alone PID (PID is the secondary's xl-colo, killed here). Every
+ * remus-alone PID (PID is the secondary's xl-colo, killed here),
+ * remus-delay PID MS (PID is the primary's xl-colo, killed here once an
+ * epoch's acknowledgement is on its way, MS the link's delay each way).
+ * Every
  * wait is bounded (WAIT_MS). Exit 0 when every check held, 1 with a "FAIL: ..." line for each that did not.
  * The counters are checked by the shell, on the status line.
  */
@@ -937,6 +940,86 @@ static void scenario_remus_alone(pid_t secondary)
     close_all(&p);
 }
 
+/* (t0176) Remus with the link delayed by delay_ms each way: a frame leaves
+ * no sooner than two delays after its send (its epoch's checkpoint goes
+ * out after it, and its acknowledgement comes back); and a SIGKILL of the
+ * primary (PID) while an epoch's acknowledgement is on its way releases
+ * nothing more: exactly that epoch's frames, and the ones after, are
+ * never released. */
+static void scenario_remus_delay(pid_t primary, long delay_ms)
+{
+    struct peers p = { .sec = -1, .ntf = -1 };
+    uint64_t t0 = now_ms(), next_send = t0, next_status = t0, min_lat = UINT64_MAX;
+    uint64_t sent = 0, got = 0, released_at_kill = 0, epoch_frames = 0;
+    bool killed = false;
+    char line[16384];
+
+    p.out = uconnect("out.sock");
+    p.outr = rd_new(p.out);
+    p.pri = uconnect("pin.sock");
+    for (;;) {
+        uint64_t now = now_ms();
+        if (now - t0 > 4 * WAIT_MS)
+            DIE("remus delay: no end after %d ms (sent %llu, released %llu)", 4 * WAIT_MS,
+                (unsigned long long)sent, (unsigned long long)got);
+        if (!killed && now >= next_send) {
+            uint8_t body[16];
+            for (int i = 0; i < 8; i++) {
+                body[i] = (uint8_t)(sent >> (56 - 8 * i));
+                body[8 + i] = (uint8_t)(now >> (56 - 8 * i));
+            }
+            struct frame f = udp(4, false, 6800, body, sizeof(body), (uint16_t)sent);
+            send_rec(p.pri, &f);
+            frame_free(&f);
+            sent++;
+            next_send = now + 5;
+        }
+        if (!killed && now >= next_status) {
+            status_line(line, sizeof(line));
+            long commits = commit_field(line, "commits"), barriers = commit_field(line, "barriers");
+            long before = commit_field(line, "before_barrier");
+            /* A few epochs acknowledged, and one now ended with its
+             * acknowledgement on its way: the primary dies. */
+            if (commits >= 3 && barriers == commits + 1 && before > 0) {
+                released_at_kill = (uint64_t)commit_field(line, "released");
+                epoch_frames = (uint64_t)before;
+                if (kill(primary, SIGKILL) < 0)
+                    DIE("SIGKILL %d: %s", (int)primary, strerror(errno));
+                killed = true;
+            }
+            next_status = now + 10;
+        }
+        uint8_t fr[FRAME_BUF];
+        long n = rd_next(p.outr, vnet ? 8 : 4, fr, sizeof(fr), killed ? WAIT_MS : 2, NULL);
+        if (n < 0 && killed)
+            break;          /* outdev closed (the primary is gone) or silent */
+        if (n < 0)
+            continue;
+        uint64_t seq = 0, ts = 0;
+        for (int i = 0; i < 8; i++) {
+            seq = seq << 8 | fr[14 + 20 + 8 + i];
+            ts = ts << 8 | fr[14 + 20 + 8 + 8 + i];
+        }
+        CHECK(seq == got, "remus delay: frame %llu released where %llu was due",
+              (unsigned long long)seq, (unsigned long long)got);
+        uint64_t lat = now_ms() - ts;
+        if (lat < min_lat)
+            min_lat = lat;
+        got++;
+    }
+    printf("sent %llu frames, released %llu, the quickest after %llu ms; killed with %llu "
+           "released and %llu in the epoch awaiting its acknowledgement\n",
+           (unsigned long long)sent, (unsigned long long)got, (unsigned long long)min_lat,
+           (unsigned long long)released_at_kill, (unsigned long long)epoch_frames);
+    CHECK(got > 0, "remus delay: nothing released");
+    CHECK(min_lat >= (uint64_t)(2 * delay_ms),
+          "remus delay: a frame released %llu ms after its send, before its acknowledgement "
+          "could come (%ld ms each way)", (unsigned long long)min_lat, delay_ms);
+    CHECK(got == released_at_kill, "remus delay: %llu frames released, %llu before the kill",
+          (unsigned long long)got, (unsigned long long)released_at_kill);
+    close_all(&p);
+}
+
 /* (t0175) The primary alone: its frames pass through, uncompared (the
  * compare timeout is longer than WAIT_MS), the secondary's are dropped. */
 static void scenario_engine_alone(void)
@@ -975,6 +1058,8 @@ int main(int argc, char **argv)
         scenario_remus(argv[a + 2], argv[a + 3]);
     else if (strcmp(sc, "remus-alone") == 0 && argc > a + 2)
         scenario_remus_alone((pid_t)atol(argv[a + 2]));
+    else if (strcmp(sc, "remus-delay") == 0 && argc > a + 3)
+        scenario_remus_delay((pid_t)atol(argv[a + 2]), atol(argv[a + 3]));
     else if (strcmp(sc, "engine-alone") == 0)
         scenario_engine_alone();
     else if (strcmp(sc, "inorder") == 0)

@@ -4,7 +4,9 @@
 # acknowledged, and released in order; a frame sent after an epoch has
 # ended waits for the next acknowledgement (test_proxy_commit shows that
 # part; proxy-feed's remus scenario the rest). The counters in
-# status -j; alone, what is held goes and the rest passes through.
+# status -j; alone, what is held goes and the rest passes through; with
+# acknowledgements delayed, nothing leaves before its acknowledgement, and
+# a primary killed before one never releases that epoch.
 . "$(dirname "$0")/lib.sh"
 feed=$abs_top_builddir/tests/integration/proxy-feed
 
@@ -42,6 +44,29 @@ xl-colo --rundir "$A" stop web1 > /dev/null || fail "stop"
 rc=0; wait_pid "$pri" 30 || rc=$?
 [ $rc = 1 ] || fail "primary exited $rc: $(cat "$A/pri.err")"
 [ -z "$(ls "$N")" ] || fail "left in $N: $(ls "$N")"
+
+# Acknowledgements that come late: the link delayed 300 ms each way by a
+# relay. No frame leaves before its epoch's acknowledgement can have come
+# back (two delays after its send), and a SIGKILL of the primary while an
+# acknowledgement is on its way releases nothing more: that epoch's frames
+# are never seen. The secondary takes over.
+A2=$(new_host a2); B2=$(new_host b2); p2=$(free_port); q2=$(free_port)
+echo 300 > "$T/delay"
+python3 "$(dirname "$0")/delay-relay.py" "127.0.0.1:$q2" "127.0.0.1:$p2" "$T/delay" 300 &
+relay=$!; track $relay
+N2=$A2/nic; mkdir -m 700 "$N2"
+start_guest "$A2" web2 --mem 32M --vcpus 1 --workload web --seed 15 > /dev/null
+start_secondary "$B2" "$p2" --key "$key" --timeout 10000
+start_primary "$A2" web2 "$q2" --key "$key" --timeout 10000 -i 100 \
+	--proxy "primary-in=$N2/pin.sock,outdev=$N2/out.sock,status=$N2/st.sock"
+wait_protected "$A2" 120 || die "web2 not protected: $(cat "$A2/pri.err" "$B2/sec.err")"
+"$feed" "$N2" remus-delay "$pri" 300 > "$T/delay.out" || fail "remus-delay: $(cat "$T/delay.out")"
+say "$(cat "$T/delay.out")"
+wait_json "$B2/sec.json" "event == 'state' and state == 'failed-over'" 60 "$sec" ||
+	fail "the secondary did not take over: $(cat "$B2/sec.err")"
+kill "$relay"
+colo-simguest destroy --rundir "$B2" --name web2 > /dev/null || true
+colo-simguest destroy --rundir "$A2" --name web2 > /dev/null 2>&1 || true
 
 # Bad input: Remus compares nothing.
 rc=0
