@@ -88,8 +88,10 @@ static int svc_start(struct svc *s, uint64_t max_mem)
     if (!mkdtemp(s->dir))
         return -1;
     static const char *const names[3] = { "pin.sock", "out.sock", "st.sock" };
+    char dir[sizeof(s->dir)];           /* not s's own bytes: -Werror=restrict */
+    memcpy(dir, s->dir, sizeof(dir));
     for (int i = 0; i < 3; i++)
-        snprintf(s->path[i], sizeof(s->path[i]), "%s/%s", s->dir, names[i]);
+        snprintf(s->path[i], sizeof(s->path[i]), "%s/%s", dir, names[i]);
     struct proxy_opts o = {
         .path = { [EP_PRIMARY] = s->path[0], [EP_OUTDEV] = s->path[1], [EP_STATUS] = s->path[2] },
         .max_mem = max_mem,
@@ -328,8 +330,10 @@ static void test_epoch_end_unanswered(void)
     memset(&s, 0, sizeof(s));
     snprintf(s.dir, sizeof(s.dir), "/tmp/test_proxy_commit.XXXXXX");
     CU_ASSERT_FATAL(mkdtemp(s.dir) != NULL);
-    snprintf(s.path[1], sizeof(s.path[1]), "%s/out.sock", s.dir);
-    snprintf(s.path[0], sizeof(s.path[0]), "%s/pin.sock", s.dir);
+    char dir[sizeof(s.dir)];
+    memcpy(dir, s.dir, sizeof(dir));
+    snprintf(s.path[1], sizeof(s.path[1]), "%s/out.sock", dir);
+    snprintf(s.path[0], sizeof(s.path[0]), "%s/pin.sock", dir);
     struct proxy_opts o = {
         .path = { [EP_PRIMARY] = s.path[0], [EP_OUTDEV] = s.path[1] },
         .buffer = true,
