@@ -104,6 +104,7 @@ typedef struct {
      * the context and device state. The rest is the restart. */
     uint64_t stop_ns, copy_ns, state_ns;
     uint64_t total_ns;    /* request to acknowledgement */
+    uint64_t restored;    /* secondary, COLO: pages its running guest wrote, put back */
     unsigned round;       /* pre-copy round */
     uint64_t estimate;    /* pre-copy: the cheap pending estimate */
     libxlcolo_failover_state failover_from, failover_to;

@@ -68,6 +68,8 @@ static void print_event_json(const libxlcolo_event *ev)
             colo_json_put_u64(j, "stop_ns", ev->stop_ns);
             colo_json_put_u64(j, "copy_ns", ev->copy_ns);
             colo_json_put_u64(j, "state_ns", ev->state_ns);
+        } else if (ev->restored) {
+            colo_json_put_u64(j, "restored", ev->restored);
         }
         colo_json_put_u64(j, "total_ns", ev->total_ns);
         json_digests(j, ev);
@@ -120,8 +122,11 @@ void print_event(void *opaque, const libxlcolo_event *ev)
             if (ev->has_digest && ev->has_peer_digest &&
                 memcmp(ev->digest, ev->peer_digest, LIBXLCOLO_DIGEST_LEN) != 0)
                 hex(peer, ev->peer_digest, LIBXLCOLO_DIGEST_LEN);
-            printf("applied checkpoint %" PRIu64 ": %" PRIu64 " pages%s%s%s%s\n",
-                   ev->epoch, ev->pages, *digest ? ", digest " : "", digest,
+            char own[48] = "";
+            if (ev->restored)
+                snprintf(own, sizeof(own), " (%" PRIu64 " of its own put back)", ev->restored);
+            printf("applied checkpoint %" PRIu64 ": %" PRIu64 " pages%s%s%s%s%s\n",
+                   ev->epoch, ev->pages, own, *digest ? ", digest " : "", digest,
                    *peer ? " != primary's " : "", peer);
             break;
         }

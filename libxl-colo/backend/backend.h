@@ -81,6 +81,11 @@ struct colo_domain_config {
 
 struct colo_backend_ops {
     const char *name;
+    /* A COLO secondary's guest may run between checkpoints (engine/
+     * colo_cache.h): its devices do nothing a checkpoint cannot undo.
+     * Not yet xen's: a real secondary's PV backends and device model need
+     * the NIC datapath and the disks' COLO mode first. */
+    bool colo_secondary_runs;
 
     int (*open)(colo_backend *be, unsigned flags);
     void (*close)(colo_backend *be);

@@ -2,8 +2,10 @@
  * secondary.c - libxlcolo_receive(): the secondary side.
  *
  * Build the secondary domain from the primary's configuration, take the
- * initial sync, then buffer, verify and apply each checkpoint. The guest
- * stays paused until failover: on loss of the primary (stream closed, reset
+ * initial sync, then buffer, verify and apply each checkpoint. In Remus
+ * mode the guest stays paused until failover; in COLO mode, on a backend
+ * whose secondary may run, it runs between checkpoints and is put back to
+ * the last one at each checkpoint and at failover (colo_cache.h). Failover: on loss of the primary (stream closed, reset
  * or silent past the timeout) or on request. A stream that is corrupt or
  * breaks the protocol is refused instead: that is an attack or a bug, not a
  * dead primary, and failing over on it would run two copies of the guest.
@@ -20,6 +22,7 @@
 #include "engine/failover.h"
 #include "engine/link.h"
 #include "engine/ownership.h"
+#include "engine/colo_cache.h"
 #include "engine/staging.h"
 
 typedef struct {
@@ -33,6 +36,9 @@ typedef struct {
     colo_ownership own;   /* the arbiter's side: the claim before going live */
     colo_disks *disks;    /* the replicated disks, NULL for none */
     colo_staging stg;
+    colo_cache cache;     /* COLO, the guest running between checkpoints */
+    bool runs;            /* COLO on a backend whose secondary may run */
+    bool running;         /* the guest runs now (between checkpoints) */
     struct colo_wire_domain_config cfg;
     libxlcolo_status st;
     bool consistent;      /* epoch 0 applied: failover is possible */
@@ -121,11 +127,27 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
      * even when the primary can no longer hear that it was received. */
     int sent = colo_link_send_epoch(s->s, COLO_REC_VMSTATE_RECEIVED, sz->epoch);
 
+    /* A guest that ran since the last checkpoint: what it wrote goes. */
+    uint64_t restored = 0;
+    if (s->runs && sz->epoch > 0) {
+        r = colo_cache_revert(&s->cache, s->be, s->dom);
+        if (r < 0)
+            return LOG_ERRNO(s->ctx, r, "checkpoint %" PRIu64 ": the secondary guest's own "
+                             "pages could not be put back", sz->epoch);
+        restored = s->cache.restored;
+    }
     s->loading = true;
     r = colo_staging_apply(&s->stg, s->be, s->dom, sec_poll_control, s);
     s->loading = false;
     if (r < 0)
         return LOG_ERRNO(s->ctx, r, "applying checkpoint %" PRIu64 " failed", sz->epoch);
+    if (s->runs) {
+        r = sz->epoch == 0 ? colo_cache_init(&s->cache, s->ctx, s->be, s->dom, s->cfg.nr_pages,
+                                             &s->stg)
+                           : colo_cache_take(&s->cache, &s->stg);
+        if (r < 0)
+            return r;
+    }
 
     s->consistent = true;
     s->st.epoch = sz->epoch;
@@ -138,6 +160,7 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
         .epoch = sz->epoch,
         .pages = s->stg.pages,
         .bytes = s->stg.body_bytes,
+        .restored = restored,
         .has_peer_digest = sz->flags & COLO_VMSTATE_F_DIGEST,
     };
     memcpy(ev.peer_digest, sz->digest, sizeof(ev.peer_digest));
@@ -156,6 +179,14 @@ static int sec_apply(colo_secondary *s, const struct colo_wire_vmstate_size *sz)
     r = colo_link_send_epoch(s->s, COLO_REC_VMSTATE_LOADED, sz->epoch);
     if (r < 0)
         return r;
+    /* COLO: the secondary runs until the next checkpoint request. */
+    if (s->runs) {
+        r = colo_be_unpause(s->be, s->dom, 0);
+        if (r < 0)
+            return LOG_ERRNO(s->ctx, r, "checkpoint %" PRIu64 ": cannot restart the secondary "
+                             "guest", sz->epoch);
+        s->running = true;
+    }
     if (sz->epoch == 0) {
         sec_set_state(s, LIBXLCOLO_STATE_PROTECTED);
         r = colo_link_send_epoch(s->s, COLO_REC_CHECKPOINT_READY, 0);
@@ -222,6 +253,14 @@ static int sec_handle(colo_secondary *s, const struct colo_rec_hdr *h)
         if (r == 0 && epoch != s->st.epoch + 1)
             r = LOG_ERRNO(s->ctx, -EPROTO, "CHECKPOINT_REQUEST for epoch %" PRIu64 ", expected %" PRIu64,
                           epoch, s->st.epoch + 1);
+        /* A running secondary stops first, as QEMU's does at the request. */
+        if (r == 0 && s->running) {
+            r = colo_be_pause(s->be, s->dom, 0);
+            if (r < 0)
+                return LOG_ERRNO(s->ctx, r, "checkpoint %" PRIu64 ": cannot stop the secondary "
+                                 "guest", epoch);
+            s->running = false;
+        }
         return r < 0 ? r : colo_link_send_epoch(s->s, COLO_REC_CHECKPOINT_REPLY, epoch);
     case COLO_REC_VMSTATE_SEND:
         if (s->stg.open)
@@ -325,6 +364,17 @@ static int sec_failover(colo_secondary *s, const char *why)
     if (!colo_failover_cas(&s->fo, LIBXLCOLO_FAILOVER_REQUIRE, LIBXLCOLO_FAILOVER_ACTIVE))
         return LOG_ERRNO(s->ctx, -EALREADY, "failover already under way");
 
+    /* A running secondary goes back to its last checkpoint: it takes
+     * over from there, as a paused one does. */
+    if (s->runs && s->cache.mem) {
+        int r = s->running ? colo_be_pause(s->be, s->dom, 0) : 0;
+        s->running = false;
+        if (r == 0)
+            r = colo_cache_rewind(&s->cache, s->be, s->dom);
+        if (r < 0)
+            return LOG_ERRNO(s->ctx, r, "failover: the secondary guest %s is not started",
+                             s->cfg.name);
+    }
     libxlcolo_event ev = {
         .type = LIBXLCOLO_EVENT_STATE,
         .role = LIBXLCOLO_ROLE_SECONDARY,
@@ -451,6 +501,7 @@ static int sec_setup(colo_secondary *s, const char *addr, uint16_t port)
     snprintf(s->st.domain, sizeof(s->st.domain), "%s", s->cfg.name);
     snprintf(s->st.backend, sizeof(s->st.backend), "%s", s->be->ops->name);
     s->st.mode = s->cfg.mode;
+    s->runs = s->cfg.mode == LIBXLCOLO_MODE_COLO && s->be->ops->colo_secondary_runs;
     sec_set_state(s, LIBXLCOLO_STATE_PRECOPY);
     return 0;
 }
@@ -530,6 +581,7 @@ int libxlcolo_receive(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
     }
     colo_own_close(&s.own, true);
     colo_staging_free(&s.stg);
+    colo_cache_free(&s.cache);
     colo_stream_free(s.s);
     colo_disks_close(s.disks);
     colo_control_free(s.ctl);

@@ -154,3 +154,38 @@ int colo_staging_apply_now(colo_staging *st, colo_backend *be, colo_dom *d,
     int r = staging_check(st, type, len, &rec);
     return r < 0 ? r : staging_write(st, be, d, &rec, &skipped);
 }
+
+bool colo_staging_find(const colo_staging *st, uint16_t type, const uint8_t **body, size_t *len)
+{
+    for (size_t i = st->nrecs; i-- > 0;)
+        if (st->recs[i].type == type) {
+            *body = st->buf + st->recs[i].off;
+            *len = st->recs[i].len;
+            return true;
+        }
+    return false;
+}
+
+void colo_staging_copy_pages(const colo_staging *st, uint8_t *mem)
+{
+    for (size_t i = 0; i < st->nrecs; i++) {
+        const struct colo_staged_rec *rec = &st->recs[i];
+        if (rec->type != COLO_REC_PAGES)
+            continue;
+        struct colo_pages_view v = colo_pages_view_at(st->buf + rec->off, rec->count,
+                                                      rec->data_pages);
+        const uint8_t *src = v.data;
+        for (uint32_t k = 0; k < v.count; k++) {
+            uint64_t pfn;
+            memcpy(&pfn, &v.pfns[k], sizeof(pfn));
+            bool zero = pfn & COLO_PFN_ZERO;
+            uint8_t *dst = mem + (pfn & ~COLO_PFN_ZERO) * COLO_PAGE_SIZE;
+            if (zero) {
+                memset(dst, 0, COLO_PAGE_SIZE);
+            } else {
+                memcpy(dst, src, COLO_PAGE_SIZE);
+                src += COLO_PAGE_SIZE;
+            }
+        }
+    }
+}

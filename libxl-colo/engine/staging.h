@@ -66,4 +66,11 @@ int colo_staging_apply(colo_staging *st, colo_backend *be, colo_dom *d,
 int colo_staging_apply_now(colo_staging *st, colo_backend *be, colo_dom *d,
                            uint16_t type, uint64_t len);
 
+/* What the last applied checkpoint holds, until the next begin(), for a
+ * running COLO secondary's cache (colo_cache.h): the body of its last
+ * record of type (true), and its pages written into mem (nr_pages pages,
+ * indexed by pfn). */
+bool colo_staging_find(const colo_staging *st, uint16_t type, const uint8_t **body, size_t *len);
+void colo_staging_copy_pages(const colo_staging *st, uint8_t *mem);
+
 #endif

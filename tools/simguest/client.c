@@ -94,6 +94,7 @@ int cmd_info(int argc, char **argv)
     printf("rate: %" PRIu64 "\n", in.rate);
     printf("hot-set: %" PRIu64 "\n", in.hot_set);
     printf("seed: %" PRIu64 "\n", in.seed);
+    printf("jitter: %" PRIu32 " ppm\n", in.jitter_ppm);
     char uuid[COLO_UUID_TEXT_LEN + 1];
     colo_uuid_format(in.uuid, uuid);
     printf("uuid: %s\n", uuid);

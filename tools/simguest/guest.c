@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +103,7 @@ int guest_new(const struct sim_params *p, struct guest **out)
     g->nr_pages = p->mem_bytes / SIM_PAGE_SIZE;
     g->nr_vcpus = p->nr_vcpus;
     g->seed = p->seed;
+    g->jitter_ppm = p->jitter_ppm;
     memcpy(g->uuid, p->uuid, sizeof(g->uuid));
     g->incoming = p->incoming;
     g->ctx_valid = !p->incoming;
@@ -150,6 +152,9 @@ int guest_new(const struct sim_params *p, struct guest **out)
         atomic_init(&v->counter, 0);
         if (!p->incoming)
             vcpu_seed(v, g->seed);
+        /* --jitter's noise: this process's own, never the context's. */
+        if (getrandom(&v->noise, sizeof(v->noise), 0) != sizeof(v->noise))
+            v->noise = colo_now_ns() ^ ((uint64_t)getpid() << 20) ^ i;
     }
     for (unsigned i = 0; i < g->nr_vcpus; i++) {
         r = -pthread_create(&g->vcpus[i].tid, NULL, vcpu_main, &g->vcpus[i]);

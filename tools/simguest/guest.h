@@ -42,6 +42,7 @@ struct sim_params {
     uint64_t disk_rate;   /* block writes/s */
     uint8_t uuid[16];     /* --uuid, else random */
     bool uuid_set;
+    uint32_t jitter_ppm;  /* --jitter */
 };
 
 struct guest;
@@ -54,6 +55,7 @@ struct vcpu {
     _Atomic uint64_t counter; /* relaxed: read by INFO while running */
     uint64_t prng;
     uint64_t regs[SIM_NR_REGS];
+    uint64_t noise;          /* --jitter's own PRNG: not in the context, so it differs */
 };
 
 struct guest {
@@ -67,6 +69,7 @@ struct guest {
     /* the workload, resolved */
     unsigned workload;
     uint64_t rate, hot_set, seed;
+    uint32_t jitter_ppm;
 
     unsigned nr_vcpus;
     struct vcpu *vcpus;

@@ -34,10 +34,13 @@ static const struct cmd cmds[] = {
     { "run", cmd_run, "run a simulated guest",
       "--name N [--rundir DIR] [--mem SIZE] [--vcpus K]\n"
       "        [--workload idle|web|kernel-build|memstress|custom] [--rate PAGES_PER_SEC]\n"
-      "        [--hot-set PAGES] [--seed S] [--uuid UUID] [--paused] [--incoming] [--daemon]\n"
+      "        [--hot-set PAGES] [--seed S] [--jitter PPM] [--uuid UUID] [--paused] [--incoming]\n"
+      "        [--daemon]\n"
       "        [--disk NBD_URI [--disk-rate WRITES_PER_SEC]]\n"
       "    SIZE: 16M..16G, with a K, M or G suffix (a bare number is MiB); default 256M.\n"
       "    --rate is per vCPU (0: unlimited); --rate and --hot-set override the workload's.\n"
+      "    --jitter: touches in a million that land on a random page of the whole guest,\n"
+      "    not the context's (a real guest's nondeterminism: a COLO secondary diverges).\n"
       "    --incoming: a secondary being built (zero memory, paused, no context).\n"
       "    --daemon: detach once listening and print the guest's pid.\n"
       "    --disk: a disk on an NBD export (libnbd URI), written at --disk-rate\n"
@@ -96,6 +99,7 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
         { "rate", required_argument, NULL, 'r' },
         { "hot-set", required_argument, NULL, 'h' },
         { "seed", required_argument, NULL, 's' },
+        { "jitter", required_argument, NULL, 'j' },
         { "paused", no_argument, NULL, 'p' },
         { "incoming", no_argument, NULL, 'i' },
         { "daemon", no_argument, NULL, 'D' },
@@ -146,6 +150,14 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
             if (parse_u64(optarg, &p->seed) < 0)
                 return fail(1, "run", "--seed %s: must be a number", optarg);
             break;
+        case 'j': {
+            uint64_t ppm;
+            if (parse_u64(optarg, &ppm) < 0 || ppm > 1000000)
+                return fail(1, "run", "--jitter %s: must be 0..1000000 (touches in a million)",
+                            optarg);
+            p->jitter_ppm = (uint32_t)ppm;
+            break;
+        }
         case 'p': p->paused = true; break;
         case 'i': p->incoming = true; break;
         case 'D': p->daemon = true; break;

@@ -136,6 +136,7 @@ void guest_info(struct guest *g, struct sim_info *info)
                   (g->ckpt_stop ? SIM_INFO_CKPT_STOP : 0) |
                   (g->fenced ? SIM_INFO_FENCED : 0);
     info->seed = g->seed;
+    info->jitter_ppm = g->jitter_ppm;
     memcpy(info->uuid, g->uuid, sizeof(info->uuid));
     info->rate = g->rate;
     info->hot_set = g->hot_set;

@@ -105,6 +105,9 @@ void workload_touch(struct guest *g, struct vcpu *v)
         pfn = (c * g->nr_vcpus + v->idx) % g->hot_set;
     else
         pfn = r % g->hot_set;
+    /* --jitter: now and then a page that the context does not decide. */
+    if (g->jitter_ppm && sim_prng_next(&v->noise) % 1000000 < g->jitter_ppm)
+        pfn = sim_prng_next(&v->noise) % g->nr_pages;
     words = 2 + (unsigned)((r >> 32) % 7); /* 16..64 bytes */
     off = (unsigned)((r >> 40) % (SIM_PAGE_SIZE / 8 - words + 1));
 

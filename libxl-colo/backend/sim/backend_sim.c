@@ -579,6 +579,7 @@ static void sim_close(colo_backend *be)
 
 const colo_backend_ops colo_backend_sim_ops = {
     .name = "sim",
+    .colo_secondary_runs = true,
     .open = sim_open,
     .close = sim_close,
     .domain_open = sim_domain_open,

@@ -144,6 +144,8 @@ struct sim_info {
     uint64_t ticks;       /* the device's tick counter */
     uint64_t counters[SIM_MAX_VCPUS];
     uint8_t uuid[16];     /* the guest's (--uuid), kept across checkpoints */
+    uint32_t jitter_ppm;  /* touches in a million that land on a random page */
+    uint32_t reserved;
 };
 
 /* The context blob, little-endian: header, then nr_vcpus records. */
@@ -181,7 +183,7 @@ struct sim_config {
     uint64_t hot_set;
     uint64_t mem_bytes;
     uint32_t nr_vcpus;
-    uint32_t reserved;
+    uint32_t jitter_ppm;
     uint8_t uuid[16];
 };
 
