@@ -1,7 +1,11 @@
 /*
- * colo-bench-commit.c - the output latency that Remus output commit adds:
- * the time from a guest's send to its release, p50 and p99, protected
- * and not, through the same service in the same run.
+ * colo-bench-commit.c - the output latency that protection adds: the time
+ * from a guest's send to its release, p50 and p99, protected and not,
+ * through the same service in the same run. Remus (the default): the
+ * output commit, each frame held until its epoch is acknowledged. --colo:
+ * the comparison, each frame released once the secondary's copy (sent
+ * right after it, as a secondary that agrees) has matched; no divergence,
+ * so no checkpoint but the periodic one (-i).
  *
  * It protects a sim guest from host a/ to host b/ of a temporary folder
  * over loopback (xl-colo receive, then xl-colo start in Remus mode with
@@ -14,7 +18,7 @@
  * the checkpoint interval (a frame waits on average half an interval,
  * then its checkpoint).
  *
- *   colo-bench-commit [--interval MS] [--rate HZ] [--seconds S]
+ *   colo-bench-commit [--colo] [--interval MS] [--rate HZ] [--seconds S]
  *                     [--mem SIZE] [--workload NAME]
  *
  * xl-colo and colo-simguest are the build tree's, found from this
@@ -46,6 +50,7 @@
 #define FRAME_LEN 64
 
 static long opt_interval = 20, opt_rate = 1000, opt_seconds = 5;
+static bool opt_colo;
 static const char *opt_mem = "64M", *opt_workload = "web";
 static char tmpdir[64], xlcolo[4096], simguest[4096];
 static pid_t pri_pid = -1, sec_pid = -1, guest_pid = -1;
@@ -209,8 +214,9 @@ struct result {
     long frames;
 };
 
-/* One phase: a frame every 1/rate s for seconds, each one's latency. */
-static struct result measure(int pri, int out)
+/* One phase: a frame every 1/rate s for seconds, each one's latency;
+ * with sec >= 0 (COLO) its copy on secondary-in right after it. */
+static struct result measure(int pri, int sec, int out)
 {
     long n = opt_rate * opt_seconds;
     uint64_t *lat = calloc((size_t)n, sizeof(*lat));
@@ -236,6 +242,8 @@ static struct result measure(int pri, int out)
             put64(f + 4 + 22, now_ns());
             if (send(pri, f, sizeof(f), MSG_NOSIGNAL) != (ssize_t)sizeof(f))
                 die("primary-in: %s", strerror(errno));
+            if (sec >= 0 && send(sec, f, sizeof(f), MSG_NOSIGNAL) != (ssize_t)sizeof(f))
+                die("secondary-in: %s", strerror(errno));
             sent++;
             continue;
         }
@@ -306,6 +314,7 @@ static long parse_long(const char *opt, const char *s, long min, long max)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        { "colo", no_argument, NULL, 'c' },
         { "interval", required_argument, NULL, 'i' },
         { "rate", required_argument, NULL, 'r' },
         { "seconds", required_argument, NULL, 's' },
@@ -318,13 +327,14 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
+        case 'c': opt_colo = true; break;
         case 'i': opt_interval = parse_long("--interval", optarg, 1, 60000); break;
         case 'r': opt_rate = parse_long("--rate", optarg, 1, 100000); break;
         case 's': opt_seconds = parse_long("--seconds", optarg, 1, 600); break;
         case 'm': opt_mem = optarg; break;
         case 'w': opt_workload = optarg; break;
         default:
-            fprintf(stderr, "usage: colo-bench-commit [--interval MS] [--rate HZ] "
+            fprintf(stderr, "usage: colo-bench-commit [--colo] [--interval MS] [--rate HZ] "
                     "[--seconds S] [--mem SIZE] [--workload NAME]\n");
             return 2;
         }
@@ -374,41 +384,59 @@ int main(int argc, char **argv)
                       "--timeout", "10000", NULL };
     sec_pid = spawn(sargv, log, false, NULL);
     snprintf(spec, sizeof(spec), "primary-in=%s/a/nic/pin.sock,outdev=%s/a/nic/out.sock,"
-             "status=%s/a/nic/st.sock", tmpdir, tmpdir, tmpdir);
+             "status=%s/a/nic/st.sock%s%s%s", tmpdir, tmpdir, tmpdir,
+             opt_colo ? ",secondary-in=" : "", opt_colo ? tmpdir : "",
+             opt_colo ? "/a/nic/sin.sock" : "");
     snprintf(iv, sizeof(iv), "%ld", opt_interval);
     snprintf(log, sizeof(log), "%s/pri.err", adir);
     /* The secondary listens before the primary connects: the primary
      * retries its connect within its timeout. */
-    char *pargv[] = { xlcolo, "--rundir", adir, "start", "--key", key, "-i", iv,
-                      "--timeout", "10000", "--proxy", spec, "bench", listen, NULL };
+    char *pargv[16] = { xlcolo, "--rundir", adir, "start", "--key", key, "-i", iv,
+                        "--timeout", "10000", "--proxy", spec };
+    int pn = 12;
+    if (opt_colo)
+        pargv[pn++] = "--colo";
+    pargv[pn++] = "bench";
+    pargv[pn++] = listen;
+    pargv[pn] = NULL;
     pri_pid = spawn(pargv, log, false, NULL);
 
     snprintf(path, sizeof(path), "%s/a/nic/out.sock", tmpdir);
     int out = uconnect(path);
     snprintf(path, sizeof(path), "%s/a/nic/pin.sock", tmpdir);
-    int pri = uconnect(path);
-    wait_status("\"commits\":1");       /* epoch 0: protected */
+    int pri = uconnect(path), sec = -1;
+    if (opt_colo) {
+        snprintf(path, sizeof(path), "%s/a/nic/sin.sock", tmpdir);
+        sec = uconnect(path);
+    }
+    /* Protected: epoch 0 committed (Remus), or done (COLO). */
+    wait_status(opt_colo ? "\"checkpoints_done\":1" : "\"commits\":1");
 
-    struct result prot = measure(pri, out);
+    struct result prot = measure(pri, sec, out);
     kill(sec_pid, SIGKILL);
     waitpid(sec_pid, &st, 0);
     sec_pid = -1;
     wait_status("\"alone\":true");
-    struct result alone = measure(pri, out);
+    struct result alone = measure(pri, -1, out);
 
-    printf("Remus output commit, sim guest %s (%s), checkpoint every %ld ms, a %d-byte frame "
-           "every %.3f ms for %ld s per phase\n", opt_mem, opt_workload, opt_interval,
-           FRAME_LEN, 1000.0 / (double)opt_rate, opt_seconds);
+    printf("%s, sim guest %s (%s), checkpoint every %ld ms, a %d-byte frame every %.3f ms "
+           "for %ld s per phase\n", opt_colo ? "COLO comparison, no divergence" :
+           "Remus output commit", opt_mem, opt_workload, opt_interval, FRAME_LEN,
+           1000.0 / (double)opt_rate, opt_seconds);
     printf("%-36s %10s %10s %10s\n", "send to release", "p50 ms", "p99 ms", "max ms");
-    printf("%-36s %10.3f %10.3f %10.3f\n", "protected (held until acknowledged)", prot.p50_ms,
+    printf("%-36s %10.3f %10.3f %10.3f\n", opt_colo ? "protected (released when matched)" :
+           "protected (held until acknowledged)", prot.p50_ms,
            prot.p99_ms, prot.max_ms);
     printf("%-36s %10.3f %10.3f %10.3f\n", "unprotected (same service, alone)", alone.p50_ms,
            alone.p99_ms, alone.max_ms);
-    printf("%-36s %10.3f %10.3f\n", "added by the commit", prot.p50_ms - alone.p50_ms,
+    printf("%-36s %10.3f %10.3f\n", "added by protection", prot.p50_ms - alone.p50_ms,
            prot.p99_ms - alone.p99_ms);
-    printf("added p50 / interval: %.2f (a frame waits half an interval on average, then its "
-           "checkpoint)\n", (prot.p50_ms - alone.p50_ms) / (double)opt_interval);
+    if (!opt_colo)
+        printf("added p50 / interval: %.2f (a frame waits half an epoch on average, then its "
+               "checkpoint)\n", (prot.p50_ms - alone.p50_ms) / (double)opt_interval);
     close(pri);
+    if (sec >= 0)
+        close(sec);
     close(out);
     cleanup();
     return 0;
