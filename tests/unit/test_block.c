@@ -370,6 +370,17 @@ static void test_secondary_killed_primary_fails_over(void)
 
 /* 7: each misuse of xen-set-replication gets QEMU's refusal, or ours for
  * the one QEMU would pass over. */
+/* One misuse: r is expect and the line logged has want in it; else what
+ * came, on stderr (CUnit shows only the expression). */
+static void misuse_is(int r, int expect, const char *want, const char *what)
+{
+    bool ok = r == expect && strstr(lg.last, want) != NULL;
+    if (!ok)
+        fprintf(stderr, "%s: %d (%s), expected %d and \"%s\"\n", what, r, lg.last, expect,
+                want);
+    CU_ASSERT(ok);
+}
+
 static void test_set_replication_misuse(void)
 {
     struct pair x;
@@ -377,21 +388,21 @@ static void test_set_replication_misuse(void)
     CU_ASSERT_FATAL(pair_up(&x, "t7"));
     colo_qmp *p = colo_sidecar_qmp(x.p), *s = colo_sidecar_qmp(x.s);
 
-    CU_ASSERT(colo_rep_set(p, true, true, true) == -EINVAL);
     snprintf(want, sizeof(want), "disk xvda: qmp %s/t7-p/qmp.sock: xen-set-replication: "
              "Parameter 'failover' is only for stopping replication", dir);
+    misuse_is(colo_rep_set(p, true, true, true), -EINVAL, want, "primary enable failover");
     CU_ASSERT_STRING_EQUAL(lg.last, want);
-    CU_ASSERT(colo_rep_set(s, true, false, false) == -EREMOTEIO);
     snprintf(want, sizeof(want), "disk xvda: qmp %s/t7-s/qmp.sock: xen-set-replication "
              "failed: GenericError: Block replication is running or done", dir);
+    misuse_is(colo_rep_set(s, true, false, false), -EREMOTEIO, want, "secondary enable");
     CU_ASSERT_STRING_EQUAL(lg.last, want);
-    CU_ASSERT(colo_rep_set(s, true, true, false) == -EREMOTEIO);
-    CU_ASSERT(NULL != strstr(lg.last, "Block replication is running or done"));
-    CU_ASSERT(colo_rep_set(p, true, false, false) == -EREMOTEIO);
-    CU_ASSERT(NULL != strstr(lg.last, "Block replication is running or done"));
+    misuse_is(colo_rep_set(s, true, true, false), -EREMOTEIO,
+              "Block replication is running or done", "secondary enable primary");
+    misuse_is(colo_rep_set(p, true, false, false), -EREMOTEIO,
+              "Block replication is running or done", "primary enable secondary");
     /* A secondary cannot stop without failover: QEMU's words. */
-    CU_ASSERT(colo_rep_set(s, false, false, false) == -EREMOTEIO);
-    CU_ASSERT(NULL != strstr(lg.last, "Backup job was cancelled unexpectedly"));
+    misuse_is(colo_rep_set(s, false, false, false), -EREMOTEIO,
+              "Backup job was cancelled unexpectedly", "secondary stop");
     pair_down(&x);
 }
 
