@@ -101,26 +101,30 @@ int qmp_wire_read(struct qmp_wire *w, uint64_t deadline, char **line, size_t *le
 
     if (w->fd < 0)
         return cause(-ENOTCONN, err, errsize, "not connected");
-    if (w->taken) {
-        memmove(w->buf, w->buf + w->taken, w->len - w->taken);
-        w->len -= w->taken;
-        w->scanned = 0;
-        w->taken = 0;
-    }
     for (;;) {
-        char *nl = w->len > w->scanned ? memchr(w->buf + w->scanned, '\n', w->len - w->scanned)
-                                       : NULL;
+        /* Lines are handed out in place; what was handed out is dropped
+         * only when room is needed, once per read(2), not once per line:
+         * a read of many short lines costs its length, not its length
+         * times its lines. */
+        size_t from = MAX(w->scanned, w->taken);
+        char *nl = w->len > from ? memchr(w->buf + from, '\n', w->len - from) : NULL;
         if (nl) {
-            size_t n = (size_t)(nl - w->buf);
-            w->taken = n + 1;
-            if (n > 0 && w->buf[n - 1] == '\r')
+            size_t at = w->taken, n = (size_t)(nl - w->buf) - at;
+            w->taken = w->scanned = at + n + 1;
+            if (n > 0 && w->buf[at + n - 1] == '\r')
                 n--;
-            w->buf[n] = '\0';
-            *line = w->buf;
+            w->buf[at + n] = '\0';
+            *line = w->buf + at;
             *len = n;
             return 0;
         }
         w->scanned = w->len;
+        if (w->taken) {
+            memmove(w->buf, w->buf + w->taken, w->len - w->taken);
+            w->len -= w->taken;
+            w->scanned -= w->taken;
+            w->taken = 0;
+        }
         if (w->len >= COLO_QMP_MSG_MAX)
             return cause(-EMSGSIZE, err, errsize, "message over %d bytes", COLO_QMP_MSG_MAX);
         r = grow(w);

@@ -18,11 +18,11 @@
 
 struct qmp_wire {
     int fd;          /* non-blocking once connected; -1 when closed */
-    char *buf;       /* what was read and not yet handed out as lines */
+    char *buf;       /* what was read: lines handed out, then what is not yet */
     size_t cap;      /* allocated: grows to COLO_QMP_MSG_MAX, no further */
     size_t len;      /* held in buf */
-    size_t scanned;  /* the first scanned bytes of buf hold no '\n' */
-    size_t taken;    /* the line handed out last, dropped at the next read */
+    size_t scanned;  /* buf[taken, scanned) holds no '\n' */
+    size_t taken;    /* the lines handed out, dropped when room is needed */
 };
 
 /* Connect to the unix socket PATH within the deadline; w->fd = -1 first. */
