@@ -192,6 +192,16 @@ static void status_seeds(void)
     FUZZ_CHECK(colo_json_finish(j, &text, &len) == 0);
     seed("status", "no-disks", text, len, "\n", 1);
     colo_json_free(j);
+    /* With the NIC service's counters, as a protection with --proxy gives them. */
+    j = colo_json_new();
+    snprintf(st.proxy, sizeof(st.proxy), "{\"flows\":3,\"released\":10,\"compared\":9,"
+             "\"checkpoint_reasons\":{\"packet\":1},\"commit\":{\"enabled\":false,"
+             "\"held\":0},\"alone\":false}");
+    colo_json_put_bool(j, "ok", true);
+    colo_status_to_json(j, &st);
+    FUZZ_CHECK(colo_json_finish(j, &text, &len) == 0);
+    seed("status", "proxy", text, len, "\n", 1);
+    colo_json_free(j);
 }
 
 static void key_seeds(void)
