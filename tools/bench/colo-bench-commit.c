@@ -77,6 +77,22 @@ static void cleanup(void)
     }
     if (guest_pid > 0)
         kill(guest_pid, SIGKILL);
+    /* The secondary's guest, which its receive started and which outlives
+     * it (a sim guest is a daemon): its pid file. */
+    if (tmpdir[0]) {
+        char pf[160], buf[32];
+        snprintf(pf, sizeof(pf), "%s/b/sim/bench.pid", tmpdir);
+        int fd = open(pf, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            pid_t gp = (pid_t)atoi(buf);
+            if (gp > 1)
+                kill(gp, SIGKILL);
+        }
+    }
     if (tmpdir[0]) {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
