@@ -127,7 +127,8 @@ worst() {
 declare -A OUT WORST
 # scenario N TAG: one run of scenario N
 scenario() {
-    local n=$1 tag=$2 smp s0 arb_reachable=t outcome t0
+    local n=$1 tag=$2 smp s0 arb_reachable=t outcome t0 failed_before=$_fail
+    _fail=0
     if ! run_up "$tag" $([ "$n" = 9 ] && echo "127.0.0.1:$((17800 + ${tag//[^0-9]/}))"); then
         fail "$tag: not protected: $(tail -n 3 "$A/pri.err" "$B/sec.err")"; return
     fi
@@ -164,7 +165,7 @@ scenario() {
         [ $SECONDS -lt $end ] || break
         sleep 0.1
     done
-    if [ "$a" = run ] && alive "$sec"; then
+    if [ "$a" = run ] && alive "$pri" && alive "$sec"; then
         outcome="A protected"
         jq_has "$A/pri.json" "event == 'state' and state in ('unprotected', 'fenced')" &&
             fail "$tag: A was unprotected or fenced, yet B still applies its checkpoints"
@@ -173,7 +174,7 @@ scenario() {
         gone "$pri" 30 || fail "$tag: start still runs after stop"
     elif [ "$a" = run ]; then
         outcome="A alone"
-        gone "$sec" 30 || fail "$tag: B's receive still runs with A alone: $(tail -n 2 "$B/sec.err")"
+        gone "$sec" 30 || fail "$tag: B's receive still runs with A alone (B's guest $b): $(tail -n 4 "$B/sec.err")"
         xl-colo --rundir "$A" stop g > /dev/null 2>&1 || true
         gone "$pri" 30 || fail "$tag: A's start still runs: $(tail -n 2 "$A/pri.err")"
     elif [ "$b" = run ]; then
@@ -201,6 +202,12 @@ scenario() {
         slow=" (the longest checkpoint $slow ms)"
     fi
     say "$tag: $outcome$slow; worst unavailability $w ms; $(wc -l < "$T/s.$tag") samples, none with both running"
+    # A failed run shows what both sides said last.
+    if [ $_fail -ne 0 ]; then
+        sed "s/^/# $tag A: /" "$A/pri.err" | tail -n 12
+        sed "s/^/# $tag B: /" "$B/sec.err" | tail -n 12
+    fi
+    [ $failed_before = 0 ] || _fail=1
     OUT[$n]="${OUT[$n]:+${OUT[$n]}, }$outcome"
     [ -n "${WORST[$n]:-}" ] && [ "${WORST[$n]}" -ge "$w" ] || WORST[$n]=$w
     colo-simguest destroy --rundir "$A" --name g > /dev/null 2>&1 || true
