@@ -173,6 +173,7 @@ typedef struct {
     uint32_t compare_timeout_ms; /* a primary frame unmatched this long diverges; 0: 3000 */
     uint32_t max_flows;         /* 0: 65536 */
     uint64_t max_mem;           /* bytes held in all; 0: 128 MiB */
+    uint32_t busy_poll_us;      /* after work, poll this long before sleeping; 0: off, 10000 at most */
 } libxlcolo_proxy;
 
 /* Everything a protection can be told. Fill with libxlcolo_options_init().

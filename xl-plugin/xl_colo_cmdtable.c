@@ -114,7 +114,7 @@ static const struct xlcolo_option start_options[] = {
       .help = "the guest's output, on colo-compare's sockets (colo-proxy(8)): compared with "
               "--colo, held until its checkpoint is acknowledged in Remus; "
               "primary-in=PATH,[secondary-in=PATH (--colo),]outdev=PATH[,status=PATH]"
-              "[,compare-timeout=MS][,vnet-hdr]" },
+              "[,compare-timeout=MS][,busy-poll=US][,vnet-hdr]" },
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}

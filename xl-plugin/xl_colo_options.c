@@ -98,7 +98,7 @@ static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
 }
 
 /* --proxy primary-in=PATH,secondary-in=PATH,outdev=PATH[,status=PATH]
- * [,compare-timeout=MS][,vnet-hdr]: the NIC comparison, once. */
+ * [,compare-timeout=MS][,busy-poll=US][,vnet-hdr]: the NIC comparison, once. */
 static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
 {
     libxlcolo_proxy *px = &xc->proxy;
@@ -137,9 +137,14 @@ static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
             if (r)
                 return r;
             px->compare_timeout_ms = (uint32_t)v;
+        } else if (strcmp(item, "busy-poll") == 0) {
+            int r = option_u64(cmd, "--proxy busy-poll", eq + 1, 0, 10000, &v);
+            if (r)
+                return r;
+            px->busy_poll_us = (uint32_t)v;
         } else {
             return usage_error(cmd, "--proxy: unknown key '%s' (primary-in, secondary-in, "
-                               "outdev, status, compare-timeout, vnet-hdr)", item);
+                               "outdev, status, compare-timeout, busy-poll, vnet-hdr)", item);
         }
     }
     xc->opt.proxy = px;     /* what the mode needs: cmd_start */

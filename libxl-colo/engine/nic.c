@@ -90,6 +90,7 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mod
         .timeout_ms = cfg->compare_timeout_ms,
         .max_flows = cfg->max_flows,
         .max_mem = cfg->max_mem,
+        .busy_poll_us = cfg->busy_poll_us,
         .buffer = buffer,
         .log = { nic_line, n },
         .checkpoint = nic_checkpoint,

@@ -21,6 +21,7 @@
 struct colo_compare {
     struct colo_compare_config cfg;     /* with the defaults filled in */
     struct colo_budget budget;
+    struct colo_pool pool;              /* the budget tree's (budget.h) */
     struct colo_flow_table flows;
     struct colo_frag_table frag[2];
     struct colo_pkt *oldest, *newest;   /* the held primary packets, by arrival */
@@ -210,7 +211,8 @@ static struct colo_flow *flow_get(colo_compare *c, const struct colo_flow_key *k
     memset(f, 0, sizeof(*f));
     f->key = *k;
     f->hash = h;
-    f->budget = (struct colo_budget){ .limit = c->cfg.max_flow_mem, .parent = &c->budget };
+    f->budget = (struct colo_budget){ .limit = c->cfg.max_flow_mem, .parent = &c->budget,
+                                      .pool = c->budget.pool };
     if (k->kind == COLO_FLOW_TCP) {
         f->tcp = colo_tcp_stream_new(&f->budget, &r);
         if (!f->tcp) {
@@ -569,6 +571,7 @@ int colo_compare_new(const struct colo_compare_config *config, colo_compare **ou
         return -ENOMEM;
     c->cfg = cfg;
     c->budget.limit = cfg.max_mem;
+    c->budget.pool = &c->pool;
     int r = colo_flow_table_init(&c->flows, cfg.max_flows, cfg.hash_seed, &c->budget);
     if (r < 0) {
         free(c);
@@ -598,5 +601,6 @@ void colo_compare_free(colo_compare *c)
     colo_frag_flush(&c->frag[COLO_PRIMARY], forget_piece, c);
     colo_frag_flush(&c->frag[COLO_SECONDARY], forget_piece, c);
     colo_flow_table_fini(&c->flows, &c->budget);
+    colo_pool_drain(&c->pool);
     free(c);
 }

@@ -94,6 +94,14 @@ test_expect_success '(1) a TCP backlog and a UDP backlog are released in order' 
 '
 stopped 'SIGTERM: exit 0, the sockets removed' TERM
 
+start_proxy busy --busy-poll 1000
+test_expect_success '--busy-poll: the same frames released, in order; polling took some' '
+	feed_run "$D" inorder &&
+	status_check "$D" "d[\"released\"] == 129" "d[\"compared\"] == 129" \
+		"d[\"busy_poll\"][\"us\"] == 1000" "d[\"busy_poll\"][\"hits\"] > 0"
+'
+stopped 'busy: SIGTERM ends it cleanly'
+
 start_proxy nospurious
 test_expect_success '(2) other ISNs, IP IDs, timestamps, an identical UDP burst: no checkpoint' '
 	feed_run "$D" nospurious &&
@@ -204,6 +212,8 @@ test_expect_success 'usage errors: one line each and the usage line, exit 2' '
 		--primary-in a --secondary-in b --outdev c --compare-timeout 0 &&
 	usage_is "colo-proxy: --max-mem 12Q: must be 1M..64G (K, M or G suffix)" \
 		--primary-in a --secondary-in b --outdev c --max-mem 12Q &&
+	usage_is "colo-proxy: --busy-poll 10001: must be 0..10000 us" \
+		--primary-in a --secondary-in b --outdev c --busy-poll 10001 &&
 	usage_is "colo-proxy: --primary-in and --outdev are the same path a" \
 		--primary-in a --secondary-in b --outdev a &&
 	usage_is "colo-proxy: unexpected argument '\''x'\''" --primary-in a --secondary-in b --outdev c x &&

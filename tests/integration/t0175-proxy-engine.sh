@@ -15,7 +15,7 @@ spec="primary-in=$N/pin.sock,secondary-in=$N/sin.sock,outdev=$N/out.sock,status=
 # either: every checkpoint after the initial sync is the comparison's.
 start_guest "$A" web1 --mem 32M --vcpus 1 --workload web --seed 13 > /dev/null
 start_pair "$A" "$B" web1 "$port" --key "$key" --timeout 30000 -- --colo -i 3600000 \
-	--proxy "$spec,compare-timeout=60000"
+	--proxy "$spec,compare-timeout=60000,busy-poll=200"
 
 # proxy_check EXPR...: each Python EXPR holds, within 5 s, of `xl-colo
 # status -j web1` as s (its "proxy" object as p). The counters there are
@@ -43,7 +43,8 @@ PY
 "$feed" "$N" engine-hold "$sec" || fail "engine-hold: $(cat "$A/pri.err")"
 proxy_check "p['checkpoints'] == 1" "p['checkpoint_reasons']['packet'] == 1" \
 	"p['checkpoints_done'] >= 1" "p['released'] == 3" "p['compared'] == 2" \
-	"not p['alone']" "s['state'] == 'protected'" || fail "status -j after the divergence"
+	"not p['alone']" "s['state'] == 'protected'" "p['busy_poll']['us'] == 200" ||
+	fail "status -j after the divergence"
 python3 - "$A/pri.json" <<'PY' || fail "not one checkpoint for the one divergence"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -88,8 +89,10 @@ usage_is() {
 }
 usage_is "xl-colo: start: --proxy: 'junk' is not KEY=VALUE" --colo --proxy "$spec,junk" ||
 	fail "--proxy junk"
-usage_is "xl-colo: start: --proxy: unknown key 'colour' (primary-in, secondary-in, outdev, status, compare-timeout, vnet-hdr)" \
+usage_is "xl-colo: start: --proxy: unknown key 'colour' (primary-in, secondary-in, outdev, status, compare-timeout, busy-poll, vnet-hdr)" \
 	--colo --proxy "$spec,colour=red" || fail "--proxy unknown key"
+usage_is "xl-colo: start: --proxy busy-poll: '10001' is not a number in 0..10000" \
+	--colo --proxy "$spec,busy-poll=10001" || fail "--proxy busy-poll too long"
 usage_is "xl-colo: start: --proxy: primary-in, secondary-in and outdev are required with --colo" \
 	--colo --proxy "primary-in=$N/a,outdev=$N/b" || fail "--proxy missing"
 usage_is "xl-colo: start: --proxy: outdev given twice" --colo --proxy "$spec,outdev=$N/c" ||

@@ -3,13 +3,15 @@
  * timeout via tick, one checkpoint per episode, 100,000 flows with a
  * secondary that never answers (under the memory bound, one checkpoint),
  * the flow and per-flow limits, idle flows going and evicted, callbacks
- * that call back in, bad configurations, and 10,000 mutated frames.
+ * that call back in, bad configurations, 10,000 mutated frames, and the
+ * budget's pool of frame-sized blocks.
  */
 #include "config.h"
 
 #include <errno.h>
 
 #include "macro.h"
+#include "proxy/budget.h"
 #include "proxy-util.h"
 #include "unit-util.h"
 
@@ -473,6 +475,63 @@ static void test_fuzz(void)
     colo_compare_free(c);
 }
 
+/* --- the pool (budget.h) ------------------------------------------------------- */
+
+static void test_pool(void)
+{
+    struct colo_pool pool = { 0 };
+    struct colo_budget root = { .limit = 64 << 20, .pool = &pool };
+    struct colo_budget flow = { .limit = 64 << 20, .parent = &root, .pool = &pool };
+    static void *v[COLO_POOL_KEEP + 10];
+    int r = 0;
+
+    /* A frame-sized block freed is the next one taken (the pool is off
+     * under ASan: then every block is malloc's own). */
+    uint8_t *a = colo_budget_alloc(&flow, 1500, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    memset(a, 0xab, 1500);
+    CU_ASSERT_EQUAL(root.used, 1500);
+    colo_budget_free(&flow, a, 1500);
+    CU_ASSERT_EQUAL(root.used, 0);
+    CU_ASSERT_EQUAL(pool.n, COLO_POOL_ON ? 1u : 0u);
+    uint8_t *b = colo_budget_alloc(&flow, COLO_POOL_BLOCK, &r);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+    memset(b, 0, COLO_POOL_BLOCK);      /* the whole block is there to use */
+    if (COLO_POOL_ON)
+        CU_ASSERT_PTR_EQUAL(a, b);
+    CU_ASSERT_EQUAL(root.used, COLO_POOL_BLOCK);   /* charged what was asked */
+    colo_budget_free(&flow, b, COLO_POOL_BLOCK);
+    /* Smaller and larger ones are malloc's, never kept. */
+    void *s = colo_budget_alloc(&flow, COLO_POOL_MIN - 1, &r);
+    void *l = colo_budget_alloc(&flow, COLO_POOL_BLOCK + 1, &r);
+    CU_ASSERT_PTR_NOT_NULL(s);
+    CU_ASSERT_PTR_NOT_NULL(l);
+    colo_budget_free(&flow, s, COLO_POOL_MIN - 1);
+    colo_budget_free(&flow, l, COLO_POOL_BLOCK + 1);
+    CU_ASSERT_EQUAL(pool.n, COLO_POOL_ON ? 1u : 0u);
+    /* It keeps COLO_POOL_KEEP at most; the rest go back to malloc. */
+    for (size_t i = 0; i < COLO_POOL_KEEP + 10; i++) {
+        v[i] = colo_budget_alloc(&flow, 1400, &r);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(v[i]);
+    }
+    CU_ASSERT_EQUAL(pool.n, 0);
+    CU_ASSERT_EQUAL(root.peak, (COLO_POOL_KEEP + 10) * 1400u);
+    for (size_t i = 0; i < COLO_POOL_KEEP + 10; i++)
+        colo_budget_free(&flow, v[i], 1400);
+    CU_ASSERT_EQUAL(pool.n, COLO_POOL_ON ? COLO_POOL_KEEP : 0u);
+    CU_ASSERT_EQUAL(root.used, 0);
+    CU_ASSERT_EQUAL(flow.used, 0);
+    /* A refused charge takes no block. */
+    struct colo_budget tight = { .limit = 1000, .pool = &pool };
+    unsigned kept = pool.n;
+    CU_ASSERT_PTR_NULL(colo_budget_alloc(&tight, 1500, &r));
+    CU_ASSERT_EQUAL(r, -ENOSPC);
+    CU_ASSERT_EQUAL(pool.n, kept);
+    colo_pool_drain(&pool);
+    CU_ASSERT_EQUAL(pool.n, 0);
+    CU_ASSERT_PTR_NULL(pool.free);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -487,6 +546,8 @@ int main(void)
         { "callbacks cannot call back in", test_callbacks_cannot_reenter },
         { "bad configurations refused", test_bad_config },
         { "10,000 mutated frames: no crash, counters consistent", test_fuzz },
+        { "the pool: a freed frame-sized block is the next taken, 512 kept at most",
+          test_pool },
         { NULL, NULL },
     };
     return unit_run("proxy_bounds", NULL, NULL, tests);

@@ -12,7 +12,7 @@
 
 #define USAGE "usage: " PROG " --primary-in PATH --secondary-in PATH --outdev PATH " \
               "[--notify PATH] [--status PATH] [--vnet-hdr] [--compare-timeout MS] " \
-              "[--max-flows N] [--max-mem BYTES]"
+              "[--max-flows N] [--max-mem BYTES] [--busy-poll US]"
 
 int fail(int status, const char *fmt, ...)
 {
@@ -61,6 +61,7 @@ static void help(void)
            "  --compare-timeout MS  a primary frame unmatched this long diverges (3000)\n"
            "  --max-flows N         flows at once (65536)\n"
            "  --max-mem BYTES       bytes held in all, K, M or G suffix (128M)\n"
+           "  --busy-poll US        after work, poll this long before sleeping (0: off)\n"
            "Frames: be32 length [be32 vnet header length] frame. See colo-proxy(8).\n");
 }
 
@@ -113,7 +114,7 @@ static int parse_size(const char *s, uint64_t *out)
 int proxy_opts_parse(int argc, char **argv, struct proxy_opts *o)
 {
     enum { O_PRI = 256, O_SEC, O_OUT, O_NOTIFY, O_STATUS, O_VNET, O_TIMEOUT, O_FLOWS, O_MEM,
-           O_HELP };
+           O_BUSY, O_HELP };
     static const struct option longopts[] = {
         { "primary-in", required_argument, NULL, O_PRI },
         { "secondary-in", required_argument, NULL, O_SEC },
@@ -124,6 +125,7 @@ int proxy_opts_parse(int argc, char **argv, struct proxy_opts *o)
         { "compare-timeout", required_argument, NULL, O_TIMEOUT },
         { "max-flows", required_argument, NULL, O_FLOWS },
         { "max-mem", required_argument, NULL, O_MEM },
+        { "busy-poll", required_argument, NULL, O_BUSY },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -156,6 +158,11 @@ int proxy_opts_parse(int argc, char **argv, struct proxy_opts *o)
             if (parse_size(optarg, &v) < 0 || v < MAX_MEM_MIN || v > MAX_MEM_MAX)
                 return usage("--max-mem %s: must be 1M..64G (K, M or G suffix)", optarg);
             o->max_mem = v;
+            break;
+        case O_BUSY:
+            if (parse_u64(optarg, 0, PROXY_BUSY_POLL_MAX_US, &v) < 0)
+                return usage("--busy-poll %s: must be 0..%u us", optarg, PROXY_BUSY_POLL_MAX_US);
+            o->busy_poll_us = (uint32_t)v;
             break;
         case O_HELP:
             help();

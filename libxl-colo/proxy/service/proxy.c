@@ -135,6 +135,11 @@ int proxy_open(const struct proxy_opts *o, struct proxy **out)
         return proxy_fail(&o->log, 1, "out of memory");
     p->opts = *o;
     p->wake_fd = -1;
+    if (o->busy_poll_us > PROXY_BUSY_POLL_MAX_US) {
+        free(p);
+        return proxy_fail(&o->log, 1, "busy polling for %u us: at most %u", o->busy_poll_us,
+                          PROXY_BUSY_POLL_MAX_US);
+    }
     pthread_mutex_init(&p->snap_lock, NULL);
     pthread_mutex_init(&p->req_lock, NULL);
     pthread_cond_init(&p->req_cond, NULL);
@@ -485,7 +490,17 @@ int proxy_run(struct proxy *p, int sigfd)
         if (r < 0)
             return proxy_fail(&p->opts.log, 1, "epoll_ctl: %s", strerror(-r));
         int timeout = holds_frames(p) || p->snap_dirty ? PROXY_TICK_MS : PROXY_IDLE_TICK_MS;
-        r = epoll_wait(efd, evs, SLOT__MAX, timeout);
+        r = 0;
+        if (p->busy && p->opts.busy_poll_us) {
+            uint64_t until = colo_now_ns() + (uint64_t)p->opts.busy_poll_us * 1000u;
+            do
+                r = epoll_wait(efd, evs, SLOT__MAX, 0);
+            while (r == 0 && colo_now_ns() < until);
+            p->busy_hits += r > 0;
+        }
+        if (r == 0)
+            r = epoll_wait(efd, evs, SLOT__MAX, timeout);
+        p->busy = r > 0;
         if (r < 0 && errno != EINTR)
             return proxy_fail(&p->opts.log, 1, "epoll_wait: %s", strerror(errno));
         /* As poll() would give them, in slot order: the signal first. */

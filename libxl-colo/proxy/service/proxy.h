@@ -29,6 +29,11 @@
  *   through; the secondary's are dropped, counted ("dropped_alone").
  * - The engine's timeouts are checked every PROXY_TICK_MS while it holds
  *   frames.
+ * - Busy polling (opts.busy_poll_us): after a wait that found work, the
+ *   loop polls without sleeping for up to that long before it sleeps
+ *   again. A sleeping thread's wakeup (on a VM, the idle vCPU's) is most
+ *   of a frame's time through the proxy; the price is up to that much CPU
+ *   per burst of frames. PROXY_BUSY_POLL_MAX_US at most.
  */
 #ifndef COLO_PROXY_PROXY_H
 #define COLO_PROXY_PROXY_H
@@ -52,6 +57,7 @@
 #define PROXY_SNAPSHOT_MS 100
 /* The longest status line. */
 #define PROXY_STATUS_MAX 4096
+#define PROXY_BUSY_POLL_MAX_US 10000
 
 enum proxy_endpoint {
     EP_PRIMARY = 0,     /* --primary-in: the primary guest's frames */
@@ -74,6 +80,7 @@ struct proxy_opts {
     uint32_t timeout_ms;        /* 0: the engine's default (3000) */
     uint32_t max_flows;         /* 0: the engine's default */
     uint64_t max_mem;           /* 0: the engine's default */
+    uint32_t busy_poll_us;      /* 0: off (see proxy_run) */
     bool buffer;                /* Remus output commit instead of the compare */
     struct proxy_log log;
     proxy_checkpoint_cb *checkpoint;    /* NULL: --notify only */
@@ -118,6 +125,8 @@ struct proxy {
     char snap[PROXY_STATUS_MAX];
     uint64_t snap_ns;
     bool snap_dirty;                    /* counters moved since the snapshot */
+    bool busy;                          /* the last wait found work */
+    uint64_t busy_hits;                 /* waits that busy polling answered */
 };
 
 /* Set up the engine and listen on every socket asked for: 0, or 1 (the

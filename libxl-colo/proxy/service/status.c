@@ -119,6 +119,10 @@ int proxy_status_text(const struct proxy *p, char *buf, size_t size)
     colo_json_put_bool(j, "alone", p->alone);
     colo_json_put_u64(j, "passed_alone", p->passed_alone);
     colo_json_put_u64(j, "dropped_alone", p->dropped_alone);
+    colo_json_open(j, "busy_poll");
+    colo_json_put_u64(j, "us", p->opts.busy_poll_us);
+    colo_json_put_u64(j, "hits", p->busy_hits);
+    colo_json_close(j);
 
     int r = colo_json_finish(j, &text, &len);
     if (r < 0)
