@@ -22,6 +22,13 @@ static inline void closep(int *fd)
     }
 }
 #define _cleanup_close_ _cleanup_(closep)
+/* Close a descriptor kept in a struct, and forget it: closing it again
+ * later would close whatever took its number. */
+static inline void close_reset(int *fd)
+{
+    closep(fd);
+    *fd = -1;
+}
 
 /* Hand a cleanup-owned value to someone else. */
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })

@@ -8,6 +8,7 @@
  * windows in which nothing may change. */
 #include "config.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -483,8 +484,20 @@ static void test_create_existing_name(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(dA);
     CU_ASSERT_EQUAL_FATAL(colo_be_domain_config(fx.be, dA, &cfg, &extra, 0), 0);
     CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EEXIST);
-    cfg.extra_len--; /* a torn configuration is refused before anything runs */
     snprintf(cfg.name, sizeof(cfg.name), "F");
+    /* A flag it does not know, or a random-reply rate with no NIC or past
+     * a million, is refused before anything runs. */
+    struct sim_config *sc = extra;
+    sc->flags = htole32(0x2);
+    CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
+    sc->flags = 0;
+    sc->nic_random_ppm = htole32(10);
+    CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
+    sc->flags = htole32(SIM_CFG_NIC);
+    sc->nic_random_ppm = htole32(1000001);
+    CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
+    CU_ASSERT_FALSE(sock_exists("F", "sock"));
+    cfg.extra_len--; /* a torn configuration is refused before anything runs */
     CU_ASSERT_EQUAL(colo_be_domain_create(fx.be, &cfg, &d, 0), -EINVAL);
     CU_ASSERT_FALSE(sock_exists("F", "sock"));
     free(extra);
@@ -592,6 +605,22 @@ static void test_cli(void)
     CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
     CU_ASSERT_FALSE(sock_exists("G", "sock"));
     CU_ASSERT_FALSE(sock_exists("G", "pid"));
+
+    /* --nic: its socket, its info lines; gone at exit. Bad values: one line. */
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--name", "x", "--nic", "--nic-random", "1000001",
+                       NULL), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--nic-random 1000001: must be 0..1000000"));
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "run", "--name", "x", "--nic-random", "5", NULL), 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--nic-random needs --nic"));
+    pid = start_guest("N", "--mem", "16M", "--nic", "--nic-random", "250");
+    CU_ASSERT_FATAL(pid > 0);
+    CU_ASSERT_TRUE(sock_exists("N", "nic"));
+    CU_ASSERT_EQUAL(sg(out, sizeof(out), "info", "--rundir", fx.dir, "--name", "N", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nic: random 250 ppm\nnic received: 0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nic next seq: 1\n"));
+    kill(pid, SIGTERM);
+    CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);
+    CU_ASSERT_FALSE(sock_exists("N", "nic"));
 
     pid = start_guest("H", "--mem", "16M", "--incoming");
     CU_ASSERT_FATAL(pid > 0);

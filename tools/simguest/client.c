@@ -95,6 +95,15 @@ int cmd_info(int argc, char **argv)
     printf("hot-set: %" PRIu64 "\n", in.hot_set);
     printf("seed: %" PRIu64 "\n", in.seed);
     printf("jitter: %" PRIu32 " ppm\n", in.jitter_ppm);
+    if (in.flags & SIM_INFO_NIC) {
+        printf("nic: random %" PRIu32 " ppm\n", in.nic_random_ppm);
+        printf("nic received: %" PRIu64 "\n", in.nic_received);
+        printf("nic replies: %" PRIu64 " (%" PRIu64 " random)\n", in.nic_replies, in.nic_randoms);
+        printf("nic next seq: %" PRIu64 "\n", in.nic_next_seq);
+        printf("nic state: %016" PRIx64 "\n", in.nic_state);
+    } else {
+        printf("nic: none\n");
+    }
     char uuid[COLO_UUID_TEXT_LEN + 1];
     colo_uuid_format(in.uuid, uuid);
     printf("uuid: %s\n", uuid);

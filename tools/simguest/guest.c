@@ -118,7 +118,8 @@ int guest_new(const struct sim_params *p, struct guest **out)
         fprintf(stderr, "colo-simguest: %s\n", why);
         goto fail_early;
     }
-    g->nr_parkers = g->nr_vcpus + (p->disk_uri ? 1 : 0);
+    g->nr_parkers = g->nr_vcpus + (p->disk_uri ? 1 : 0) + (p->nic ? 1 : 0);
+    g->nic_listen = g->nic_peer = g->nic_kick = -1;
     r = sync_init(g);
     if (r < 0) {
         fprintf(stderr, "colo-simguest: cannot set up vCPU locks: %s\n", strerror(-r));
@@ -136,6 +137,10 @@ int guest_new(const struct sim_params *p, struct guest **out)
         goto fail;
     }
     if (p->disk_uri && (r = disk_open(g, p, why, sizeof(why))) < 0) {
+        fprintf(stderr, "colo-simguest: %s\n", why);
+        goto fail;
+    }
+    if (p->nic && (r = nic_open(g, p, why, sizeof(why))) < 0) {
         fprintf(stderr, "colo-simguest: %s\n", why);
         goto fail;
     }
@@ -168,6 +173,10 @@ int guest_new(const struct sim_params *p, struct guest **out)
         fprintf(stderr, "colo-simguest: cannot start the disk writer: %s\n", strerror(-r));
         goto fail;
     }
+    if (g->nic_ring && (r = nic_start(g)) < 0) {
+        fprintf(stderr, "colo-simguest: cannot start the NIC: %s\n", strerror(-r));
+        goto fail;
+    }
     *out = g;
     return 0;
 
@@ -187,11 +196,15 @@ void guest_free(struct guest *g)
     atomic_store(&g->stop, true);
     pthread_cond_broadcast(&g->wake);
     pthread_mutex_unlock(&g->lock);
+    nic_kick(g);
     for (unsigned i = 0; g->vcpus && i < g->nr_vcpus; i++)
         if (g->vcpus[i].started)
             pthread_join(g->vcpus[i].tid, NULL);
     if (g->disk_started)
         pthread_join(g->disk_tid, NULL);
+    if (g->nic_started)
+        pthread_join(g->nic_tid, NULL);
+    nic_close(g);
     disk_close(g);
     free(g->vcpus);
     free((void *)g->dirty);
@@ -209,6 +222,7 @@ void guest_pause(struct guest *g)
     pthread_mutex_lock(&g->lock);
     atomic_store_explicit(&g->pause_req, true, memory_order_release);
     pthread_cond_broadcast(&g->wake);
+    nic_kick(g);
     while (g->parked < g->nr_parkers)
         pthread_cond_wait(&g->parked_cv, &g->lock);
     pthread_mutex_unlock(&g->lock);

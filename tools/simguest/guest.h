@@ -24,6 +24,41 @@
 #define SIM_PAGE_SIZE 4096u
 #define SIM_BITS_PER_LONG (sizeof(unsigned long) * 8)
 
+/*
+ * The NIC (--nic): the guest listens on RUNDIR/sim/NAME.nic, one peer at a
+ * time, the wire: frames both ways as colo-compare's records (be32 length,
+ * then an Ethernet frame). A request is Ethernet + IPv4 + UDP to port
+ * SIM_NIC_PORT with the payload "SNRQ", be64 seq (1, 2, ...), be64 arg;
+ * its reply goes back to the sender's addresses with "SNRP", be64 seq,
+ * be64 value, be32 flags. The guest serves requests in seq order, each
+ * once: value is the new state, mix(state ^ mix(seq ^ arg)), kept in guest
+ * memory with the next seq (so that after a checkpoint a secondary serves
+ * exactly what its primary has not yet). With --nic-random PPM, a reply
+ * in a million carries a random value instead, flags SIM_NIC_RANDOM (from
+ * this process's dice: the two guests of a COLO pair differ there). The
+ * requests are kept outside guest memory by seq (the last SIM_NIC_RETAIN),
+ * as a NIC's receive queue: a secondary that a checkpoint (or a failover)
+ * took back serves them again from there.
+ */
+#define SIM_NIC_PORT 7007
+#define SIM_NIC_GUEST_IP "\x0a\x00\x00\x02"
+#define SIM_NIC_FRAME_MAX 1514u
+#define SIM_NIC_RETAIN 65536u
+#define SIM_NIC_RANDOM 0x1u
+#define SIM_NIC_MAGIC "SIMNIC01"
+struct sim_nic_hdr {
+    char magic[8];
+    uint64_t next_seq;
+    uint64_t state;
+    uint64_t served;
+};
+struct sim_nic_slot {
+    uint64_t seq, arg;
+    uint8_t client_mac[6];
+    uint16_t client_port;
+    uint8_t client_ip[4];
+};
+
 struct sim_params {
     const char *name;
     const char *rundir;
@@ -43,6 +78,8 @@ struct sim_params {
     uint8_t uuid[16];     /* --uuid, else random */
     bool uuid_set;
     uint32_t jitter_ppm;  /* --jitter */
+    bool nic;             /* --nic */
+    uint32_t nic_random_ppm; /* --nic-random */
 };
 
 struct guest;
@@ -99,8 +136,24 @@ struct guest {
     uint64_t disk_pfn;       /* first page of its record in guest memory */
     pthread_t disk_tid;
     bool disk_started;
-    unsigned nr_parkers;     /* vCPUs, and the disk writer if any */
+    unsigned nr_parkers;     /* vCPUs, the disk writer and the NIC if any */
+
+    /* the NIC (nic.c): its thread parks with the vCPUs */
+    uint64_t nic_pfn;        /* its record's page in guest memory */
+    uint32_t nic_random_ppm;
+    char nic_path[108];
+    int nic_listen, nic_peer, nic_kick;
+    struct sim_nic_slot *nic_ring; /* the requests the wire brought, by seq */
+    uint8_t nic_in[2 * (4 + SIM_NIC_FRAME_MAX)];
+    size_t nic_in_len;
+    uint8_t *nic_out;        /* replies not yet written */
+    size_t nic_out_len;
+    uint64_t nic_noise;      /* the nondeterministic replies' dice: this process's */
+    _Atomic uint64_t nic_received, nic_replies, nic_randoms, nic_bad, nic_peers;
+    pthread_t nic_tid;
+    bool nic_started;
 };
+
 
 /*
  * The disk's record, in guest memory (so that a checkpoint carries it):
@@ -180,6 +233,15 @@ int disk_open(struct guest *g, const struct sim_params *p, char *why, size_t why
 int disk_start(struct guest *g);
 void disk_close(struct guest *g);
 int64_t disk_verify(struct guest *g, char *out, size_t outlen);
+
+/* nic.c: --nic. open: listen (and, unless incoming, lay out the record in
+ * memory, below the disk's, clamping the workload's hot set below it);
+ * start: the NIC's thread; kick: wake it for a pause or a stop. */
+int nic_open(struct guest *g, const struct sim_params *p, char *why, size_t whylen);
+int nic_start(struct guest *g);
+void nic_kick(struct guest *g);
+void nic_close(struct guest *g);
+void nic_info(struct guest *g, struct sim_info *info);
 
 /* hash.c */
 int guest_hash(struct guest *g, uint8_t out[32], char *why, size_t whylen);

@@ -36,7 +36,7 @@ static const struct cmd cmds[] = {
       "        [--workload idle|web|kernel-build|memstress|custom] [--rate PAGES_PER_SEC]\n"
       "        [--hot-set PAGES] [--seed S] [--jitter PPM] [--uuid UUID] [--paused] [--incoming]\n"
       "        [--daemon]\n"
-      "        [--disk NBD_URI [--disk-rate WRITES_PER_SEC]]\n"
+      "        [--disk NBD_URI [--disk-rate WRITES_PER_SEC]] [--nic [--nic-random PPM]]\n"
       "    SIZE: 16M..16G, with a K, M or G suffix (a bare number is MiB); default 256M.\n"
       "    --rate is per vCPU (0: unlimited); --rate and --hot-set override the workload's.\n"
       "    --jitter: touches in a million that land on a random page of the whole guest,\n"
@@ -44,7 +44,9 @@ static const struct cmd cmds[] = {
       "    --incoming: a secondary being built (zero memory, paused, no context).\n"
       "    --daemon: detach once listening and print the guest's pid.\n"
       "    --disk: a disk on an NBD export (libnbd URI), written at --disk-rate\n"
-      "    (default 100) 4 KiB blocks/s; the guest records each write in its memory." },
+      "    (default 100) 4 KiB blocks/s; the guest records each write in its memory.\n"
+      "    --nic: a request/response service on DIR/sim/NAME.nic (its state in guest\n"
+      "    memory); --nic-random: replies in a million with a random value instead." },
     { "info", cmd_info, "show a guest's state", CLIENT_USAGE },
     { "hash", cmd_hash, "print the digest of a guest's memory and context", CLIENT_USAGE },
     { "pause", cmd_pause, "pause a guest (returns once every vCPU is parked)",
@@ -106,6 +108,8 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
         { "disk", required_argument, NULL, 'k' },
         { "disk-rate", required_argument, NULL, 'K' },
         { "uuid", required_argument, NULL, 'u' },
+        { "nic", no_argument, NULL, 'N' },
+        { "nic-random", required_argument, NULL, 'R' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL;
@@ -167,6 +171,13 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
                 p->disk_rate > 100000)
                 return fail(1, "run", "--disk-rate %s: must be 1..100000 writes/s", optarg);
             break;
+        case 'N': p->nic = true; break;
+        case 'R':
+            if (parse_u64(optarg, &v) < 0 || v > 1000000)
+                return fail(1, "run", "--nic-random %s: must be 0..1000000 (replies in a million)",
+                            optarg);
+            p->nic_random_ppm = (uint32_t)v;
+            break;
         case 'u':
             if (!colo_uuid_parse(optarg, p->uuid))
                 return fail(1, "run", "--uuid %s: not a UUID (8-4-4-4-12 hex digits)", optarg);
@@ -181,6 +192,8 @@ static int run_parse(int argc, char **argv, struct sim_params *p, char *rundir, 
     }
     if (optind < argc)
         return fail(EXIT_USAGE, "run", "unexpected argument '%s'", argv[optind]);
+    if (p->nic_random_ppm && !p->nic)
+        return fail(EXIT_USAGE, "run", "--nic-random needs --nic");
     if (!p->name)
         return fail(EXIT_USAGE, "run", "--name is required");
     if (!sim_name_valid(p->name))

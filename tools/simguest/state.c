@@ -144,4 +144,5 @@ void guest_info(struct guest *g, struct sim_info *info)
     info->ticks = atomic_load(&g->ticks);
     for (unsigned i = 0; i < g->nr_vcpus && i < SIM_MAX_VCPUS; i++)
         info->counters[i] = atomic_load_explicit(&g->vcpus[i].counter, memory_order_relaxed);
+    nic_info(g, info);
 }

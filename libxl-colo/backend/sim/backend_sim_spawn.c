@@ -38,6 +38,8 @@ int colo_sim_config_encode(colo_backend *be, const struct sim_info *in, void **e
     c->rate = htole64(in->rate);
     c->hot_set = htole64(in->hot_set);
     c->jitter_ppm = htole32(in->jitter_ppm);
+    c->flags = htole32(in->flags & SIM_INFO_NIC ? SIM_CFG_NIC : 0);
+    c->nic_random_ppm = htole32(in->nic_random_ppm);
     c->mem_bytes = htole64(in->mem_bytes);
     c->nr_vcpus = htole32(in->nr_vcpus);
     memcpy(c->uuid, in->uuid, sizeof(c->uuid));
@@ -62,11 +64,14 @@ static int config_decode(colo_backend *be, const struct colo_domain_config *cfg,
     c->mem_bytes = le64toh(c->mem_bytes);
     c->nr_vcpus = le32toh(c->nr_vcpus);
     c->jitter_ppm = le32toh(c->jitter_ppm);
+    c->flags = le32toh(c->flags);
+    c->nic_random_ppm = le32toh(c->nic_random_ppm);
     if (memcmp(c->magic, SIM_CFG_MAGIC, sizeof(c->magic)) || c->version != SIM_CFG_VERSION ||
         c->workload >= SIM_WL_MAX_ || c->nr_vcpus != cfg->nr_vcpus ||
         c->mem_bytes != cfg->nr_pages * COLO_PAGE_SIZE || c->mem_bytes < SIM_MEM_MIN ||
         c->mem_bytes > SIM_MEM_MAX || c->hot_set < 1 || c->hot_set > cfg->nr_pages ||
-        c->rate > 1000000000 || c->jitter_ppm > 1000000)
+        c->rate > 1000000000 || c->jitter_ppm > 1000000 || (c->flags & ~SIM_CFG_NIC) ||
+        c->nic_random_ppm > 1000000 || (c->nic_random_ppm && !(c->flags & SIM_CFG_NIC)))
         return LOG_ERRNO(be->ctx, -EINVAL, "sim %s: create: the configuration is not a "
                          "valid sim guest's, or disagrees with the domain's", cfg->name);
     return 0;
@@ -107,7 +112,8 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
 {
     const char *bin = be->simguest;
     bool search = !bin || !*bin;
-    char mem[32], vcpus[16], wl[32], seed[32], rate[32], hot[32], jitter[16], out[SPAWN_OUT_MAX];
+    char mem[32], vcpus[16], wl[32], seed[32], rate[32], hot[32], jitter[16], nic[16];
+    char out[SPAWN_OUT_MAX];
     char uuid[COLO_UUID_TEXT_LEN + 1];
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -125,18 +131,26 @@ static int spawn_guest(colo_backend *be, const char *name, const struct sim_conf
     snprintf(rate, sizeof(rate), "%" PRIu64, c->rate);
     snprintf(hot, sizeof(hot), "%" PRIu64, c->hot_set);
     snprintf(jitter, sizeof(jitter), "%" PRIu32, c->jitter_ppm);
+    snprintf(nic, sizeof(nic), "%" PRIu32, c->nic_random_ppm);
     colo_uuid_format(c->uuid, uuid);
-    char *argv[] = {
+    char *argv[32] = {
         (char *)bin, "run", "--daemon", "--incoming", "--paused",
         "--name", (char *)name, "--rundir", (char *)be->run_dir, "--mem", mem,
         "--vcpus", vcpus, "--workload", wl, "--seed", seed, "--rate", rate,
-        "--hot-set", hot, "--jitter", jitter, "--uuid", uuid, NULL, NULL, NULL,
+        "--hot-set", hot, "--jitter", jitter, "--uuid", uuid,
     };
-    /* The guest's disk, if it has one: the argv's two last slots. */
+    size_t argc = 25;
+    /* The guest's disk and its NIC, if it has them. */
     if (be->nr_disks && be->disks[0].guest_uri) {
-        argv[ARRAY_SIZE(argv) - 3] = "--disk";
-        argv[ARRAY_SIZE(argv) - 2] = (char *)be->disks[0].guest_uri;
+        argv[argc++] = "--disk";
+        argv[argc++] = (char *)be->disks[0].guest_uri;
     }
+    if (c->flags & SIM_CFG_NIC) {
+        argv[argc++] = "--nic";
+        argv[argc++] = "--nic-random";
+        argv[argc++] = nic;
+    }
+    argv[argc] = NULL;
 
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return LOG_ERRNO(be->ctx, negative_errno(), "sim %s: create: pipe", name);

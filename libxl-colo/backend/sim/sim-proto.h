@@ -128,6 +128,7 @@ const char *sim_workload_name(unsigned w);
 #define SIM_INFO_INCOMING 0x8u
 #define SIM_INFO_CKPT_STOP 0x10u
 #define SIM_INFO_FENCED 0x20u
+#define SIM_INFO_NIC 0x40u
 
 struct sim_info {
     char name[SIM_NAME_MAX + 1];
@@ -145,7 +146,10 @@ struct sim_info {
     uint64_t counters[SIM_MAX_VCPUS];
     uint8_t uuid[16];     /* the guest's (--uuid), kept across checkpoints */
     uint32_t jitter_ppm;  /* touches in a million that land on a random page */
-    uint32_t reserved;
+    uint32_t nic_random_ppm; /* SIM_INFO_NIC: replies in a million that are random */
+    /* SIM_INFO_NIC: this process's NIC counters, and its record in memory */
+    uint64_t nic_received, nic_replies, nic_randoms;
+    uint64_t nic_next_seq, nic_state;
 };
 
 /* The context blob, little-endian: header, then nr_vcpus records. */
@@ -173,7 +177,8 @@ struct sim_devstate {
 
 /* The sim backend's cfg->extra (colo_domain_config), little-endian. */
 #define SIM_CFG_MAGIC "SIMCFG\r\n"
-#define SIM_CFG_VERSION 1
+#define SIM_CFG_VERSION 2
+#define SIM_CFG_NIC 0x1u
 struct sim_config {
     char magic[8];
     uint32_t version;
@@ -185,6 +190,8 @@ struct sim_config {
     uint32_t nr_vcpus;
     uint32_t jitter_ppm;
     uint8_t uuid[16];
+    uint32_t flags;             /* SIM_CFG_NIC */
+    uint32_t nic_random_ppm;
 };
 
 _Static_assert(SIM_CTX_SIZE(SIM_MAX_VCPUS) <= SIM_DATA_MAX, "context fits a message");
