@@ -43,14 +43,16 @@ FOLDERS = [
     ('libxl-colo/arbiter', 'arbiter'),
     ('libxl-colo/block', 'block'),
     ('libxl-colo/proxy/service', 'proxy/service'),
+    ('libxl-colo/proxy/datapath', 'proxy/datapath'),
     ('libxl-colo/proxy', 'proxy'),
     ('libxl-colo', 'top'),
     ('xl-plugin', 'xl-plugin'),
     ('tools/simguest', 'tools/simguest'),
     ('tools/proxy', 'tools/proxy'),
+    ('tools/datapath', 'tools/datapath'),
     ('tools/bench', 'tools/bench'),
 ]
-LAYERS = ['top', 'stream', 'qmp', 'arbiter', 'proxy', 'proxy/service', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
+LAYERS = ['top', 'stream', 'qmp', 'arbiter', 'proxy', 'proxy/service', 'proxy/datapath', 'block', 'backend', 'backend/sim', 'backend/xen', 'control', 'engine']
 ALLOWED = {
     'top': set(),
     'stream': {'top'},
@@ -58,6 +60,9 @@ ALLOWED = {
     'arbiter': {'top'},
     'proxy': {'top'},
     'proxy/service': {'proxy', 'top'},
+    # the network around the proxy, on real interfaces: the framing of
+    # proxy/service/ (its reader), the checksum of proxy/
+    'proxy/datapath': {'proxy/service', 'proxy', 'top'},
     'block': {'qmp', 'stream', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},
@@ -71,13 +76,15 @@ ALLOWED = {
     'tools/simguest': {'backend', 'backend/sim', 'top'},
     # colo-proxy: the proxy service, run as a daemon
     'tools/proxy': {'proxy/service', 'proxy', 'top'},
+    # colo-datapath: the datapath, run as a daemon
+    'tools/datapath': {'proxy/datapath', 'proxy/service', 'top'},
     'tools/bench': set(LAYERS),
 }
 # What of libxl-colo/ xl-plugin may include: the public header, macro.h,
 # and the two files it builds in itself, which need only yajl and the
 # public API: the JSON helpers and the status codec.
 XL_PLUGIN_HEADERS = {'libxlcolo.h', 'macro.h', 'json.h', 'control/status_codec.h'}
-ORDER = LAYERS + ['xl-plugin', 'tools/simguest', 'tools/proxy', 'tools/bench']
+ORDER = LAYERS + ['xl-plugin', 'tools/simguest', 'tools/proxy', 'tools/datapath', 'tools/bench']
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 

@@ -13,6 +13,7 @@
 
 #include "macro.h"
 #include "proxy/counters.h"
+#include "proxy/checksum.h"
 #include "proxy-util.h"
 #include "unit-util.h"
 
@@ -744,6 +745,45 @@ static void test_fragment_released_at_checkpoint(void)
     rec_free(&r);
 }
 
+/* colo_l4_checksum_fill(): the checksum frame-build.h computed, again,
+ * for TCP and UDP over IPv4 and IPv6, an odd length included; nothing
+ * written for what is not a TCP or UDP segment. */
+static void test_checksum_fill(void)
+{
+    static const uint8_t body[33] = "a payload of an odd length, 33 b";
+    static const uint8_t protos[2] = { COLO_IPPROTO_TCP, COLO_IPPROTO_UDP };
+    for (int ip = 4; ip <= 6; ip += 2)
+        for (int k = 0; k < 2; k++) {
+            struct spec sp = { .ip = ip, .proto = protos[k], .sport = 1234, .dport = 80,
+                               .seq = 7, .flags = COLO_TCP_ACK, .payload = body,
+                               .len = sizeof(body), .src_host = 1, .dst_host = 2 };
+            struct frame fr = mk(&sp);
+            struct colo_frame f;
+            CU_ASSERT_EQUAL_FATAL(colo_frame_parse(fr.d, fr.len, &f), COLO_DROP_NONE);
+            uint32_t at = f.l4 + (protos[k] == COLO_IPPROTO_TCP ? 16 : 6);
+            uint8_t want[2] = { fr.d[at], fr.d[at + 1] };
+            fr.d[at] = 0x12;    /* what an offload leaves: not the checksum */
+            fr.d[at + 1] = 0x34;
+            CU_ASSERT_TRUE(colo_l4_checksum_fill(fr.d, &f));
+            CU_ASSERT_EQUAL(fr.d[at], want[0]);
+            CU_ASSERT_EQUAL(fr.d[at + 1], want[1]);
+            frame_free(&fr);
+        }
+    struct spec icmp = { .ip = 4, .proto = COLO_IPPROTO_ICMP, .payload = body, .len = 8 };
+    struct spec arp = { .ethertype = 0x0806, .payload = body, .len = 28 };
+    struct spec *none[] = { &icmp, &arp };
+    for (int i = 0; i < 2; i++) {
+        struct frame fr = mk(none[i]);
+        struct frame copy = mk_raw(fr.d, fr.len);
+        struct colo_frame f;
+        CU_ASSERT_EQUAL_FATAL(colo_frame_parse(fr.d, fr.len, &f), COLO_DROP_NONE);
+        CU_ASSERT_FALSE(colo_l4_checksum_fill(fr.d, &f));
+        CU_ASSERT_EQUAL(memcmp(fr.d, copy.d, fr.len), 0);
+        frame_free(&fr);
+        frame_free(&copy);
+    }
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -763,6 +803,7 @@ int main(void)
         { "a non-IP frame is held until matched", test_non_ip_held },
         { "IPv4 fragments cut differently compare equal", test_fragments_ipv4 },
         { "IPv6 fragments cut differently compare equal", test_fragments_ipv6 },
+        { "a TCP or UDP checksum filled in, IPv4 and IPv6", test_checksum_fill },
         { "fragment duplicate, overlap, timeout, overflow", test_fragment_faults },
         { "an incomplete primary datagram released at a checkpoint",
           test_fragment_released_at_checkpoint },

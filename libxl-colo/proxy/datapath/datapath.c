@@ -1,0 +1,185 @@
+/* datapath.c - mirror, redirect and release on real interfaces (datapath.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "proxy/datapath/datapath.h"
+#include "proxy/frame.h"
+#include "proxy/service/reader.h"
+
+static const char *const if_option[DP_IF__MAX] = { "--client-if", "--primary-if", "--secondary-if" };
+static const char *const sock_option[DP_SOCK__MAX] = { "--primary-in", "--secondary-in", "--outdev" };
+
+struct dp {
+    struct colo_ifsock in[DP_IF__MAX];
+    int sock[DP_SOCK__MAX];
+    struct proxy_reader out;            /* the proxy's releases */
+    uint64_t mirrored, redirected[2], released, sock_drops[2];
+    const struct proxy_log *log;
+};
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return negative_errno();
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int r = negative_errno();
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* A guest's frame to the proxy, as one record; dropped (and counted) when
+ * the proxy does not take it at once, as a full queue drops. */
+static void redirect(struct dp *d, int which, const uint8_t *frame, size_t len)
+{
+    uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
+    struct iovec iov[2] = { { hdr, 4 }, { (void *)frame, len } };
+    struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+    /* A record half written would cut the stream: the write is blocking,
+     * bounded by the socket's send timeout. */
+    if (sendmsg(d->sock[which], &m, MSG_NOSIGNAL) == (ssize_t)(4 + len))
+        d->redirected[which]++;
+    else
+        d->sock_drops[which]++;
+}
+
+static void on_release(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct dp *d = opaque;
+    if (colo_ifsock_send(&d->in[DP_CLIENT], frame, len) == 0)
+        d->released++;
+}
+
+static void counters(const struct dp *d, int fd)
+{
+    if (fd < 0)
+        return;
+    dprintf(fd, "{\"mirrored\":%llu,\"redirected_primary\":%llu,\"redirected_secondary\":%llu,"
+            "\"released\":%llu,\"redirect_drops\":%llu", (unsigned long long)d->mirrored,
+            (unsigned long long)d->redirected[0], (unsigned long long)d->redirected[1],
+            (unsigned long long)d->released,
+            (unsigned long long)(d->sock_drops[0] + d->sock_drops[1]));
+    for (int i = 0; i < DP_IF__MAX; i++)
+        dprintf(fd, ",\"%s\":{\"rx\":%llu,\"tx\":%llu,\"rx_too_big\":%llu,\"tx_errors\":%llu,"
+                "\"checksums_filled\":%llu}", d->in[i].name, (unsigned long long)d->in[i].rx,
+                (unsigned long long)d->in[i].tx, (unsigned long long)d->in[i].rx_big,
+                (unsigned long long)d->in[i].tx_err, (unsigned long long)d->in[i].csum_filled);
+    dprintf(fd, "}\n");
+}
+
+/* Everything an interface has now: 0, or 1 on an error (said). */
+static int drain(struct dp *d, enum colo_dp_if i)
+{
+    static _Thread_local uint8_t buf[COLO_IF_FRAME_MAX];
+    for (int k = 0; k < 64; k++) {
+        ssize_t n = colo_ifsock_recv(&d->in[i], buf);
+        if (n < 0)
+            return proxy_fail(d->log, 1, "%s %s: %s", if_option[i], d->in[i].name,
+                              strerror((int)-n));
+        if (n == 0)
+            return 0;
+        if (i == DP_CLIENT) {
+            colo_ifsock_send(&d->in[DP_PRIMARY], buf, (size_t)n);
+            colo_ifsock_send(&d->in[DP_SECONDARY], buf, (size_t)n);
+            d->mirrored++;
+        } else {
+            redirect(d, i == DP_PRIMARY ? DP_PIN : DP_SIN, buf, (size_t)n);
+        }
+    }
+    return 0;
+}
+
+int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int counters_fd)
+{
+    struct dp d = { .log = &o->log };
+    char why[256];
+    int rc = 1;
+
+    for (int i = 0; i < DP_IF__MAX; i++)
+        d.in[i].fd = -1;
+    for (int s = 0; s < DP_SOCK__MAX; s++)
+        d.sock[s] = -1;
+    if (proxy_reader_init(&d.out, false, COLO_FRAME_MAX) < 0) {
+        proxy_fail(d.log, 1, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < DP_IF__MAX; i++)
+        if (colo_ifsock_open(&d.in[i], o->ifname[i], why, sizeof(why)) < 0) {
+            proxy_fail(d.log, 1, "%s %s", if_option[i], why);
+            goto out;
+        }
+    for (int s = 0; s < DP_SOCK__MAX; s++) {
+        d.sock[s] = connect_unix(o->path[s]);
+        if (d.sock[s] < 0) {
+            proxy_fail(d.log, 1, "%s %s: cannot connect: %s", sock_option[s], o->path[s],
+                       strerror(-d.sock[s]));
+            goto out;
+        }
+        struct timeval tv = { .tv_sec = 1 };
+        setsockopt(d.sock[s], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    proxy_say(d.log, PROXY_LOG_INFO, "forwarding: %s to %s and %s; %s and %s to the proxy; "
+              "its releases to %s", o->ifname[DP_CLIENT], o->ifname[DP_PRIMARY],
+              o->ifname[DP_SECONDARY], o->ifname[DP_PRIMARY], o->ifname[DP_SECONDARY],
+              o->ifname[DP_CLIENT]);
+    for (;;) {
+        struct pollfd fds[] = {
+            { .fd = stop_fd, .events = POLLIN },
+            { .fd = d.in[DP_CLIENT].fd, .events = POLLIN },
+            { .fd = d.in[DP_PRIMARY].fd, .events = POLLIN },
+            { .fd = d.in[DP_SECONDARY].fd, .events = POLLIN },
+            { .fd = d.sock[DP_OUT], .events = POLLIN },
+            { .fd = d.sock[DP_PIN], .events = POLLIN },
+            { .fd = d.sock[DP_SIN], .events = POLLIN },
+        };
+        if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            proxy_fail(d.log, 1, "poll: %s", strerror(errno));
+            goto out;
+        }
+        if (fds[0].revents) {
+            rc = 0;
+            goto out;
+        }
+        for (int i = 0; i < DP_IF__MAX; i++)
+            if (fds[1 + i].revents && drain(&d, (enum colo_dp_if)i))
+                goto out;
+        if (fds[4].revents) {
+            int r = proxy_reader_read(&d.out, d.sock[DP_OUT], on_release, &d);
+            if (r != 0) {
+                proxy_fail(d.log, 1, "--outdev %s: %s", o->path[DP_OUT],
+                           r > 0 ? "the proxy closed it" : strerror(-r));
+                goto out;
+            }
+        }
+        /* The inputs send us nothing: readable means the proxy closed. */
+        for (int s = DP_PIN; s <= DP_SIN; s++)
+            if (fds[5 + s].revents) {
+                proxy_fail(d.log, 1, "%s %s: the proxy closed it", sock_option[s], o->path[s]);
+                goto out;
+            }
+    }
+out:
+    counters(&d, counters_fd);
+    for (int i = 0; i < DP_IF__MAX; i++)
+        colo_ifsock_close(&d.in[i]);
+    for (int s = 0; s < DP_SOCK__MAX; s++)
+        close_reset(&d.sock[s]);
+    proxy_reader_fini(&d.out);
+    return rc;
+}
