@@ -8,6 +8,14 @@
     datapath-peer.py client HOST COUNT      COUNT requests, one at a time, each
                                             answer checked (5 s each); a JSON
                                             line at the end; exit 1 on an error
+    datapath-peer.py tcpserver DIVERGE_AT   the same over TCP on port 7001, a line
+                                            each way ("REQ n DATA\\n", "ANS n
+                                            HEX\\n"), the divergent answer of the
+                                            same length; connections one by one
+    datapath-peer.py tcpclient HOST COUNT [THEN]
+                                            COUNT requests on one connection, one
+                                            at a time (10 s each); with THEN,
+                                            "ready", a line on stdin, THEN more
     datapath-peer.py notify PATH            notify_dev's Xen side on colo-proxy's
                                             --notify: each DO_CHECKPOINT answered
                                             COLO_CHECKPOINT, "DO_CHECKPOINT n"
@@ -69,6 +77,64 @@ def client(host, count):
     return 1 if errors else 0
 
 
+def tcpserver(diverge_at):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(('0.0.0.0', PORT + 1))
+    ls.listen(4)
+    print('ready', flush=True)
+    while True:
+        c, _ = ls.accept()
+        f = c.makefile('rb')
+        for line in f:
+            parts = line.rstrip(b'\n').split(b' ', 2)
+            if len(parts) != 3 or parts[0] != b'REQ':
+                break
+            n = int(parts[1])
+            body = b'x' * 64 if n == diverge_at else hashlib.sha256(parts[2]).hexdigest().encode()
+            c.sendall(b'ANS %d %s\n' % (n, body))
+        c.close()
+
+
+def tcpclient(host, count, then):
+    s = socket.create_connection((host, PORT + 1), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    f = s.makefile('rb')
+    errors, answered, t0 = [], 0, time.monotonic()
+
+    def ask(n):
+        data = os.urandom(16).hex().encode()
+        s.sendall(b'REQ %d %s\n' % (n, data))
+        want = b'ANS %d %s\n' % (n, hashlib.sha256(data).hexdigest().encode())
+        try:
+            got = f.readline()
+        except socket.timeout:
+            errors.append('no answer to request %d in 10 s' % n)
+            return False
+        if got != want:
+            errors.append('request %d: answered %r' % (n, got[:80]))
+            return False
+        return True
+    n = 0
+    for _ in range(count):
+        n += 1
+        if not ask(n):
+            break
+        answered += 1
+    if then and not errors:
+        print('ready', flush=True)
+        sys.stdin.readline()
+        for _ in range(then):
+            n += 1
+            if not ask(n):
+                break
+            answered += 1
+    el = time.monotonic() - t0
+    print(json.dumps({'requests': n, 'answered': answered, 'seconds': round(el, 3),
+                      'requests_per_s': round(answered / el, 1), 'errors': errors}), flush=True)
+    return 1 if errors else 0
+
+
 def notify(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(path)
@@ -102,6 +168,10 @@ def main():
         return client(sys.argv[2], int(sys.argv[3]))
     if mode == 'notify':
         return notify(sys.argv[2])
+    if mode == 'tcpserver':
+        return tcpserver(int(sys.argv[2]))
+    if mode == 'tcpclient':
+        return tcpclient(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     print('unknown mode %s' % mode, file=sys.stderr)
     return 2
 

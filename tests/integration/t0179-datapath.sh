@@ -4,7 +4,8 @@
 #     client C 10.0.0.1 --- D (the primary's host: colo-datapath) --- P 10.0.0.2
 #                                                                 \-- S 10.0.0.2
 # P and S are the primary and the secondary guest: the same address and
-# MAC, each a real UDP server on its own kernel stack (datapath-peer.py).
+# MAC, each a real UDP and TCP server on its own kernel stack
+# (datapath-peer.py).
 # The client's frames are mirrored to both; what each sends goes to
 # colo-proxy; only what colo-proxy releases reaches the client. The Xen
 # side of notify_dev answers each DO_CHECKPOINT (datapath-peer.py notify).
@@ -15,7 +16,12 @@
 #     checkpoint, and the client still gets the primary's answer;
 #   - the checksums the guests' stacks left to the veth filled in;
 #   - bad command lines, and an interface that does not exist: one line.
-# TCP needs the rewrite of the secondary's sequence numbers (not yet).
+#   - the same over TCP, two real stacks: the secondary's sequence numbers
+#     and timestamps renumbered as the primary's (identical answers, no
+#     checkpoint; one divergence, one);
+#   - a failover (SIGUSR1 to colo-datapath, then the primary's server
+#     killed): the client's open TCP connection goes on against the
+#     secondary, 200 more answers right;
 . "$(dirname "$0")/lib.sh"
 dp=$abs_top_builddir/tools/datapath/colo-datapath
 proxy=$abs_top_builddir/tools/proxy/colo-proxy
@@ -92,29 +98,71 @@ while True:
     b += d
 print(b.decode())" "$N/st.sock"; }
 
-# run TAG [DIVERGE_AT]: the two servers, 1000 requests, the servers stopped.
-run() {
-	ip netns exec ${NS}p $peer server 0 > "$T/$1.p" 2>&1 & local sp=$!; track $sp
-	ip netns exec ${NS}s $peer server "${2:-0}" > "$T/$1.s" 2>&1 & local ss=$!; track $ss
+# servers TAG KIND [DIVERGE_AT]: a KIND (server, tcpserver) in P and in S,
+# until each says it listens; their pids in $sp $ss.
+servers() {
+	ip netns exec ${NS}p $peer $2 0 > "$T/$1.p" 2>&1 & sp=$!; track $sp
+	ip netns exec ${NS}s $peer $2 "${3:-0}" > "$T/$1.s" 2>&1 & ss=$!; track $ss
 	local end=$((SECONDS + 10))
 	until grep -qs '^ready$' "$T/$1.p" && grep -qs '^ready$' "$T/$1.s"; do
 		alive $sp && alive $ss || die "$1: a server exited: $(cat "$T/$1.p" "$T/$1.s")"
 		[ $SECONDS -lt $end ] || die "$1: the servers did not listen in 10 s"
 		sleep 0.05
 	done
-	ip netns exec ${NS}c $peer client 10.0.0.2 1000 > "$T/$1.c" 2>&1 ||
+}
+# run TAG KIND CLIENT [DIVERGE_AT]: the servers, 1000 requests, the servers stopped.
+run() {
+	servers "$1" "$2" "${4:-0}"
+	ip netns exec ${NS}c $peer "$3" 10.0.0.2 1000 > "$T/$1.c" 2>&1 ||
 		fail "$1: the client: $(tail -n 3 "$T/$1.c")"
 	kill $sp $ss; wait $sp $ss 2>/dev/null || true
 }
 ck() { status | python3 -c "import json, sys; print(json.load(sys.stdin)['checkpoints'])"; }
 
-run same
-say "identical answers: $(tail -n 1 "$T/same.c")"
-[ "$(ck)" = 0 ] || fail "identical answers: $(ck) checkpoints"
-run diverge 500
-say "the secondary's answer 500 otherwise: $(tail -n 1 "$T/diverge.c")"
-[ "$(ck)" = 1 ] || fail "one divergence: $(ck) checkpoints, not 1: $(cat "$T/proxy.err")"
+run same server client
+say "UDP, identical answers: $(tail -n 1 "$T/same.c")"
+[ "$(ck)" = 0 ] || fail "UDP, identical answers: $(ck) checkpoints"
+run diverge server client 500
+say "UDP, the secondary's answer 500 otherwise: $(tail -n 1 "$T/diverge.c")"
+[ "$(ck)" = 1 ] || fail "UDP, one divergence: $(ck) checkpoints, not 1: $(cat "$T/proxy.err")"
 grep -q "^DO_CHECKPOINT 1$" "$T/notify.out" || fail "notify saw no DO_CHECKPOINT: $(cat "$T/notify.out")"
+
+# TCP: two real stacks, their own sequence numbers and timestamp clocks;
+# the secondary's renumbered as the primary's.
+run tsame tcpserver tcpclient
+say "TCP, identical answers: $(tail -n 1 "$T/tsame.c")"
+[ "$(ck)" = 1 ] || fail "TCP, identical answers: $(($(ck) - 1)) checkpoints: $(cat "$T/proxy.err")"
+run tdiverge tcpserver tcpclient 500
+say "TCP, the secondary's answer 500 otherwise: $(tail -n 1 "$T/tdiverge.c")"
+[ "$(ck)" = 2 ] || fail "TCP, one divergence: $(($(ck) - 1)) checkpoints, not 1: $(cat "$T/proxy.err")"
+
+# The failover: the primary gone, the client's open connection goes on
+# against the secondary (the client waits on a FIFO this shell holds).
+servers tfail tcpserver
+mkfifo "$T/go"
+exec 7<> "$T/go"
+ip netns exec ${NS}c $peer tcpclient 10.0.0.2 300 200 < "$T/go" > "$T/tfail.c" 2>&1 &
+cp=$!; track $cp
+end=$((SECONDS + 60))
+until grep -qs '^ready$' "$T/tfail.c"; do
+	alive $cp || die "the client ended before its first 300 answers: $(cat "$T/tfail.c")"
+	[ $SECONDS -lt $end ] || die "the client did not get its first 300 answers in 60 s"
+	sleep 0.05
+done
+kill -USR1 $dpp
+end=$((SECONDS + 10))
+until grep -q "failover:" "$T/dp.err"; do
+	[ $SECONDS -lt $end ] || die "colo-datapath did not take the failover: $(cat "$T/dp.err")"
+	sleep 0.05
+done
+kill -9 $sp; wait $sp 2>/dev/null || true   # the primary guest, gone
+echo go >&7
+wait_pid $cp 120 || fail "after the failover, the client exited $?: $(cat "$T/tfail.c")"
+exec 7>&-
+say "TCP failover: $(tail -n 1 "$T/tfail.c")"
+python3 -c "import json, sys; r = json.loads(sys.argv[1]); sys.exit(0 if r['answered'] == 500 and not r['errors'] else 1)" \
+	"$(tail -n 1 "$T/tfail.c")" || fail "the connection did not go on against the secondary"
+kill $ss; wait $ss 2>/dev/null || true
 
 kill -TERM $dpp
 wait_pid $dpp 10 || fail "colo-datapath exited $? at SIGTERM: $(cat "$T/dp.err")"
@@ -122,13 +170,20 @@ python3 - "$T/dp.json" <<'PY' || fail "the datapath's counters: $(cat "$T/dp.jso
 import json, sys
 d = json.loads(open(sys.argv[1]).read())
 # Each request mirrored, each answer redirected from both and released once.
-assert d['mirrored'] >= 2000 and d['released'] >= 2000, d
-assert d['redirected_primary'] >= 2000 and d['redirected_secondary'] >= 2000, d
+assert d['mirrored'] >= 4000 and d['released'] >= 4000, d
+assert d['redirected_primary'] >= 4000 and d['redirected_secondary'] >= 4000, d
 assert d['redirect_drops'] == 0 and d['dc']['rx_too_big'] == 0, d
-# The guests' UDP checksums, left to the veth, were filled in on the way.
-assert d['dp']['checksums_filled'] >= 2000 and d['ds']['checksums_filled'] >= 2000, d
-print('# datapath: %d mirrored, %d released, %d checksums filled'
-      % (d['mirrored'], d['released'], d['dp']['checksums_filled'] + d['ds']['checksums_filled']))
+# The guests' checksums, left to the veth, were filled in on the way.
+assert d['dp']['checksums_filled'] >= 4000 and d['ds']['checksums_filled'] >= 4000, d
+# Three TCP connections renumbered; after the failover, the secondary's
+# answers went straight to the client.
+rw = d['rewrite']
+assert rw['connections'] == 3 and rw['from_secondary'] >= 2500 and rw['to_secondary'] >= 2500, d
+assert d['failover'] and d['direct'] >= 200, d
+print('# datapath: %d mirrored, %d released, %d checksums filled, %d TCP connections '
+      'renumbered (%d frames), %d straight to the client after the failover'
+      % (d['mirrored'], d['released'], d['dp']['checksums_filled'] + d['ds']['checksums_filled'],
+         rw['connections'], rw['from_secondary'] + rw['to_secondary'], d['direct']))
 PY
 
 # An interface that does not exist: one line, exit 1.

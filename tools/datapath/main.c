@@ -4,9 +4,9 @@
  *   colo-datapath --client-if IF --primary-if IF --secondary-if IF
  *                 --primary-in PATH --secondary-in PATH --outdev PATH
  *
- * Exit 0 after SIGTERM or SIGINT, its counters as one JSON line on
- * stdout; 1 when it cannot start or go on (one line on stderr); 2 for a
- * usage error. */
+ * SIGUSR1: the primary is gone (failover). Exit 0 after SIGTERM or SIGINT,
+ * its counters as one JSON line on stdout; 1 when it cannot start or go on
+ * (one line on stderr); 2 for a usage error. */
 #include "config.h"
 
 #include <errno.h>
@@ -95,11 +95,16 @@ int main(int argc, char **argv)
     sigemptyset(&ss);
     sigaddset(&ss, SIGTERM);
     sigaddset(&ss, SIGINT);
+    sigset_t fo;
+    sigemptyset(&fo);
+    sigaddset(&fo, SIGUSR1);
     sigprocmask(SIG_BLOCK, &ss, NULL);
+    sigprocmask(SIG_BLOCK, &fo, NULL);
     _cleanup_close_ int sigfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
+    _cleanup_close_ int fofd = signalfd(-1, &fo, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0 || fofd < 0) {
         fprintf(stderr, PROG ": signalfd: %s\n", strerror(errno));
         return 1;
     }
-    return colo_datapath_run(&o, sigfd, STDOUT_FILENO);
+    return colo_datapath_run(&o, sigfd, fofd, STDOUT_FILENO);
 }

@@ -11,6 +11,7 @@
 
 #include "macro.h"
 #include "proxy/datapath/datapath.h"
+#include "proxy/datapath/rewrite.h"
 #include "proxy/frame.h"
 #include "proxy/service/reader.h"
 
@@ -22,6 +23,9 @@ struct dp {
     int sock[DP_SOCK__MAX];
     struct proxy_reader out;            /* the proxy's releases */
     uint64_t mirrored, redirected[2], released, sock_drops[2];
+    uint64_t direct;                    /* the secondary's, to the client after failover */
+    bool failover;
+    colo_rewriter *rw;
     const struct proxy_log *log;
 };
 
@@ -57,6 +61,17 @@ static void redirect(struct dp *d, int which, const uint8_t *frame, size_t len)
         d->sock_drops[which]++;
 }
 
+/* The secondary's frame, renumbered: to the proxy, or after a failover
+ * to the client. */
+static void from_secondary(void *opaque, const uint8_t *frame, size_t len)
+{
+    struct dp *d = opaque;
+    if (!d->failover)
+        redirect(d, DP_SIN, frame, len);
+    else if (colo_ifsock_send(&d->in[DP_CLIENT], frame, len) == 0)
+        d->direct++;
+}
+
 static void on_release(void *opaque, const uint8_t *frame, size_t len)
 {
     struct dp *d = opaque;
@@ -68,11 +83,20 @@ static void counters(const struct dp *d, int fd)
 {
     if (fd < 0)
         return;
+    struct colo_rewrite_counters rc = { 0 };
+    if (d->rw)
+        colo_rewriter_counters(d->rw, &rc);
     dprintf(fd, "{\"mirrored\":%llu,\"redirected_primary\":%llu,\"redirected_secondary\":%llu,"
-            "\"released\":%llu,\"redirect_drops\":%llu", (unsigned long long)d->mirrored,
+            "\"released\":%llu,\"redirect_drops\":%llu,\"failover\":%s,\"direct\":%llu,"
+            "\"rewrite\":{\"connections\":%llu,\"from_secondary\":%llu,\"to_secondary\":%llu,"
+            "\"held\":%llu,\"table_full\":%llu}", (unsigned long long)d->mirrored,
             (unsigned long long)d->redirected[0], (unsigned long long)d->redirected[1],
             (unsigned long long)d->released,
-            (unsigned long long)(d->sock_drops[0] + d->sock_drops[1]));
+            (unsigned long long)(d->sock_drops[0] + d->sock_drops[1]),
+            d->failover ? "true" : "false", (unsigned long long)d->direct,
+            (unsigned long long)rc.connections, (unsigned long long)rc.rewritten_from_secondary,
+            (unsigned long long)rc.rewritten_to_secondary, (unsigned long long)rc.held,
+            (unsigned long long)rc.table_full);
     for (int i = 0; i < DP_IF__MAX; i++)
         dprintf(fd, ",\"%s\":{\"rx\":%llu,\"tx\":%llu,\"rx_too_big\":%llu,\"tx_errors\":%llu,"
                 "\"checksums_filled\":%llu}", d->in[i].name, (unsigned long long)d->in[i].rx,
@@ -92,18 +116,30 @@ static int drain(struct dp *d, enum colo_dp_if i)
                               strerror((int)-n));
         if (n == 0)
             return 0;
+        struct colo_frame f;
+        bool parsed = colo_frame_parse(buf, (size_t)n, &f) == COLO_DROP_NONE;
         if (i == DP_CLIENT) {
-            colo_ifsock_send(&d->in[DP_PRIMARY], buf, (size_t)n);
+            /* The primary's copy as it came; the secondary's renumbered. */
+            if (!d->failover)
+                colo_ifsock_send(&d->in[DP_PRIMARY], buf, (size_t)n);
+            if (parsed)
+                colo_rewrite_to_secondary(d->rw, buf, &f);
             colo_ifsock_send(&d->in[DP_SECONDARY], buf, (size_t)n);
             d->mirrored++;
-        } else {
-            redirect(d, i == DP_PRIMARY ? DP_PIN : DP_SIN, buf, (size_t)n);
+        } else if (i == DP_PRIMARY) {
+            if (parsed)
+                colo_rewrite_from_primary(d->rw, buf, &f);
+            if (!d->failover)
+                redirect(d, DP_PIN, buf, (size_t)n);
+        } else if (!parsed || colo_rewrite_from_secondary(d->rw, buf, (size_t)n, &f) == 0) {
+            from_secondary(d, buf, (size_t)n);
         }
     }
     return 0;
 }
 
-int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int counters_fd)
+int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failover_fd,
+                      int counters_fd)
 {
     struct dp d = { .log = &o->log };
     char why[256];
@@ -113,7 +149,8 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int count
         d.in[i].fd = -1;
     for (int s = 0; s < DP_SOCK__MAX; s++)
         d.sock[s] = -1;
-    if (proxy_reader_init(&d.out, false, COLO_FRAME_MAX) < 0) {
+    if (proxy_reader_init(&d.out, false, COLO_FRAME_MAX) < 0 ||
+        colo_rewriter_new(from_secondary, &d, &d.rw) < 0) {
         proxy_fail(d.log, 1, "out of memory");
         goto out;
     }
@@ -145,6 +182,7 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int count
             { .fd = d.sock[DP_OUT], .events = POLLIN },
             { .fd = d.sock[DP_PIN], .events = POLLIN },
             { .fd = d.sock[DP_SIN], .events = POLLIN },
+            { .fd = d.failover ? -1 : failover_fd, .events = POLLIN },
         };
         if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
             if (errno == EINTR)
@@ -156,10 +194,24 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int count
             rc = 0;
             goto out;
         }
+        if (fds[7].revents) {
+            uint8_t scratch[256];
+            if (read(failover_fd, scratch, sizeof(scratch)) < 0) {
+                /* EAGAIN: taken already */
+            }
+            d.failover = true;
+            colo_rewriter_failover(d.rw);
+            close_reset(&d.sock[DP_PIN]);
+            close_reset(&d.sock[DP_SIN]);
+            close_reset(&d.sock[DP_OUT]);
+            proxy_say(d.log, PROXY_LOG_WARN, "failover: the primary is gone; %s now goes to "
+                      "%s alone, and its frames straight to %s, renumbered",
+                      o->ifname[DP_CLIENT], o->ifname[DP_SECONDARY], o->ifname[DP_CLIENT]);
+        }
         for (int i = 0; i < DP_IF__MAX; i++)
             if (fds[1 + i].revents && drain(&d, (enum colo_dp_if)i))
                 goto out;
-        if (fds[4].revents) {
+        if (!d.failover && fds[4].revents) {
             int r = proxy_reader_read(&d.out, d.sock[DP_OUT], on_release, &d);
             if (r != 0) {
                 proxy_fail(d.log, 1, "--outdev %s: %s", o->path[DP_OUT],
@@ -168,7 +220,7 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int count
             }
         }
         /* The inputs send us nothing: readable means the proxy closed. */
-        for (int s = DP_PIN; s <= DP_SIN; s++)
+        for (int s = DP_PIN; s <= DP_SIN && !d.failover; s++)
             if (fds[5 + s].revents) {
                 proxy_fail(d.log, 1, "%s %s: the proxy closed it", sock_option[s], o->path[s]);
                 goto out;
@@ -181,5 +233,6 @@ out:
     for (int s = 0; s < DP_SOCK__MAX; s++)
         close_reset(&d.sock[s]);
     proxy_reader_fini(&d.out);
+    colo_rewriter_free(d.rw);
     return rc;
 }

@@ -9,9 +9,11 @@
  * until stop_fd is readable.
  *
  * The secondary's side is an interface here (a secondary guest on this
- * host, as in the tests' namespaces); TCP's sequence numbers are not yet
- * rewritten for it, so its TCP does not follow the client's yet: UDP,
- * ICMP and ARP do.
+ * host, as in the tests' namespaces). Its TCP is renumbered as the
+ * primary's (rewrite.h): what it sends, and what the client sends it.
+ * When failover_fd is readable the primary is gone: from then on the
+ * client's frames go to the secondary alone, and the secondary's straight
+ * to the client, renumbered, so that the client's connections go on.
  */
 #ifndef COLO_PROXY_DATAPATH_DATAPATH_H
 #define COLO_PROXY_DATAPATH_DATAPATH_H
@@ -31,9 +33,10 @@ struct colo_datapath_opts {
 };
 
 /* Open the interfaces and connect to the proxy's sockets, then forward
- * until stop_fd is readable or the proxy closes a socket: 0 after stop,
- * 1 on an error (said through the log). Its counters, one JSON line, go
- * to counters_fd at the end (-1: none). */
-int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int counters_fd);
+ * until stop_fd is readable or the proxy closes a socket (before a
+ * failover): 0 after stop, 1 on an error (said through the log). Its
+ * counters, one JSON line, go to counters_fd at the end (-1: none). */
+int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failover_fd,
+                      int counters_fd);
 
 #endif
