@@ -13,7 +13,7 @@ build=${abs_top_builddir:-${1:?usage: test_valgrind.sh BUILDDIR}}
 
 vg=(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite)
 for prog in test_qmp test_qmp_peer test_block test_proxy_frames test_proxy_tcp test_proxy_bounds \
-        test_proxy_commit; do
+        test_proxy_commit test_proxy_rewrite; do
     rc=0
     "$build/libtool" --mode=execute "${vg[@]}" "$build/tests/unit/$prog" \
         > "$T/$prog.out" 2> "$T/$prog.err" || rc=$?
