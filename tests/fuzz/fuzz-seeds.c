@@ -319,6 +319,44 @@ static void frame_seeds(void)
         frame_free(&t[i]);
 }
 
+/* fuzz-rewrite.c's ops: a connection's SYN-ACKs (the primary's first, and
+ * the secondary's first), the client's ACK, data both ways, a failover. */
+static void rewrite_seeds(void)
+{
+    static struct bytes ops;
+    struct { uint8_t op; uint8_t flags; uint32_t seq, ack, tsv, tse; bool guest; } s[] = {
+        { 0, COLO_TCP_SYN | COLO_TCP_ACK, 1000, 501, 5000, 300, true },
+        { 1, COLO_TCP_SYN | COLO_TCP_ACK, 900000, 501, 77, 300, true },
+        { 2, COLO_TCP_ACK, 501, 1001, 301, 5000, false },
+        { 1, COLO_TCP_ACK | COLO_TCP_PSH, 900001, 505, 87, 301, true },
+        { 3, 0, 0, 0, 0, 0, false },
+        { 1, COLO_TCP_ACK | COLO_TCP_PSH, 900005, 505, 97, 301, true },
+        { 2, COLO_TCP_ACK, 505, 1009, 302, 5120, false },
+    };
+    for (int order = 0; order < 2; order++) {
+        ops.len = 0;
+        for (size_t i = 0; i < ARRAY_SIZE(s); i++) {
+            size_t k = order && i < 2 ? 1 - i : i;     /* the secondary's SYN-ACK first */
+            ops.b[ops.len++] = s[k].op;
+            if (s[k].op == 3)
+                continue;
+            struct spec sp = { .ip = 4, .proto = COLO_IPPROTO_TCP, .flags = s[k].flags,
+                               .seq = s[k].seq, .ack = s[k].ack, .ts = true, .tsval = s[k].tsv,
+                               .tsecr = s[k].tse, .src_host = s[k].guest ? 2 : 1,
+                               .dst_host = s[k].guest ? 1 : 2, .sport = s[k].guest ? 7001 : 40000,
+                               .dport = s[k].guest ? 40000 : 7001, .payload = "data",
+                               .len = s[k].flags & COLO_TCP_SYN ? 0 : 4 };
+            struct frame fr = mk(&sp);
+            ops.b[ops.len++] = (uint8_t)fr.len;
+            ops.b[ops.len++] = (uint8_t)(fr.len >> 8);
+            memcpy(ops.b + ops.len, fr.d, fr.len);
+            ops.len += fr.len;
+            frame_free(&fr);
+        }
+        seed("rewrite", order ? "secondary-first" : "primary-first", ops.b, ops.len, NULL, 0);
+    }
+}
+
 /* The arbiter's replies, as Debian's etcd 3.4.23 gateway answered the
  * driver's requests (no encoder of ours makes them); the first byte picks
  * the parser (fuzz-etcd.c). */
@@ -358,6 +396,7 @@ int main(int argc, char **argv)
     key_seeds();
     qmp_seeds();
     frame_seeds();
+    rewrite_seeds();
     etcd_seeds();
     return 0;
 }
