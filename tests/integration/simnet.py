@@ -5,6 +5,7 @@ guest's replies to the proxy (colo-simguest's NIC protocol: guest.h).
 
     simnet.py --a DIR --b DIR [--name NAME] --pin PATH --sin PATH --out PATH
               [--seed S] [--count N] [--then M] [--timeout S]
+    simnet.py --a DIR --direct [--name NAME] [--seed S] [--count N]
 
 A's NIC (DIR/sim/NAME.nic) -> PIN, B's -> SIN, the proxy's OUT -> the
 client, which sends COUNT requests one at a time (the next once the last
@@ -18,6 +19,8 @@ serves again what came after its last checkpoint), the same value unless
 random. At the end one JSON line: requests, replies, randoms, duplicates,
 failover (true once B's replies came straight), seconds, requests_per_s,
 errors (each a sentence). Exit 0 when there are no errors, 1 otherwise.
+With --direct there is no pair: the client talks to A's NIC alone, its
+replies straight back (the service unprotected, a bench's baseline).
 """
 import argparse
 import json
@@ -99,22 +102,27 @@ def connect(path, timeout):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--a', required=True)
-    ap.add_argument('--b', required=True)
+    ap.add_argument('--b')
+    ap.add_argument('--direct', action='store_true')
     ap.add_argument('--name', default='g')
-    ap.add_argument('--pin', required=True)
-    ap.add_argument('--sin', required=True)
-    ap.add_argument('--out', required=True)
+    ap.add_argument('--pin')
+    ap.add_argument('--sin')
+    ap.add_argument('--out')
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--count', type=int, default=1000)
     ap.add_argument('--then', type=int, default=0)
     ap.add_argument('--timeout', type=float, default=30)
     o = ap.parse_args()
 
+    if not o.direct and not (o.b and o.pin and o.sin and o.out):
+        ap.error('--b, --pin, --sin and --out are required without --direct')
     a = connect(os.path.join(o.a, 'sim', o.name + '.nic'), o.timeout)
-    b = connect(os.path.join(o.b, 'sim', o.name + '.nic'), o.timeout)
-    out = connect(o.out, o.timeout)
-    pin = connect(o.pin, o.timeout)
-    sin = connect(o.sin, o.timeout)
+    b = out = pin = sin = None
+    if not o.direct:
+        b = connect(os.path.join(o.b, 'sim', o.name + '.nic'), o.timeout)
+        out = connect(o.out, o.timeout)
+        pin = connect(o.pin, o.timeout)
+        sin = connect(o.sin, o.timeout)
     fa, fb, fo = Framer(), Framer(), Framer()
     errors, seen = [], {}
     stats = {'requests': 0, 'replies': 0, 'randoms': 0, 'duplicates': 0, 'failover': False}
@@ -180,11 +188,17 @@ def main():
                         a.close()
                         a = None
                         continue
+                    got = False
                     for f in fa.feed(data):
+                        if o.direct:
+                            got = take(f, want) or got
+                            continue
                         try:
                             pin.sendall(struct.pack('>I', len(f)) + f)
                         except OSError:
                             pass
+                    if got:
+                        return True
                 elif s is b:
                     if not data:
                         errors.append('the secondary guest closed its NIC')
