@@ -25,6 +25,7 @@ struct dp {
     uint64_t mirrored, redirected[2], released, sock_drops[2];
     uint64_t direct;                    /* the secondary's, to the client after failover */
     bool failover;
+    int broken;                         /* a socket whose record was cut: DP_SOCK__MAX if none */
     colo_rewriter *rw;
     const struct proxy_log *log;
 };
@@ -46,19 +47,35 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-/* A guest's frame to the proxy, as one record; dropped (and counted) when
- * the proxy does not take it at once, as a full queue drops. */
+/* A guest's frame to the proxy, as one record. A record is never sent in
+ * part: one the socket has no room for is dropped and counted, as a full
+ * queue drops; one it took in part is finished, or, if the proxy takes
+ * nothing more for a second, the stream is cut and the datapath stops. */
 static void redirect(struct dp *d, int which, const uint8_t *frame, size_t len)
 {
     uint8_t hdr[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len };
     struct iovec iov[2] = { { hdr, 4 }, { (void *)frame, len } };
     struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
-    /* A record half written would cut the stream: the write is blocking,
-     * bounded by the socket's send timeout. */
-    if (sendmsg(d->sock[which], &m, MSG_NOSIGNAL) == (ssize_t)(4 + len))
-        d->redirected[which]++;
-    else
+    if (d->broken != DP_SOCK__MAX)
+        return;
+    ssize_t n = sendmsg(d->sock[which], &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
         d->sock_drops[which]++;
+        return;
+    }
+    /* The rest, blocking: the socket's send timeout (1 s) bounds each try. */
+    size_t done = (size_t)n;
+    while (done < 4 + len) {
+        const uint8_t *p = done < 4 ? hdr + done : frame + (done - 4);
+        size_t left = done < 4 ? 4 - done : 4 + len - done;
+        n = send(d->sock[which], p, left, MSG_NOSIGNAL);
+        if (n <= 0) {
+            d->broken = which;
+            return;
+        }
+        done += (size_t)n;
+    }
+    d->redirected[which]++;
 }
 
 /* The secondary's frame, renumbered: to the proxy, or after a failover
@@ -141,7 +158,7 @@ static int drain(struct dp *d, enum colo_dp_if i)
 int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failover_fd,
                       int counters_fd)
 {
-    struct dp d = { .log = &o->log };
+    struct dp d = { .log = &o->log, .broken = DP_SOCK__MAX };
     char why[256];
     int rc = 1;
 
@@ -211,6 +228,11 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failo
         for (int i = 0; i < DP_IF__MAX; i++)
             if (fds[1 + i].revents && drain(&d, (enum colo_dp_if)i))
                 goto out;
+        if (d.broken != DP_SOCK__MAX) {
+            proxy_fail(d.log, 1, "%s %s: the proxy took no data for 1 s in a record: the "
+                       "stream is cut", sock_option[d.broken], o->path[d.broken]);
+            goto out;
+        }
         if (!d.failover && fds[4].revents) {
             int r = proxy_reader_read(&d.out, d.sock[DP_OUT], on_release, &d);
             if (r != 0) {
