@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "macro.h"
 #include "proxy/datapath/datapath.h"
 #include "proxy/datapath/rewrite.h"
@@ -96,6 +97,8 @@ static void on_release(void *opaque, const uint8_t *frame, size_t len)
         d->released++;
 }
 
+/* The counters, one JSON line on fd (json.h writes it: an interface's
+ * name is the operator's, escaped). */
 static void counters(const struct dp *d, int fd)
 {
     if (fd < 0)
@@ -103,23 +106,36 @@ static void counters(const struct dp *d, int fd)
     struct colo_rewrite_counters rc = { 0 };
     if (d->rw)
         colo_rewriter_counters(d->rw, &rc);
-    dprintf(fd, "{\"mirrored\":%llu,\"redirected_primary\":%llu,\"redirected_secondary\":%llu,"
-            "\"released\":%llu,\"redirect_drops\":%llu,\"failover\":%s,\"direct\":%llu,"
-            "\"rewrite\":{\"connections\":%llu,\"from_secondary\":%llu,\"to_secondary\":%llu,"
-            "\"held\":%llu,\"table_full\":%llu}", (unsigned long long)d->mirrored,
-            (unsigned long long)d->redirected[0], (unsigned long long)d->redirected[1],
-            (unsigned long long)d->released,
-            (unsigned long long)(d->sock_drops[0] + d->sock_drops[1]),
-            d->failover ? "true" : "false", (unsigned long long)d->direct,
-            (unsigned long long)rc.connections, (unsigned long long)rc.rewritten_from_secondary,
-            (unsigned long long)rc.rewritten_to_secondary, (unsigned long long)rc.held,
-            (unsigned long long)rc.table_full);
-    for (int i = 0; i < DP_IF__MAX; i++)
-        dprintf(fd, ",\"%s\":{\"rx\":%llu,\"tx\":%llu,\"rx_too_big\":%llu,\"tx_errors\":%llu,"
-                "\"checksums_filled\":%llu}", d->in[i].name, (unsigned long long)d->in[i].rx,
-                (unsigned long long)d->in[i].tx, (unsigned long long)d->in[i].rx_big,
-                (unsigned long long)d->in[i].tx_err, (unsigned long long)d->in[i].csum_filled);
-    dprintf(fd, "}\n");
+    _cleanup_(colo_json_freep) colo_json *j = colo_json_new();
+    if (!j)
+        return;
+    colo_json_put_u64(j, "mirrored", d->mirrored);
+    colo_json_put_u64(j, "redirected_primary", d->redirected[0]);
+    colo_json_put_u64(j, "redirected_secondary", d->redirected[1]);
+    colo_json_put_u64(j, "released", d->released);
+    colo_json_put_u64(j, "redirect_drops", d->sock_drops[0] + d->sock_drops[1]);
+    colo_json_put_bool(j, "failover", d->failover);
+    colo_json_put_u64(j, "direct", d->direct);
+    colo_json_open(j, "rewrite");
+    colo_json_put_u64(j, "connections", rc.connections);
+    colo_json_put_u64(j, "from_secondary", rc.rewritten_from_secondary);
+    colo_json_put_u64(j, "to_secondary", rc.rewritten_to_secondary);
+    colo_json_put_u64(j, "held", rc.held);
+    colo_json_put_u64(j, "table_full", rc.table_full);
+    colo_json_close(j);
+    for (int i = 0; i < DP_IF__MAX; i++) {
+        colo_json_open(j, d->in[i].name);
+        colo_json_put_u64(j, "rx", d->in[i].rx);
+        colo_json_put_u64(j, "tx", d->in[i].tx);
+        colo_json_put_u64(j, "rx_too_big", d->in[i].rx_big);
+        colo_json_put_u64(j, "tx_errors", d->in[i].tx_err);
+        colo_json_put_u64(j, "checksums_filled", d->in[i].csum_filled);
+        colo_json_close(j);
+    }
+    const char *text;
+    size_t len;
+    if (colo_json_finish(j, &text, &len) == 0)
+        dprintf(fd, "%.*s\n", (int)len, text);
 }
 
 /* Everything an interface has now: 0, or 1 on an error (said). */
