@@ -14,7 +14,8 @@
 #     secondary ran between them.
 # Then a SIGKILL of the primary (its xl-colo and its guest) under 1%: the
 # client's next 200 requests are answered by the secondary, in order and
-# right.
+# right. First, bad input on a guest's wire: refused and counted, the
+# guest serving on.
 . "$(dirname "$0")/lib.sh"
 simnet="python3 $(dirname "$0")/simnet.py"
 key=$(new_key key)
@@ -64,6 +65,32 @@ print('# %7d ppm | %5d | %3d (A %d, B %d) | %5d | %7.0f | %5.1f'
 sys.exit(1 if bad else 0)
 PY
 }
+
+# Bad input on the wire: a record of length 0 (the peer dropped), a frame
+# that is not a request (counted, the peer kept), then a request answered.
+G=$(new_host g)
+start_guest "$G" g --mem 32M --nic > /dev/null
+python3 - "$G/sim/g.nic" <<'PY' || fail "the NIC after bad input"
+import socket, struct, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.settimeout(10); return s
+s = conn()
+s.sendall(b'\0\0\0\0')
+assert s.recv(100) == b'', 'a zero-length record: the peer is dropped'
+s = conn()
+junk = b'\xff' * 60
+req_eth = bytes.fromhex('5254005e00025254000000c10800')
+pl = b'SNRQ' + struct.pack('>QQ', 1, 3)
+udp = struct.pack('>HHHH', 40000, 7007, 8 + len(pl), 0)
+ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + 8 + len(pl), 1, 0x4000, 64, 17, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+req = req_eth + ip + udp + pl
+s.sendall(struct.pack('>I', len(junk)) + junk + struct.pack('>I', len(req)) + req)
+got = s.recv(4096)
+assert len(got) >= 4 + 66 and got[4 + 42:4 + 46] == b'SNRP', got
+PY
+colo-simguest info --rundir "$G" --name g | grep -qx "nic refused: 2 (peers 2)" ||
+	fail "the NIC's refusals: $(colo-simguest info --rundir "$G" --name g | grep nic)"
+colo-simguest destroy --rundir "$G" --name g > /dev/null
 
 say "random replies | requests answered | random released (sent by A, B) | checkpoints | requests/s | checkpoints/s"
 for ppm in 0 10000 100000; do

@@ -616,7 +616,7 @@ static void test_cli(void)
     CU_ASSERT_FATAL(pid > 0);
     CU_ASSERT_TRUE(sock_exists("N", "nic"));
     CU_ASSERT_EQUAL(sg(out, sizeof(out), "info", "--rundir", fx.dir, "--name", "N", NULL), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nic: random 250 ppm\nnic received: 0\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nic: random 250 ppm\nnic received: 0\nnic refused: 0 (peers 0)\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nic next seq: 1\n"));
     kill(pid, SIGTERM);
     CU_ASSERT_EQUAL(reap(pid, WAIT_MS), 0);

@@ -98,6 +98,7 @@ int cmd_info(int argc, char **argv)
     if (in.flags & SIM_INFO_NIC) {
         printf("nic: random %" PRIu32 " ppm\n", in.nic_random_ppm);
         printf("nic received: %" PRIu64 "\n", in.nic_received);
+        printf("nic refused: %" PRIu64 " (peers %" PRIu64 ")\n", in.nic_bad, in.nic_peers);
         printf("nic replies: %" PRIu64 " (%" PRIu64 " random)\n", in.nic_replies, in.nic_randoms);
         printf("nic next seq: %" PRIu64 "\n", in.nic_next_seq);
         printf("nic state: %016" PRIx64 "\n", in.nic_state);

@@ -163,8 +163,10 @@ static int read_wire(struct guest *g)
         size_t off = 0;
         while (g->nic_in_len - off >= 4) {
             uint32_t len = rd32(g->nic_in + off);
-            if (len == 0 || len > SIM_NIC_FRAME_MAX)
+            if (len == 0 || len > SIM_NIC_FRAME_MAX) {
+                g->nic_bad++;
                 return -1;      /* not this wire's framing: drop the peer */
+            }
             if (g->nic_in_len - off < 4 + (size_t)len)
                 break;
             take_request(g, g->nic_in + off + 4, len);
@@ -315,6 +317,8 @@ void nic_info(struct guest *g, struct sim_info *info)
     info->nic_replies = g->nic_replies;
     info->nic_randoms = g->nic_randoms;
     info->nic_received = g->nic_received;
+    info->nic_bad = g->nic_bad;
+    info->nic_peers = g->nic_peers;
     const struct sim_nic_hdr *h = hdr_of(g);
     if (memcmp(h->magic, SIM_NIC_MAGIC, sizeof(h->magic)) == 0) {
         info->nic_next_seq = __atomic_load_n(&h->next_seq, __ATOMIC_RELAXED);

@@ -150,6 +150,7 @@ struct sim_info {
     /* SIM_INFO_NIC: this process's NIC counters, and its record in memory */
     uint64_t nic_received, nic_replies, nic_randoms;
     uint64_t nic_next_seq, nic_state;
+    uint64_t nic_bad, nic_peers;     /* frames not a request; wire peers taken */
 };
 
 /* The context blob, little-endian: header, then nr_vcpus records. */
