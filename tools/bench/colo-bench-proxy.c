@@ -62,6 +62,24 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static bool tmpdir_made;
+
+/* The sockets and logs in tmpdir, and tmpdir itself. */
+static void remove_tmpdir(void)
+{
+    static const char *const files[] = { "pin.sock", "sin.sock", "out.sock", "ntf.sock",
+                                         "qemu.log", "proxy.log" };
+    char path[128];
+
+    if (!tmpdir_made)
+        return;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+        unlink(path);
+    }
+    rmdir(tmpdir);
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
@@ -475,6 +493,8 @@ int main(int argc, char **argv)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/colo-bench-proxy.XXXXXX");
     if (!mkdtemp(tmpdir))
         die("mkdtemp: %s", strerror(errno));
+    tmpdir_made = true;
+    atexit(remove_tmpdir);  /* a run that dies leaves nothing either */
     signal(SIGPIPE, SIG_IGN);
 
     enum { PPS64, PPS1400, PING, TESTS };
@@ -538,13 +558,5 @@ int main(int argc, char **argv)
     }
     if (!complete)
         printf("# some runs did not release every frame (see the round lines)\n");
-    char path[128];
-    static const char *const files[] = { "pin.sock", "sin.sock", "out.sock", "ntf.sock",
-                                         "qemu.log", "proxy.log" };
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        sock_path(path, sizeof(path), files[i]);
-        unlink(path);
-    }
-    rmdir(tmpdir);
     return 0;
 }
