@@ -37,6 +37,7 @@
 #include "colo-internal.h"
 #include "stream/net.h"
 #include "stream/stream.h"
+#include "unix_sock.h"
 
 #define RELAYS_MAX 4
 #define HANDSHAKE_TIMEOUT_MS 10000
@@ -72,21 +73,6 @@ struct serve {
     struct relay relay[RELAYS_MAX];
 };
 
-static int unix_connect(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return negative_errno();
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int r = negative_errno();
-        close(fd);
-        return r;
-    }
-    return fd;
-}
-
 /* One relayed connection: the handshake (server on a secondary, client
  * on a primary), then the bytes both ways. */
 static void *relay_main(void *opaque)
@@ -104,7 +90,7 @@ static void *relay_main(void *opaque)
         rl->fd = -1;
         if (r == 0)
             r = colo_stream_handshake_server(s, sv->key, sv->keylen, HANDSHAKE_TIMEOUT_MS, NULL);
-        if (r == 0 && (ufd = unix_connect(sv->nbd_path)) < 0)
+        if (r == 0 && (ufd = colo_unix_connect(sv->nbd_path)) < 0)
             r = LOG_ERRNO(ctx, ufd, "%s: cannot reach the sidecar's NBD server %s", sv->label,
                           sv->nbd_path);
     } else {

@@ -15,6 +15,7 @@
 #include "proxy/datapath/rewrite.h"
 #include "proxy/frame.h"
 #include "proxy/service/reader.h"
+#include "unix_sock.h"
 
 static const char *const if_option[DP_IF__MAX] = { "--client-if", "--primary-if", "--secondary-if" };
 static const char *const sock_option[DP_SOCK__MAX] = { "--primary-in", "--secondary-in", "--outdev" };
@@ -30,23 +31,6 @@ struct dp {
     colo_rewriter *rw;
     const struct proxy_log *log;
 };
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -ENAMETOOLONG;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return negative_errno();
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int r = negative_errno();
-        close(fd);
-        return r;
-    }
-    return fd;
-}
 
 /* A guest's frame to the proxy, as one record. A record is never sent in
  * part: one the socket has no room for is dropped and counted, as a full
@@ -193,7 +177,7 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failo
             goto out;
         }
     for (int s = 0; s < DP_SOCK__MAX; s++) {
-        d.sock[s] = connect_unix(o->path[s]);
+        d.sock[s] = colo_unix_connect(o->path[s]);
         if (d.sock[s] < 0) {
             proxy_fail(d.log, 1, "%s %s: cannot connect: %s", sock_option[s], o->path[s],
                        strerror(-d.sock[s]));
