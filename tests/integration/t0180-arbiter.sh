@@ -64,6 +64,16 @@ sampler() { exec colo-simguest sample --every 10 --for 120 "$A/g" "$B/g" > "$1";
 states() { cut -d' ' -f1,2 "$1"; }
 seen() { states "$1" | grep -c "^$2\$" || true; }
 sampler_stop() { kill -TERM "$2"; wait "$2" || fail "the sampler of $1 exited $?"; }
+# sampler_seen FILE "A B" SECS: wait (bounded) until a sample was so. The
+# secondary's receive exits just after it unpaused its guest; on a loaded
+# machine the sampler may not have looked since.
+sampler_seen() {
+    local end=$((SECONDS + $3))
+    until [ "$(seen "$1" "$2")" -gt 0 ]; do
+        [ $SECONDS -lt $end ] || return 1
+        sleep 0.05
+    done
+}
 
 # The sampler's misuses: one line each, exit 2. A guest not there is none.
 sample_usage() { # WANT ARGS...
@@ -114,6 +124,7 @@ kill -STOP "$pri"
 stalled=$(date +%s%N)
 wait_pid $sec 30 || fail "the secondary exited $? after A stalled: $(cat "$B/sec.err")"
 took=$(( ($(date +%s%N) - stalled) / 1000000 ))
+sampler_seen "$T/s2" "paused run" 10 || true # judged below, with the samples
 sampler_stop "$T/s2" $smp
 [ "$(running "$A")" = paused ] || fail "A's guest is $(running "$A") after B went live"
 info=$(colo-simguest info --rundir "$A" --name g)
