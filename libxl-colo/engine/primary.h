@@ -7,7 +7,7 @@
 #include "control/control.h"
 #include "engine/capture.h"
 #include "engine/failover.h"
-#include "engine/link.h"
+#include "stream/link.h"
 #include "engine/nic.h"
 #include "engine/ownership.h"
 #include "engine/pages_copy.h"

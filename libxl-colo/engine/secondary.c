@@ -20,7 +20,7 @@
 #include "block/disks.h"
 #include "engine/disk_control.h"
 #include "engine/failover.h"
-#include "engine/link.h"
+#include "stream/link.h"
 #include "engine/ownership.h"
 #include "engine/colo_cache.h"
 #include "engine/staging.h"

@@ -32,6 +32,9 @@ static const struct rec_info rec_info[] = {
     { COLO_REC_STOP, 0, EPOCH_BODY, "STOP" },
     { COLO_REC_ERROR, 0, COLO_MAX_ERROR_BODY, "ERROR" },
     { COLO_REC_DISK_DATA, 0, COLO_MAX_DISK_DATA_BODY, "DISK_DATA" },
+    { COLO_REC_NET_CLIENT, 0, COLO_MAX_NET_FRAME_BODY, "NET_CLIENT" },
+    { COLO_REC_NET_PRIMARY, 0, COLO_MAX_NET_FRAME_BODY, "NET_PRIMARY" },
+    { COLO_REC_NET_SECONDARY, 0, COLO_MAX_NET_FRAME_BODY, "NET_SECONDARY" },
 };
 
 static const struct rec_info *rec_lookup(uint16_t type)

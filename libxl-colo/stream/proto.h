@@ -50,6 +50,12 @@ enum colo_rec_type {
     /* A disk's replication link (block/nbd_relay.c): the bytes of one NBD
      * connection, both ways, then STOP when a side closes it. */
     COLO_REC_DISK_DATA = 0x0040,
+
+    /* The link between the two hosts' datapaths (proxy/datapath/): one
+     * Ethernet frame each. */
+    COLO_REC_NET_CLIENT = 0x0050,    /* pri -> sec: the client's, mirrored */
+    COLO_REC_NET_PRIMARY = 0x0051,   /* pri -> sec: the primary guest's SYN-ACK */
+    COLO_REC_NET_SECONDARY = 0x0052, /* sec -> pri: the secondary guest's, renumbered */
 };
 
 /* Record flags. Any other bit is an error. */
@@ -117,6 +123,7 @@ struct colo_wire_vmstate_size {
 #define COLO_MAX_CONFIG_BODY (sizeof(struct colo_wire_domain_config) + (64u << 10))
 #define COLO_MAX_ERROR_BODY 1024u
 #define COLO_MAX_DISK_DATA_BODY (64u << 10)
+#define COLO_MAX_NET_FRAME_BODY 1518u /* as the datapath's interfaces (ifsock.h) */
 #define COLO_MAX_NR_PAGES (1ull << 22) /* 16 GiB of 4 KiB pages */
 
 /* Bound for a type, 0 for an unknown type (every known type has one > 0). */

@@ -61,8 +61,9 @@ ALLOWED = {
     'proxy': {'top'},
     'proxy/service': {'proxy', 'top'},
     # the network around the proxy, on real interfaces: the framing of
-    # proxy/service/ (its reader), the checksum of proxy/
-    'proxy/datapath': {'proxy/service', 'proxy', 'top'},
+    # proxy/service/ (its reader), the checksum of proxy/, the link between
+    # two hosts' datapaths of stream/ (an authenticated stream)
+    'proxy/datapath': {'proxy/service', 'proxy', 'stream', 'top'},
     'block': {'qmp', 'stream', 'top'},
     'backend': {'top'},
     'backend/sim': {'backend', 'top'},

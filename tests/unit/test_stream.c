@@ -136,6 +136,10 @@ static void test_bad_headers(void)
         { COLO_REC_PAGES, 0, 1ull << 40, -EMSGSIZE,
           "record PAGES length 1099511627776 exceeds bound 4202504" },
         { COLO_REC_HEARTBEAT, 0, 9, -EMSGSIZE, "record HEARTBEAT length 9 exceeds bound 8" },
+        /* the datapath's link: one Ethernet frame a record */
+        { COLO_REC_NET_CLIENT, 0, 1519, -EMSGSIZE, "record NET_CLIENT length 1519 exceeds bound 1518" },
+        { COLO_REC_NET_SECONDARY, 0, 1ull << 62, -EMSGSIZE,
+          "record NET_SECONDARY length 4611686018427387904 exceeds bound 1518" },
         { COLO_REC_HELLO, 0, 80, -EPROTO, "record HELLO after the handshake" },
     };
     uint8_t junk[100];

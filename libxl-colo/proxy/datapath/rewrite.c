@@ -209,9 +209,14 @@ static bool syn_ack(const struct colo_frame *f)
     return (f->tcp_flags & (COLO_TCP_SYN | COLO_TCP_ACK)) == (COLO_TCP_SYN | COLO_TCP_ACK);
 }
 
+bool colo_rewrite_learns_from(const struct colo_frame *f)
+{
+    return is_tcp(f) && syn_ack(f);
+}
+
 void colo_rewrite_from_primary(colo_rewriter *r, const uint8_t *frame, const struct colo_frame *f)
 {
-    if (!is_tcp(f) || !syn_ack(f))
+    if (!colo_rewrite_learns_from(f))
         return;
     struct conn *x = find(r, f, true, true);
     if (x)

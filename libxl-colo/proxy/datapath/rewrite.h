@@ -20,6 +20,7 @@
 #ifndef COLO_PROXY_DATAPATH_REWRITE_H
 #define COLO_PROXY_DATAPATH_REWRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ struct colo_rewrite_counters {
 int colo_rewriter_new(colo_rewrite_ready_cb *ready, void *opaque, colo_rewriter **out);
 void colo_rewriter_free(colo_rewriter *r);
 
+/* Is f a frame of the primary's that the rewriter learns from (a TCP
+ * SYN-ACK)? The others it ignores: a primary's host sends only these to
+ * a rewriter on the secondary's host. */
+bool colo_rewrite_learns_from(const struct colo_frame *f);
 /* The primary guest's frame f (parsed): its SYN-ACK's numbers learnt. */
 void colo_rewrite_from_primary(colo_rewriter *r, const uint8_t *frame, const struct colo_frame *f);
 /* The secondary guest's frame, renumbered in place: 0 to send it on, 1

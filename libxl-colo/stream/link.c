@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "engine/link.h"
+#include "stream/link.h"
 #include "stream/net.h"
 
 #define CONNECT_WINDOW_MS 10000

@@ -1,5 +1,5 @@
 /*
- * link_accept.c - the secondary's door (colo_link_accept, link.h).
+ * link_accept.c - the secondary's door (colo_link_accept, stream/link.h).
  *
  * Anyone who can reach the port may knock: a port scan, a second primary
  * with the wrong key, a peer that connects and says nothing. None of them
@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/link.h"
+#include "stream/link.h"
 #include "stream/net.h"
 
 #define PEERS_MAX 8
@@ -120,6 +120,12 @@ static void let_in(struct door *d, int lfd)
 int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
                      const libxlcolo_options *opt, colo_stream **out)
 {
+    return colo_link_accept_until(ctx, addr, port, opt, -1, out);
+}
+
+int colo_link_accept_until(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
+                           const libxlcolo_options *opt, int stop_fd, colo_stream **out)
+{
     uint8_t *key;
     size_t keylen;
     int r = colo_link_key(ctx, opt, &key, &keylen);
@@ -143,14 +149,19 @@ int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
         d.k[i].fd = -1;
 
     while (!won) {
-        struct pollfd fds[2] = {
+        struct pollfd fds[3] = {
             { .fd = lfd, .events = POLLIN },
             { .fd = d.wake[0], .events = POLLIN },
+            { .fd = stop_fd, .events = POLLIN },
         };
-        if (poll(fds, 2, -1) < 0) {
+        if (poll(fds, 3, -1) < 0) {
             if (errno == EINTR)
                 continue;
             r = LOG_ERRNO(ctx, negative_errno(), "poll");
+            break;
+        }
+        if (fds[2].revents) {
+            r = -ECANCELED; /* the caller's to say */
             break;
         }
         if (fds[1].revents) {

@@ -1,6 +1,8 @@
 /*
  * link.h - the replication link: a TCP connection, authenticated, carrying
- * the stream; plus the small record exchanges both sides share.
+ * the stream; plus the small record exchanges both sides share. The
+ * engine opens one for the checkpoints; colo-datapath one between the two
+ * hosts' datapaths (proxy/datapath/datapath.h).
  */
 #ifndef COLO_LINK_H
 #define COLO_LINK_H
@@ -18,6 +20,10 @@ int colo_link_connect(libxlcolo_ctx *ctx, const char *host, uint16_t port,
  * handshakes run side by side, so a peer that stalls delays no other. */
 int colo_link_accept(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
                      const libxlcolo_options *opt, colo_stream **out);
+/* The same, given up with -ECANCELED (nothing said) once stop_fd is
+ * readable (-1: never). */
+int colo_link_accept_until(libxlcolo_ctx *ctx, const char *addr, uint16_t port,
+                           const libxlcolo_options *opt, int stop_fd, colo_stream **out);
 
 /* The handshake's whole bound, as docs/protocol.md 4.2 says. */
 #define HANDSHAKE_TIMEOUT_MS 10000
