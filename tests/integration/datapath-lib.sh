@@ -32,10 +32,11 @@ dp_veth() {
 	ip link add $2 netns $NS$1 type veth peer name $4 netns $NS$3 &&
 	ip -n $NS$1 link set $2 up && ip -n $NS$3 link set $4 up
 }
-# The guests P and S: the same address and MAC (their interfaces p0, s0).
+# dp_guests LETTER...: the guests (P and S): the same address and MAC,
+# on their interfaces p0, s0.
 dp_guests() {
 	local n
-	for n in p s; do
+	for n in "$@"; do
 		ip -n $NS$n link set ${n}0 address 52:54:00:12:34:56 &&
 		ip -n $NS$n addr add 10.0.0.2/24 dev ${n}0 || die "guest $n address"
 	done

@@ -43,7 +43,7 @@ usage_is "colo-datapath: --client-if and --secondary-if are the same interface a
 dp_netns c d p s
 for n in c p s; do dp_veth $n ${n}0 d d$n || die "veth $n"; done
 ip -n ${NS}c addr add 10.0.0.1/24 dev c0 || die "client address"
-dp_guests
+dp_guests p s
 dp_proxy
 dp_start d dp --client-if dc --primary-if dp --secondary-if ds $(dp_proxy_opts)
 dp_runs

@@ -56,7 +56,7 @@ ip -n ${NS}c addr add 10.0.0.1/24 dev br0 || die "client address"
 dp_veth p p0 d dp && dp_veth s s0 e es || die "the guests' veths"
 dp_veth d dl e el || die "the link's veth"
 ip -n ${NS}d addr add 10.9.0.1/24 dev dl && ip -n ${NS}e addr add 10.9.0.2/24 dev el || die "the link's addresses"
-dp_guests
+dp_guests p s
 key=$(new_key key)
 wrong=$(new_key wrong)
 

@@ -3,6 +3,7 @@
  *
  *   one host:    --client-if IF --primary-if IF --secondary-if IF
  *                --primary-in PATH --secondary-in PATH --outdev PATH
+ *   Remus:       --client-if IF --primary-if IF --primary-in PATH --outdev PATH
  *   the primary's host:   --client-if IF --primary-if IF
  *                --secondary-link HOST[:PORT] (--key FILE | --insecure)
  *                --primary-in PATH --secondary-in PATH --outdev PATH
@@ -29,6 +30,7 @@
 #define PROG "colo-datapath"
 #define USAGE "usage: " PROG " --client-if IF --primary-if IF --secondary-if IF " \
               "--primary-in PATH --secondary-in PATH --outdev PATH\n" \
+              "       " PROG " --client-if IF --primary-if IF --primary-in PATH --outdev PATH\n" \
               "       " PROG " --client-if IF --primary-if IF --secondary-link HOST[:PORT] " \
               "(--key FILE | --insecure) --primary-in PATH --secondary-in PATH --outdev PATH\n" \
               "       " PROG " --secondary-if IF --client-if IF --listen ADDR[:PORT] " \
@@ -129,25 +131,29 @@ int main(int argc, char **argv)
     if (optind < argc)
         return usage("unexpected argument '%s'", argv[optind]);
     /* What each role needs (1) and refuses (0); the rest is the link's. */
-    static const char role_needs[3][6] = {
+    static const char role_needs[4][6] = {
         { 1, 1, 1, 1, 1, 1 },   /* one host */
         { 1, 1, 0, 1, 1, 1 },   /* the primary's host */
         { 1, 0, 1, 0, 0, 0 },   /* the secondary's host */
+        { 1, 1, 0, 1, 0, 1 },   /* Remus: no secondary */
     };
-    static const char *const role_name[3] = { "", " with --secondary-link", " with --listen" };
+    static const char *const role_name[4] = { "", " with --secondary-link", " with --listen",
+                                               " (Remus: no secondary)" };
     if (o.link_to && o.link_listen)
         return usage("--secondary-link and --listen are the two hosts' roles: one of them");
-    int role = o.link_to ? 1 : o.link_listen ? 2 : 0;
+    int role = o.link_to ? 1
+               : o.link_listen ? 2
+               : o.ifname[DP_SECONDARY] || o.path[DP_SIN] ? 0 : 3;
     for (size_t i = 0; i < 6; i++) {
         if (role_needs[role][i] && !*slot[i])
             return usage("%s is required%s", names[i], role_name[role]);
         if (!role_needs[role][i] && *slot[i])
             return usage("%s has no place%s", names[i], role_name[role]);
     }
-    if (role == 0 && (lo.key_file || lo.insecure))
+    if ((role == 0 || role == 3) && (lo.key_file || lo.insecure))
         return usage("%s is the link's: it needs --secondary-link or --listen",
                      lo.key_file ? "--key" : "--insecure");
-    if (role != 0 && !lo.key_file && !lo.insecure)
+    if ((role == 1 || role == 2) && !lo.key_file && !lo.insecure)
         return usage("the link needs --key FILE (or --insecure)");
     if (lo.key_file && lo.insecure)
         return usage("--key and --insecure: one of them");

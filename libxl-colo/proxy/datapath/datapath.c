@@ -23,7 +23,7 @@
 static const char *const if_option[DP_IF__MAX] = { "--client-if", "--primary-if", "--secondary-if" };
 static const char *const sock_option[DP_SOCK__MAX] = { "--primary-in", "--secondary-in", "--outdev" };
 
-enum dp_role { DP_ONE_HOST, DP_PRIMARY_HOST, DP_SECONDARY_HOST };
+enum dp_role { DP_ONE_HOST, DP_PRIMARY_HOST, DP_SECONDARY_HOST, DP_REMUS };
 
 /* The link's records, by what they carry. */
 enum dp_link { DL_CLIENT, DL_PRIMARY, DL_SECONDARY, DL__MAX };
@@ -159,7 +159,7 @@ static void counters(const struct dp *d, int fd)
     colo_json_put_u64(j, "held", rc.held);
     colo_json_put_u64(j, "table_full", rc.table_full);
     colo_json_close(j);
-    if (d->role != DP_ONE_HOST) {
+    if (d->role == DP_PRIMARY_HOST || d->role == DP_SECONDARY_HOST) {
         colo_json_open(j, "link");
         colo_json_put_bool(j, "lost", d->link_lost);
         colo_json_open(j, "sent");
@@ -200,7 +200,7 @@ static void from_client(struct dp *d, uint8_t *buf, size_t n, const struct colo_
     colo_ifsock_send(&d->in[DP_PRIMARY], buf, n);
     if (d->role == DP_PRIMARY_HOST)
         link_send(d, DL_CLIENT, buf, n);    /* renumbered on the secondary's host */
-    else
+    else if (d->role != DP_REMUS)
         to_secondary(d, buf, n, f);
     d->mirrored++;
 }
@@ -224,7 +224,7 @@ static int drain(struct dp *d, enum colo_dp_if i)
             if (parsed && d->role == DP_PRIMARY_HOST) {
                 if (colo_rewrite_learns_from(&f))
                     link_send(d, DL_PRIMARY, buf, (size_t)n);
-            } else if (parsed) {
+            } else if (parsed && d->role != DP_REMUS) {
                 colo_rewrite_from_primary(d->rw, buf, &f);
             }
             if (!d->failover)
@@ -303,12 +303,14 @@ static int open_all(struct dp *d, int stop_fd)
             return proxy_fail(d->log, 1, "%s %s", if_option[i], why);
     /* The secondary's host first, then the proxy: a wrong key touches
      * nothing of it. */
-    if (d->role != DP_ONE_HOST) {
+    if (d->role == DP_PRIMARY_HOST || d->role == DP_SECONDARY_HOST) {
         int r = link_open(d, stop_fd);
         if (r)
             return r;
     }
     for (int s = 0; s < DP_SOCK__MAX && d->role != DP_SECONDARY_HOST; s++) {
+        if (s == DP_SIN && d->role == DP_REMUS)
+            continue;
         d->sock[s] = colo_unix_connect(o->path[s]);
         if (d->sock[s] < 0)
             return proxy_fail(d->log, 1, "%s %s: cannot connect: %s", sock_option[s], o->path[s],
@@ -321,6 +323,10 @@ static int open_all(struct dp *d, int stop_fd)
                   "its releases to %s", o->ifname[DP_CLIENT], o->ifname[DP_PRIMARY],
                   o->ifname[DP_SECONDARY], o->ifname[DP_PRIMARY], o->ifname[DP_SECONDARY],
                   o->ifname[DP_CLIENT]);
+    else if (d->role == DP_REMUS)
+        proxy_say(d->log, PROXY_LOG_INFO, "forwarding: %s to %s; %s to the proxy (Remus: no "
+                  "secondary); its releases to %s", o->ifname[DP_CLIENT], o->ifname[DP_PRIMARY],
+                  o->ifname[DP_PRIMARY], o->ifname[DP_CLIENT]);
     else if (d->role == DP_PRIMARY_HOST)
         proxy_say(d->log, PROXY_LOG_INFO, "forwarding: %s to %s and to the secondary's host %s; "
                   "%s and the secondary's to the proxy; its releases to %s", o->ifname[DP_CLIENT],
@@ -360,7 +366,9 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failo
     struct dp d = { .log = &o->log, .o = o, .broken = DP_SOCK__MAX };
     int rc = 1;
 
-    d.role = o->link_to ? DP_PRIMARY_HOST : o->link_listen ? DP_SECONDARY_HOST : DP_ONE_HOST;
+    d.role = o->link_to ? DP_PRIMARY_HOST
+             : o->link_listen ? DP_SECONDARY_HOST
+             : o->ifname[DP_SECONDARY] ? DP_ONE_HOST : DP_REMUS;
     for (int i = 0; i < DP_IF__MAX; i++)
         d.in[i].fd = -1;
     for (int s = 0; s < DP_SOCK__MAX; s++)
@@ -389,7 +397,8 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failo
             { .fd = proxy_on ? d.sock[DP_OUT] : -1, .events = POLLIN },
             { .fd = proxy_on ? d.sock[DP_PIN] : -1, .events = POLLIN },
             { .fd = proxy_on ? d.sock[DP_SIN] : -1, .events = POLLIN },
-            { .fd = d.failover || d.role == DP_PRIMARY_HOST ? -1 : failover_fd, .events = POLLIN },
+            { .fd = d.failover || d.role == DP_PRIMARY_HOST || d.role == DP_REMUS ? -1 : failover_fd,
+              .events = POLLIN },
             { .fd = d.link ? colo_stream_fd(d.link) : -1, .events = POLLIN },
         };
         if (poll(fds, ARRAY_SIZE(fds), -1) < 0) {
@@ -429,7 +438,7 @@ int colo_datapath_run(const struct colo_datapath_opts *o, int stop_fd, int failo
         }
         /* The inputs send us nothing: readable means the proxy closed. */
         for (int s = DP_PIN; s <= DP_SIN && proxy_on; s++)
-            if (fds[5 + s].revents) {
+            if (fds[5 + s].revents && d.sock[s] >= 0) {
                 proxy_fail(d.log, 1, "%s %s: the proxy closed it", sock_option[s], o->path[s]);
                 goto out;
             }

@@ -14,9 +14,13 @@
  * alone, and the secondary's straight to the client, renumbered, so that
  * the client's connections go on.
  *
- * Three roles:
+ * Four roles:
  *   - one host: the secondary guest is an interface here too (as in the
  *     tests' namespaces);
+ *   - Remus (no secondary_if, no secondary-in, no link): the client's
+ *     frames go to the primary alone, its frames to the proxy's
+ *     --primary-in, which holds them until their checkpoint is
+ *     acknowledged (the output commit), its releases to the client;
  *   - the primary's host (link_to): the secondary's side is the link, an
  *     authenticated stream (stream/link.h) to the secondary's host. The
  *     client's frames go over it (NET_CLIENT), and so do the primary
