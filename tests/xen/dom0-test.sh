@@ -12,7 +12,9 @@
 # colo-pvh colo-hvm colo-linux (the real xl-colo through tools/osstest's
 # ts-colo-* steps, see dom0-colo.sh), disk-linux (the Linux guest with a
 # replicated disk, see dom0-disk.sh), fence-pvh (ownership through an etcd
-# in dom0: a stalled xl-colo start fenced, see dom0-fence.sh), cycles-pvh cycles-hvm cycles-linux
+# in dom0: a stalled xl-colo start fenced, see dom0-fence.sh), net-linux (the
+# Linux guest with a vif, its output held until each checkpoint's
+# acknowledgement, see dom0-net.sh), cycles-pvh cycles-hvm cycles-linux
 # (start -> checkpoints -> stop, again and again, the guest alive after each),
 # soak-pvh soak-hvm soak-linux (xl-colo against xl remus, crashes per 1000
 # checkpoints), platform (the hypervisor alone, under checkpoint-shaped
@@ -250,6 +252,7 @@ step_refuse_pv() {
 . /xen-colo/dom0-soak.sh
 . /xen-colo/dom0-disk.sh
 . /xen-colo/dom0-fence.sh
+. /xen-colo/dom0-net.sh
 
 XN=$(arg xn); XINT=$(arg xint); XPERF=$(arg xperf); XPERF=${XPERF:-30}
 XCYCLES=$(arg xcycles); XSOAK=$(arg xsoak); XPLATFORM=$(arg xplatform)
@@ -274,6 +277,7 @@ for step in $(arg xsteps | tr ':' ' '); do
         colo-linux)  step_colo linpvh $CFG/linpvh.cfg linux 7921 remus ;;
         disk-linux)  step_disk 8101 ;;
         fence-pvh)   step_fence 8111 ;;
+        net-linux)   step_net 8121 ;;
         cycles-pvh)  step_cycles tinypvh $CFG/tinypvh.cfg asm 7931 ;;
         cycles-hvm)  step_cycles tinyhvm $CFG/tinyhvm-mb.cfg asm 7961 ;;
         cycles-linux) step_cycles linpvh $CFG/linpvh.cfg linux 7991 ;;

@@ -34,6 +34,9 @@ cp "$BB" "$GR/bin/busybox"
 # The PV block frontend (a module in Debian's kernel) for the disk guest's xvdb.
 mkdir -p "$GR/lib/modules"
 cp "$ROOT/lib/modules/$KV/kernel/drivers/block/xen-blkfront.ko" "$GR/lib/modules/"
+# The PV network frontend and the server of the net-linux step's guest.
+cp "$ROOT/lib/modules/$KV/kernel/drivers/net/xen-netfront.ko" "$GR/lib/modules/"
+install -m 755 "$HERE/count-lines" "$GR/bin/count-lines"
 install -m 755 "$HERE/guest-init" "$GR/init"
 (cd "$GR" && find . | cpio -o -H newc --quiet) | gzip -1 > "$G/guest-initrd.gz"
 
@@ -86,9 +89,19 @@ if [ "${NO_HVM:-0}" != 1 ]; then
     mkdir -p "$R/usr/share/qemu"; cp -r "$ROOT/usr/share/qemu/keymaps" "$R/usr/share/qemu/"
 fi
 for k in xen/xen-evtchn xen/xen-privcmd xen/xenfs/xenfs xen/xen-gntdev xen/xen-gntalloc \
-         block/nbd block/xen-blkback/xen-blkback; do
+         block/nbd block/xen-blkback/xen-blkback net/xen-netback/xen-netback net/veth; do
     cp "$ROOT/lib/modules/$KV/kernel/drivers/$k.ko" "$R/lib/modules/"
 done
+# The net-linux step: the bridge that is the secondary's network after its
+# failover, and the host's iproute2 for the client's namespace (busybox's
+# ip has no netns). Busybox's ip links are removed first: cp would write
+# through them into busybox.
+for k in net/llc/llc net/802/stp net/bridge/bridge; do
+    cp "$ROOT/lib/modules/$KV/kernel/$k.ko" "$R/lib/modules/"
+done
+IP=$(command -v ip) || die "ip not found (apt-get install iproute2)"
+rm -f "$R/bin/ip" "$R/sbin/ip" "$R/usr/bin/ip" "$R/usr/sbin/ip"
+cp -L "$IP" "$R/sbin/ip"; copy_libs "$IP"
 # The replication sidecars of the disk-linux step, and qemu-nbd to put
 # their exports on /dev/nbdN for blkback: the host's Debian QEMU (the Xen
 # device model has no replication driver).
@@ -106,6 +119,7 @@ mkdir -p "$R$(dirname "$QM")"; cp -L "$QM" "$R$QM"; copy_libs "$QM"
 cp "$ROOT/etc/xen/xl.conf" "$R/etc/xen/"
 mkdir -p "$R/etc/xen/scripts"
 install -m 755 "$HERE/block-hotplug" "$R/etc/xen/scripts/block"
+install -m 755 "$HERE/vif-hotplug" "$R/etc/xen/scripts/vif-colo"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$R/etc/passwd"
 printf 'root:x:0:\n' > "$R/etc/group"
 
@@ -121,7 +135,7 @@ real_bin() {
     echo "$f"
 }
 INCLUDED=""
-for p in xl-plugin/xl-colo tests/xen/xen-backend-check ${XEN_COLO_EXTRA_BINS:-}; do
+for p in xl-plugin/xl-colo tools/datapath/colo-datapath tests/xen/xen-backend-check ${XEN_COLO_EXTRA_BINS:-}; do
     [ -x "$BUILD/$p" ] || continue
     rb=$(real_bin "$BUILD/$p")
     cp -L "$rb" "$R/usr/local/bin/$(basename "$p")"
@@ -143,6 +157,7 @@ install -m 644 "$HERE/dom0-colo.sh" "$R/xen-colo/dom0-colo.sh"
 install -m 644 "$HERE/dom0-soak.sh" "$R/xen-colo/dom0-soak.sh"
 install -m 644 "$HERE/dom0-disk.sh" "$R/xen-colo/dom0-disk.sh"
 install -m 644 "$HERE/dom0-fence.sh" "$R/xen-colo/dom0-fence.sh"
+install -m 644 "$HERE/dom0-net.sh" "$R/xen-colo/dom0-net.sh"
 # the osstest steps, run for real by the colo-* steps
 OSS=$HERE/../../tools/osstest
 mkdir -p "$S/osstest"

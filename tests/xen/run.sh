@@ -35,7 +35,7 @@ OUT=${XEN_COLO_OUT:-$BUILD/tests/xen/out}
 # start/stop cycles (cycles-*) run in `make soak-xen`: with them check-xen
 # no longer fit CI's hour on a slower machine (the colo-* steps keep the
 # guest-alive checks after stop, SIGKILL and failover).
-XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:colo-pvh:fence-pvh:colo-hvm:colo-linux:disk-linux}
+XSTEPS=${XSTEPS:-smoke-pvh:smoke-linux:smoke-hvm:refuse-pv:backend-pvh:backend-hvm:backend-linux:colo-pvh:fence-pvh:colo-hvm:colo-linux:disk-linux:net-linux}
 mkdir -p "$OUT"
 LOG=$OUT/serial.log
 

@@ -35,12 +35,18 @@
  *       checkpoint's shape: cleanmap-early / cleanmap-late (pause, CLEAN,
  *       map and read 1024 frames, unpause; unmapped before or after the
  *       unpause). Stops when the guest dies, and says after how many.
+ *   xen-backend-check unix-get PATH
+ *       print what a unix socket's server sends before it closes (up to
+ *       64 KiB, in 5 s): the proxy's status line in the net-linux step,
+ *       where `xl-colo status` waits for the primary, and the primary for
+ *       the secondary's acknowledgement (dom0 has no other unix client).
  *
  * Results are lines "XCOLO: PASS|FAIL|FIGURE|INFO ..." on stdout.
  */
 #include "config.h"
 
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +59,8 @@
 #include "colo-internal.h"
 #include "backend/digest.h"
 #include "backend/xen/xen_priv.h"
+#include "macro.h"
+#include "unix_sock.h"
 
 #define BATCH 1024
 #define TINYPVH_COUNTER_PFN 0x300
@@ -774,6 +782,38 @@ static int cmd_stress(const char *name, const char *op, unsigned n, unsigned gap
     return ret;
 }
 
+static int cmd_unix_get(const char *path)
+{
+    static char buf[65536];
+    size_t have = 0;
+    _cleanup_close_ int fd = colo_unix_connect(path);
+    if (fd < 0) {
+        fprintf(stderr, "xen-backend-check: %s: %s\n", path, strerror(-fd));
+        return 1;
+    }
+    uint64_t end = colo_now_ns() + 5000000000ull;
+    while (have < sizeof(buf)) {
+        uint64_t now = colo_now_ns();
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (now >= end || poll(&p, 1, (int)((end - now) / 1000000) + 1) <= 0) {
+            fprintf(stderr, "xen-backend-check: %s: nothing more in 5 s, and not closed\n", path);
+            return 1;
+        }
+        ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "xen-backend-check: %s: %s\n", path, strerror(errno));
+            return 1;
+        }
+        if (n == 0)
+            break;
+        have += (size_t)n;
+    }
+    fwrite(buf, 1, have, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -797,6 +837,8 @@ int main(int argc, char **argv)
     if (argc >= 6 && strcmp(argv[1], "stress") == 0)
         return cmd_stress(argv[2], argv[3], (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]),
                           argc > 6 && strcmp(argv[6], "paused") == 0);
+    if (argc == 3 && strcmp(argv[1], "unix-get") == 0)
+        return cmd_unix_get(argv[2]);
     if (argc >= 5 && strcmp(argv[1], "watch") == 0)
         return cmd_watch(argv[2], (unsigned)atoi(argv[3]), argv[4],
                          argc > 5 ? (unsigned)atoi(argv[5]) : 0);
@@ -807,6 +849,7 @@ int main(int argc, char **argv)
                     "       xen-backend-check watch DOMAIN SECONDS NAME [SKIP]\n"
                     "       xen-backend-check logdirty DOMAIN\n"
                     "       xen-backend-check stop-and-die DOMAIN\n"
-                    "       xen-backend-check stress DOMAIN toggle|clean|peek|cleanmap-early|cleanmap-late N GAP_MS [paused]\n");
+                    "       xen-backend-check stress DOMAIN toggle|clean|peek|cleanmap-early|cleanmap-late N GAP_MS [paused]\n"
+                    "       xen-backend-check unix-get PATH\n");
     return 2;
 }
