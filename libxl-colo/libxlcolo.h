@@ -45,6 +45,7 @@ extern "C" {
 /* libxlcolo_options.proxy: the NIC comparison in the protection's own
  * process (below). */
 #define LIBXLCOLO_HAVE_PROXY 1
+#define LIBXLCOLO_HAVE_PROXY_DATAPATH 1
 
 typedef struct libxlcolo_ctx libxlcolo_ctx;
 
@@ -174,6 +175,15 @@ typedef struct {
     uint32_t max_flows;         /* 0: 65536 */
     uint64_t max_mem;           /* bytes held in all; 0: 128 MiB */
     uint32_t busy_poll_us;      /* after work, poll this long before sleeping; 0: off, 10000 at most */
+    /* LIBXLCOLO_HAVE_PROXY_DATAPATH: the datapath in the protection
+     * (colo-datapath's Remus role, in a thread): the client's frames
+     * from client_if to the guest's interface, the guest's to primary_in,
+     * what outdev releases to client_if. Remus only. NULL: the sockets
+     * are fed from outside. With it, primary_in and outdev may be NULL:
+     * RUN_DIR/nic/DOMAIN.pin.sock and DOMAIN.out.sock. */
+    const char *client_if;
+    const char *guest_if;       /* NULL: the backend's name for the domain's first vif
+                                 * (xen: vifDOMID.0; sim has none) */
 } libxlcolo_proxy;
 
 /* Everything a protection can be told. Fill with libxlcolo_options_init().

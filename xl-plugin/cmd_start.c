@@ -24,8 +24,14 @@ int cmd_start(struct xlcolo *xc, int nargs, char **args)
                                                       !px->outdev))
         return usage_error("start", "--proxy: primary-in, secondary-in and outdev are required "
                            "with --colo");
-    if (px && xc->opt.mode == LIBXLCOLO_MODE_REMUS && (!px->primary_in || !px->outdev))
-        return usage_error("start", "--proxy: primary-in and outdev are required");
+    if (px && xc->opt.mode == LIBXLCOLO_MODE_COLO && px->client_if)
+        return usage_error("start", "--proxy: client-if runs the datapath in Remus mode only: "
+                           "with --colo, run colo-datapath beside the protection");
+    if (px && px->guest_if && !px->client_if)
+        return usage_error("start", "--proxy: guest-if needs client-if");
+    if (px && xc->opt.mode == LIBXLCOLO_MODE_REMUS && !px->client_if &&
+        (!px->primary_in || !px->outdev))
+        return usage_error("start", "--proxy: primary-in and outdev are required (or client-if)");
     if (px && xc->opt.mode == LIBXLCOLO_MODE_REMUS && px->secondary_in)
         return usage_error("start", "--proxy: secondary-in is for --colo: Remus compares "
                            "nothing");

@@ -114,7 +114,8 @@ static const struct xlcolo_option start_options[] = {
       .help = "the guest's output, on colo-compare's sockets (colo-proxy(8)): compared with "
               "--colo, held until its checkpoint is acknowledged in Remus; "
               "primary-in=PATH,[secondary-in=PATH (--colo),]outdev=PATH[,status=PATH]"
-              "[,compare-timeout=MS][,busy-poll=US][,vnet-hdr]" },
+              "[,compare-timeout=MS][,busy-poll=US][,vnet-hdr]; Remus: client-if=IF[,guest-if=IF] "
+              "forwards between the client's interface and the guest's (its vif) here" },
     OPTION_JSON("one JSON object per event"),
     OPTION_HELP,
     {}

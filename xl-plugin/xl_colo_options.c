@@ -98,7 +98,8 @@ static int store_disk(struct xlcolo *xc, const char *cmd, const char *arg)
 }
 
 /* --proxy primary-in=PATH,secondary-in=PATH,outdev=PATH[,status=PATH]
- * [,compare-timeout=MS][,busy-poll=US][,vnet-hdr]: the NIC comparison, once. */
+ * [,client-if=IF[,guest-if=IF]][,compare-timeout=MS][,busy-poll=US][,vnet-hdr]:
+ * the NIC comparison, once. */
 static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
 {
     libxlcolo_proxy *px = &xc->proxy;
@@ -128,6 +129,10 @@ static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
             path = &px->outdev;
         else if (strcmp(item, "status") == 0)
             path = &px->status;
+        else if (strcmp(item, "client-if") == 0)
+            path = &px->client_if;
+        else if (strcmp(item, "guest-if") == 0)
+            path = &px->guest_if;
         if (path) {
             if (*path)
                 return usage_error(cmd, "--proxy: %s given twice", item);
@@ -144,7 +149,8 @@ static int store_proxy(struct xlcolo *xc, const char *cmd, const char *arg)
             px->busy_poll_us = (uint32_t)v;
         } else {
             return usage_error(cmd, "--proxy: unknown key '%s' (primary-in, secondary-in, "
-                               "outdev, status, compare-timeout, busy-poll, vnet-hdr)", item);
+                               "outdev, status, client-if, guest-if, compare-timeout, busy-poll, "
+                               "vnet-hdr)", item);
         }
     }
     xc->opt.proxy = px;     /* what the mode needs: cmd_start */

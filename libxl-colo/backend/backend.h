@@ -55,6 +55,7 @@ struct colo_domain_info {
     bool pv_drivers;     /* xen: stop by cooperative suspend */
     bool fenced;         /* stopped by a fence (COLO_PAUSE_FENCE) */
     char uuid[37];       /* 8-4-4-4-12: the key of its ownership (arbiter/) */
+    char vif[16];        /* its first network interface on this host (xen: vifDOMID.0); "": none known */
 };
 
 /* What the secondary needs to build its domain; sent in the stream. */

@@ -2,16 +2,33 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "colo-internal.h"
 #include "engine/nic.h"
+#include "proxy/datapath/datapath.h"
 #include "proxy/service/proxy.h"
+
+/* The datapath's thread (libxlcolo_proxy.client_if): colo-datapath's
+ * Remus role on the proxy's sockets. */
+struct nic_datapath {
+    struct colo_datapath_opts o;
+    char pin[108], out[108];     /* default socket paths, sun_path's size */
+    char guest_if[16];
+    int stop_fd;
+    int counters[2];             /* a pipe: its counters at the end */
+    pthread_t thread;
+    bool started;
+    int rc;
+};
 
 struct colo_nic {
     libxlcolo_ctx *ctx;
@@ -22,6 +39,7 @@ struct colo_nic {
     bool started;
     bool buffer;                /* Remus: the output buffer */
     atomic_bool ended;
+    struct nic_datapath dp;
 };
 
 static void nic_line(void *opaque, enum proxy_level lvl, const char *line)
@@ -54,6 +72,103 @@ static void *nic_thread(void *opaque)
     return NULL;
 }
 
+static void *nic_datapath_thread(void *opaque)
+{
+    colo_nic *n = opaque;
+
+    n->dp.rc = colo_datapath_run(&n->dp.o, n->dp.stop_fd, -1, n->dp.counters[1]);
+    atomic_store(&n->ended, true);
+    return NULL;
+}
+
+/* The datapath's options: the guest's interface is the backend's vif
+ * unless given; the sockets default to RUN_DIR/nic/DOMAIN.*.sock. */
+static int nic_datapath_prepare(colo_nic *n, const libxlcolo_proxy *cfg, const char *run_dir,
+                                const char *vif, struct proxy_opts *po)
+{
+    struct nic_datapath *dp = &n->dp;
+    const char *guest = cfg->guest_if ? cfg->guest_if : vif;
+
+    if (!n->buffer)
+        return LOG_ERRNO(n->ctx, -EOPNOTSUPP, "NIC of %s: client-if runs the datapath in Remus "
+                         "mode only: with --colo, run colo-datapath beside the protection "
+                         "(colo-proxy(8))", n->domain);
+    if (!guest || !guest[0])
+        return LOG_ERRNO(n->ctx, -EINVAL, "NIC of %s: no guest-if, and the backend knows no "
+                         "vif of the domain", n->domain);
+    if (strlen(guest) >= sizeof(dp->guest_if) || strlen(cfg->client_if) >= sizeof(dp->guest_if))
+        return LOG_ERRNO(n->ctx, -ENAMETOOLONG, "NIC of %s: an interface name is longer than "
+                         "15 characters", n->domain);
+    snprintf(dp->guest_if, sizeof(dp->guest_if), "%s", guest);
+    char dir[sizeof(dp->pin)];
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/nic", run_dir) >= sizeof(dir))
+        return LOG_ERRNO(n->ctx, -ENAMETOOLONG, "NIC of %s: %s/nic is too long for a socket "
+                         "path", n->domain, run_dir);
+    if (!po->path[EP_PRIMARY] || !po->path[EP_OUTDEV]) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return LOG_ERRNO(n->ctx, negative_errno(), "NIC of %s: mkdir %s", n->domain, dir);
+        if ((size_t)snprintf(dp->pin, sizeof(dp->pin), "%s/%s.pin.sock", dir, n->domain) >=
+                sizeof(dp->pin) ||
+            (size_t)snprintf(dp->out, sizeof(dp->out), "%s/%s.out.sock", dir, n->domain) >=
+                sizeof(dp->out))
+            return LOG_ERRNO(n->ctx, -ENAMETOOLONG, "NIC of %s: %s/%s.*.sock is too long for a "
+                             "socket path: give primary-in= and outdev=", n->domain, dir,
+                             n->domain);
+        if (!po->path[EP_PRIMARY])
+            po->path[EP_PRIMARY] = dp->pin;
+        if (!po->path[EP_OUTDEV])
+            po->path[EP_OUTDEV] = dp->out;
+    }
+    dp->o = (struct colo_datapath_opts){
+        .ifname = { [DP_CLIENT] = cfg->client_if, [DP_PRIMARY] = dp->guest_if },
+        .path = { [DP_PIN] = po->path[EP_PRIMARY], [DP_OUT] = po->path[EP_OUTDEV] },
+        .ctx = n->ctx,
+        .log = { nic_line, n },
+    };
+    return 0;
+}
+
+static int nic_datapath_start(colo_nic *n)
+{
+    struct nic_datapath *dp = &n->dp;
+
+    dp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (dp->stop_fd < 0 || pipe2(dp->counters, O_CLOEXEC) < 0)
+        return LOG_ERRNO(n->ctx, negative_errno(), "NIC of %s: the datapath's eventfd or pipe",
+                         n->domain);
+    int r = pthread_create(&dp->thread, NULL, nic_datapath_thread, n);
+    if (r)
+        return LOG_ERRNO(n->ctx, -r, "NIC of %s: cannot start the datapath's thread", n->domain);
+    dp->started = true;
+    return 0;
+}
+
+/* Stop the datapath's thread; its counters go to the log, once. */
+static void nic_datapath_stop(colo_nic *n)
+{
+    struct nic_datapath *dp = &n->dp;
+    uint64_t one = 1;
+    char text[4096];
+
+    if (dp->started) {
+        if (write(dp->stop_fd, &one, sizeof(one)) != sizeof(one)) {
+            /* An eventfd at its maximum is readable already. */
+        }
+        pthread_join(dp->thread, NULL);
+        close_reset(&dp->counters[1]);
+        ssize_t len = read(dp->counters[0], text, sizeof(text) - 1);
+        if (len > 0) {
+            text[len] = '\0';
+            text[strcspn(text, "\n")] = '\0';
+            LOG(n->ctx, INFO, "NIC of %s: the datapath's counters: %s", n->domain, text);
+        }
+        dp->started = false;
+    }
+    close_reset(&dp->stop_fd);
+    close_reset(&dp->counters[0]);
+    close_reset(&dp->counters[1]);
+}
+
 /* How long the service may take to set an epoch's barrier: the guest
  * is stopped meanwhile. */
 #define NIC_BARRIER_TIMEOUT_MS 1000
@@ -61,12 +176,12 @@ static void *nic_thread(void *opaque)
 #define NIC_STATUS_TIMEOUT_MS 200
 
 int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mode mode,
-                   const char *domain, colo_nic **out)
+                   const char *domain, const char *run_dir, const char *vif, colo_nic **out)
 {
     bool buffer = mode == LIBXLCOLO_MODE_REMUS;
 
     *out = NULL;
-    if (!cfg->primary_in || !cfg->outdev || (!buffer && !cfg->secondary_in))
+    if (((!cfg->primary_in || !cfg->outdev) && !cfg->client_if) || (!buffer && !cfg->secondary_in))
         return LOG_ERRNO(ctx, -EINVAL, "NIC of %s: the primary-in, %soutdev sockets are "
                          "required", domain, buffer ? "" : "secondary-in and ");
     if (buffer && cfg->secondary_in)
@@ -78,6 +193,7 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mod
     n->ctx = ctx;
     n->buffer = buffer;
     n->stop_fd = -1;
+    n->dp.stop_fd = n->dp.counters[0] = n->dp.counters[1] = -1;
     snprintf(n->domain, sizeof(n->domain), "%s", domain);
     struct proxy_opts o = {
         .path = {
@@ -96,6 +212,13 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mod
         .checkpoint = nic_checkpoint,
         .checkpoint_opaque = n,
     };
+    if (cfg->client_if) {
+        int r = nic_datapath_prepare(n, cfg, run_dir, vif, &o);
+        if (r < 0) {
+            free(n);
+            return r;
+        }
+    }
     /* The same path twice would be two listeners on one socket. */
     for (int a = 0; a < EP__MAX; a++)
         for (int b = a + 1; b < EP__MAX; b++)
@@ -121,9 +244,16 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mod
         return LOG_ERRNO(ctx, -r, "NIC of %s: cannot start its thread", domain);
     }
     n->started = true;
+    if (cfg->client_if) {
+        r = nic_datapath_start(n);
+        if (r < 0) {
+            colo_nic_stop(n);
+            return r;
+        }
+    }
     if (buffer)
         LOG(ctx, INFO, "NIC of %s: %s held until its checkpoint is acknowledged, then released "
-            "to %s", domain, cfg->primary_in, cfg->outdev);
+            "to %s", domain, o.path[EP_PRIMARY], o.path[EP_OUTDEV]);
     else
         LOG(ctx, INFO, "NIC of %s: comparing %s and %s, released to %s", domain,
             cfg->primary_in, cfg->secondary_in, cfg->outdev);
@@ -137,6 +267,7 @@ void colo_nic_stop(colo_nic *n)
 
     if (!n)
         return;
+    nic_datapath_stop(n);
     if (n->started) {
         if (write(n->stop_fd, &one, sizeof(one)) != sizeof(one)) {
             /* An eventfd at its maximum is readable already. */

@@ -3,8 +3,9 @@
  * Its divergence is libxlcolo_request_checkpoint() on the protection's
  * context; the protection's committed checkpoint completes it
  * (colo_nic_checkpoint_done); the primary alone passes frames through
- * (colo_nic_alone). The service's lines go to the context's logger,
- * "NIC of DOMAIN: ...". */
+ * (colo_nic_alone). In Remus, the datapath between the client's interface
+ * and the guest's may run here too (proxy/datapath/datapath.h). The
+ * service's lines go to the context's logger, "NIC of DOMAIN: ...". */
 #ifndef COLO_ENGINE_NIC_H
 #define COLO_ENGINE_NIC_H
 
@@ -17,9 +18,12 @@ typedef struct colo_nic colo_nic;
 
 /* Listen on cfg's sockets and start the thread: 0, or -errno (said).
  * COLO compares; Remus buffers the output until its epoch is
- * acknowledged (proxy/service/commit.h). */
+ * acknowledged (proxy/service/commit.h). With cfg->client_if (Remus),
+ * the datapath too, in a second thread, on the guest's interface
+ * cfg->guest_if or vif (the backend's name for it; NULL or "": none),
+ * its sockets under run_dir when cfg gives none. */
 int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mode mode,
-                   const char *domain, colo_nic **out);
+                   const char *domain, const char *run_dir, const char *vif, colo_nic **out);
 /* Stop the thread, close the sockets and remove their paths. Takes NULL. */
 void colo_nic_stop(colo_nic *n);
 

@@ -179,6 +179,21 @@ static int primary_wait(colo_primary *p)
     return p->want_ckpt;
 }
 
+/* A NIC or disk that failed as its guest went away (a destroyed domain's
+ * vif goes with it, and the datapath on it fails) is the guest gone, not
+ * a fault to stop the secondary for: the secondary must take over. */
+static int primary_fault_or_gone(colo_primary *p, int r)
+{
+    struct colo_domain_info info;
+
+    if (r >= 0 || r == -ESRCH || !(p->disks_failed || p->nic_failed))
+        return r;
+    int q = colo_be_domain_info(p->be, p->dom, &info, 0);
+    if (q == -ESRCH || (q == 0 && info.shutdown))
+        return -ESRCH;
+    return r;
+}
+
 static int primary_run(colo_primary *p)
 {
     for (;;) {
@@ -277,7 +292,8 @@ static int primary_setup(colo_primary *p, const char *domain, const char *host,
     if (r < 0)
         return r;
     if (p->opt->proxy) {
-        r = colo_nic_start(p->ctx, p->opt->proxy, p->opt->mode, p->info.name, &p->nic);
+        r = colo_nic_start(p->ctx, p->opt->proxy, p->opt->mode, p->info.name, p->be->run_dir,
+                           p->info.vif, &p->nic);
         if (r < 0)
             return r;
     }
@@ -379,6 +395,7 @@ int libxlcolo_start(libxlcolo_ctx *ctx, const char *domain, const char *host,
     }
     if (r == -ECANCELED)
         r = 0; /* the initial sync was cut short by stop or failover */
+    r = primary_fault_or_gone(&p, r);
     if (r == 0 && p.failover_asked && p.s)
         r = primary_go_alone(&p, "failover requested");
     bool clean = r == 0 && p.s;

@@ -69,7 +69,7 @@ ALLOWED = {
     'backend/sim': {'backend', 'top'},
     'backend/xen': {'backend', 'qmp', 'top'},
     'control': {'top'},
-    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'proxy/service', 'arbiter', 'top'},
+    'engine': {'stream', 'backend', 'control', 'block', 'proxy', 'proxy/service', 'proxy/datapath', 'arbiter', 'top'},
     # the command line links the public library only, and builds in itself
     # the JSON helpers and the status codec (XL_PLUGIN_HEADERS)
     'xl-plugin': {'top', 'control'},

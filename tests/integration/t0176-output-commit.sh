@@ -77,7 +77,25 @@ xl-colo --rundir "$A" start --key "$key" --proxy "primary-in=$N/a,secondary-in=$
 rc=0
 xl-colo --rundir "$A" start --key "$key" --proxy "primary-in=$N/a" web1 127.0.0.1:1 \
 	> /dev/null 2> "$T/err" || rc=$?
-[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: primary-in and outdev are required" ] ||
+[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: primary-in and outdev are required (or client-if)" ] ||
 	fail "no outdev: exit $rc: $(cat "$T/err")"
+# The datapath in the protection (client-if): Remus only, and a guest
+# interface it can name.
+rc=0
+xl-colo --rundir "$A" start --colo --key "$key" --proxy "client-if=lo,primary-in=$N/a,secondary-in=$N/b,outdev=$N/c" \
+	web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
+[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: client-if runs the datapath in Remus mode only: with --colo, run colo-datapath beside the protection" ] ||
+	fail "client-if with --colo: exit $rc: $(cat "$T/err")"
+rc=0
+xl-colo --rundir "$A" start --key "$key" --proxy "guest-if=lo,primary-in=$N/a,outdev=$N/c" \
+	web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
+[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: guest-if needs client-if" ] ||
+	fail "guest-if alone: exit $rc: $(cat "$T/err")"
+rc=0
+xl-colo --rundir "$A" start --key "$key" --proxy "client-if=lo" web1 127.0.0.1:1 \
+	> /dev/null 2> "$T/err" || rc=$?
+[ $rc = 1 ] && grep -qx "xl-colo: error: NIC of web1: no guest-if, and the backend knows no vif of the domain: Invalid argument" "$T/err" ||
+	fail "client-if on sim without guest-if: exit $rc: $(cat "$T/err")"
+[ -z "$(ls "$A/nic" 2>/dev/null)" ] || fail "client-if refused, yet sockets in $A/nic: $(ls "$A/nic")"
 colo-simguest destroy --rundir "$A" --name web1 > /dev/null
 finish

@@ -6,18 +6,20 @@
 #     dom0 end is dc;
 #   - xl-colo start in Remus mode with its output buffer (--proxy
 #     primary-in=,outdev=,status=), the receive beside it (ts-colo-start);
-#   - colo-datapath in its Remus role between dc and the primary domain's
-#     vif: the client's frames to the guest, the guest's to the buffer,
-#     what each acknowledged checkpoint releases to the client.
+#   - the datapath (colo-datapath's Remus role) inside xl-colo start
+#     (--proxy client-if=dc): between dc and the vif the xen backend names
+#     for the primary domain, the client's frames to the guest, the
+#     guest's to the buffer, what each acknowledged checkpoint releases to
+#     the client.
 # One TCP connection of the client, for the whole step:
 #   1. NREQ requests, each answered "req i i": every answer through the
 #      buffer, in order, none lost or repeated;
 #   2. the secondary's xl-colo receive stopped (SIGSTOP): an answer is
 #      held in the buffer, the client has none; after SIGCONT and the
 #      acknowledgement it comes;
-#   3. the primary's host dies once the guest has answered one more
-#      request: colo-datapath is stopped (its counters kept), and
-#      ts-colo-failover destroys the primary domain; the secondary's network is a bridge of dc and the secondary
+#   3. the primary dies once the guest has answered one more request:
+#      ts-colo-failover destroys the primary domain, xl-colo start ends
+#      (its datapath's counters in its log); the secondary's network is a bridge of dc and the secondary
 #      domain's vif (as on its own host); the request in flight and NREQ
 #      more are answered on the same connection, the numbers going on from
 #      the last released answer: nothing the client saw was lost.
@@ -72,7 +74,7 @@ answers_in_order() {
 
 net_teardown() {
     exec 3>&- 2>/dev/null
-    for p in dp client; do
+    for p in client; do
         pid_ok $NETDIR/$p.pid && { kill -TERM "$(cat $NETDIR/$p.pid)"; wait_gone $NETDIR/$p.pid 10 || kill -9 "$(cat $NETDIR/$p.pid)"; }
     done
     cleanup
@@ -107,22 +109,21 @@ step_net() {
     domid=$(xl domid $g)
 
     export XLCOLO_LOGDIR=$XLOG/$g XLCOLO_VERIFY=0 XLCOLO_INTERVAL=${XINT:-300}; L=$XLCOLO_LOGDIR
-    export XLCOLO_START_OPTS="--proxy primary-in=$NETDIR/pin.sock,outdev=$NETDIR/out.sock,status=$NETDIR/st.sock"
+    # The datapath runs in xl-colo start, on the vif the xen backend names
+    # (vifDOMID.0). Its lines are INFO: xl-colo -vv, through a wrapper
+    # (XLCOLO is one word).
+    printf '#!/bin/sh\nexec xl-colo -vv "$@"\n' > $NETDIR/xl-colo-vv; chmod 755 $NETDIR/xl-colo-vv
+    export XLCOLO_START_OPTS="--proxy client-if=dc,status=$NETDIR/st.sock" XLCOLO=$NETDIR/xl-colo-vv
     if ! ts $t-start ts-colo-start $g localhost localhost $port; then
-        unset XLCOLO_START_OPTS; net_teardown; return
+        unset XLCOLO_START_OPTS XLCOLO; net_teardown; return
     fi
-    unset XLCOLO_START_OPTS
-    colo-datapath --client-if dc --primary-if vif$domid.0 --primary-in $NETDIR/pin.sock \
-        --outdev $NETDIR/out.sock > $NETDIR/dp.json 2> $NETDIR/dp.err &
-    echo $! > $NETDIR/dp.pid
-    i=0
-    until grep -qs "forwarding:" $NETDIR/dp.err; do
-        if [ $i -ge 300 ] || ! pid_ok $NETDIR/dp.pid; then
-            fail $t "colo-datapath did not start: $(tail -n 3 $NETDIR/dp.err)"; net_teardown; return
-        fi
-        sleep 0.1; i=$((i + 1))
-    done
-    info "$t: $(grep -m1 forwarding: $NETDIR/dp.err)"
+    unset XLCOLO_START_OPTS XLCOLO
+    fwd="NIC of $g: forwarding: dc to vif$domid.0; vif$domid.0 to the proxy (Remus: no secondary); its releases to dc"
+    if grep -q "$fwd" $L/$g.primary.err; then
+        info "$t: $fwd"
+    else
+        fail $t "no datapath in xl-colo start on vif$domid.0: $(grep 'NIC of' $L/$g.primary.err | tail -n 3)"; net_teardown; return
+    fi
 
     # The client: one connection, its input a FIFO held open on fd 3.
     mkfifo $NETDIR/client.in
@@ -175,19 +176,20 @@ step_net() {
     fi
     rq=$((rq + 1))
 
-    # 3. The primary's host dies once the guest has answered request n:
-    # its datapath first, then the domain. The answer may be in an epoch
-    # the secondary never acknowledged: then it is never released, and
-    # the client's retransmission brings it from the secondary.
+    # 3. The primary dies once the guest has answered request n. The
+    # answer may be in an epoch the secondary never acknowledged: then it
+    # is never released (the guest gone, xl-colo start ends, dropping what
+    # it held), and the client's retransmission brings it from the
+    # secondary.
     echo "req $rq" >&3
     guest_answered $rq 30 || info "$t: the guest did not say it answered request $rq in 30 s"
-    kill -TERM "$(cat $NETDIR/dp.pid)"
-    wait_gone $NETDIR/dp.pid 10 || fail $t-datapath "colo-datapath did not exit at SIGTERM"
     before=$(answered "req $rq" && echo "reached the client before" || echo "was held at")
-    info "$t: colo-datapath's counters: $(cat $NETDIR/dp.json)"
     if ! ts $t-failover ts-colo-failover $g localhost localhost; then
         net_teardown; return
     fi
+    wait_gone $L/$g.primary.pid 30 || fail $t-primary-ends "xl-colo start did not end after its guest was destroyed"
+    info "$t: $(sed -n 's/.*\(NIC of [^ ]*: the datapath.s counters: \)/\1/p' $L/$g.primary.err)"
+    info "$t: xl-colo start ended: $(grep -v 'counters:' $L/$g.primary.err | tail -n 3 | tr '\n' '|')"
     sid=$(xl domid $g 2>/dev/null)
     if [ -z "$sid" ] || [ "$sid" = "$domid" ] ||
        ! { $IP link add br-xcolo type bridge && $IP link set dc master br-xcolo &&

@@ -107,6 +107,8 @@ static int xen_domain_info(colo_backend *be, colo_dom *d, struct colo_domain_inf
     info->pv_drivers = d->pv_drivers;
     info->fenced = xen_fenced(be, d);
     colo_uuid_format(ri.uuid, info->uuid);
+    /* netback's name for devid 0 (the PV one; an HVM guest's emulated NIC is vifDOMID.0-emu). */
+    snprintf(info->vif, sizeof(info->vif), "vif%u.0", d->domid);
     return 0;
 }
 
