@@ -89,6 +89,7 @@ ck() { status | python3 -c "import json, sys; print(json.load(sys.stdin)['checkp
 # servers TAG KIND [DIVERGE_AT]: a KIND (server, tcpserver) in P and in S,
 # until each says it listens; their pids in $sp $ss.
 servers() {
+	rm -f "$T/$1.p" "$T/$1.s"   # an earlier "ready" must not pass for this one
 	ip netns exec ${NS}p $peer $2 0 > "$T/$1.p" 2>&1 & sp=$!; track $sp
 	ip netns exec ${NS}s $peer $2 "${3:-0}" > "$T/$1.s" 2>&1 & ss=$!; track $ss
 	local end=$((SECONDS + 10))

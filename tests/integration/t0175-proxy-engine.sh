@@ -89,7 +89,7 @@ usage_is() {
 }
 usage_is "xl-colo: start: --proxy: 'junk' is not KEY=VALUE" --colo --proxy "$spec,junk" ||
 	fail "--proxy junk"
-usage_is "xl-colo: start: --proxy: unknown key 'colour' (primary-in, secondary-in, outdev, status, compare-timeout, busy-poll, vnet-hdr)" \
+usage_is "xl-colo: start: --proxy: unknown key 'colour' (primary-in, secondary-in, outdev, status, client-if, guest-if, compare-timeout, busy-poll, vnet-hdr)" \
 	--colo --proxy "$spec,colour=red" || fail "--proxy unknown key"
 usage_is "xl-colo: start: --proxy busy-poll: '10001' is not a number in 0..10000" \
 	--colo --proxy "$spec,busy-poll=10001" || fail "--proxy busy-poll too long"

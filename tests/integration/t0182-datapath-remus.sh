@@ -71,6 +71,9 @@ commit() { # FIELD: the output buffer's counter, from the proxy's own status
 	status | python3 -c "import json, sys; print(json.load(sys.stdin)['commit'][sys.argv[1]])" "$1"
 }
 one() { # TAG KIND CLIENT COUNT: the server in P, COUNT requests, the server stopped
+	# (the first way's "ready" is gone before the server starts: the
+	# background job's redirection truncates the file only when it runs)
+	rm -f "$T/$1.p"
 	ip netns exec ${NS}p $peer $2 0 > "$T/$1.p" 2>&1 & sp=$!; track $sp
 	local end=$((SECONDS + 10))
 	until grep -qs '^ready$' "$T/$1.p"; do
@@ -107,6 +110,7 @@ for way in beside inside; do
 
 	# The secondary stopped: its acknowledgement does not come, the answer
 	# stays in the buffer; then it comes, and so does the answer.
+	rm -f "$T/held.p"
 	ip netns exec ${NS}p $peer server 0 > "$T/held.p" 2>&1 & sp=$!; track $sp
 	end=$((SECONDS + 10))
 	until grep -qs '^ready$' "$T/held.p"; do
