@@ -27,7 +27,6 @@ struct nic_datapath {
     int counters[2];             /* a pipe: its counters at the end */
     pthread_t thread;
     bool started;
-    int rc;
 };
 
 struct colo_nic {
@@ -72,11 +71,22 @@ static void *nic_thread(void *opaque)
     return NULL;
 }
 
+/* Make a thread's stop eventfd readable. */
+static void nic_wake(int fd)
+{
+    uint64_t one = 1;
+
+    if (write(fd, &one, sizeof(one)) != sizeof(one)) {
+        /* An eventfd at its maximum is readable already. */
+    }
+}
+
 static void *nic_datapath_thread(void *opaque)
 {
     colo_nic *n = opaque;
 
-    n->dp.rc = colo_datapath_run(&n->dp.o, n->dp.stop_fd, -1, n->dp.counters[1]);
+    /* Its failure is said through the log; colo_nic_check() sees it ended. */
+    colo_datapath_run(&n->dp.o, n->dp.stop_fd, -1, n->dp.counters[1]);
     atomic_store(&n->ended, true);
     return NULL;
 }
@@ -147,13 +157,10 @@ static int nic_datapath_start(colo_nic *n)
 static void nic_datapath_stop(colo_nic *n)
 {
     struct nic_datapath *dp = &n->dp;
-    uint64_t one = 1;
     char text[4096];
 
     if (dp->started) {
-        if (write(dp->stop_fd, &one, sizeof(one)) != sizeof(one)) {
-            /* An eventfd at its maximum is readable already. */
-        }
+        nic_wake(dp->stop_fd);
         pthread_join(dp->thread, NULL);
         close_reset(&dp->counters[1]);
         ssize_t len = read(dp->counters[0], text, sizeof(text) - 1);
@@ -263,15 +270,11 @@ int colo_nic_start(libxlcolo_ctx *ctx, const libxlcolo_proxy *cfg, libxlcolo_mod
 
 void colo_nic_stop(colo_nic *n)
 {
-    uint64_t one = 1;
-
     if (!n)
         return;
     nic_datapath_stop(n);
     if (n->started) {
-        if (write(n->stop_fd, &one, sizeof(one)) != sizeof(one)) {
-            /* An eventfd at its maximum is readable already. */
-        }
+        nic_wake(n->stop_fd);
         pthread_join(n->thread, NULL);
     }
     proxy_free(n->svc);

@@ -42,6 +42,40 @@ dp_guests() {
 	done
 }
 
+# dp_usage_is WANT ARGS...: colo-datapath ARGS exits 2, WANT its first
+# line, then its usage line.
+dp_usage_is() {
+	local want=$1 rc=0
+	shift
+	"$dp" "$@" > /dev/null 2> "$T/err" || rc=$?
+	[ $rc = 2 ] && [ "$(head -n 1 "$T/err")" = "$want" ] &&
+		sed -n 2p "$T/err" | grep -q "^usage: colo-datapath --client-if IF" ||
+		{ echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
+}
+
+# dp_door NS TAG ADDR:PORT ARGS...: colo-datapath --listen ADDR:PORT ARGS
+# in namespace NS (the secondary's host), stdout in $T/TAG.json, stderr in
+# $T/TAG.err, its pid in $ep; until it waits at its door.
+dp_door() {
+	local ns=$1 tag=$2 at=$3
+	shift 3
+	ip netns exec $NS$ns "$dp" "$@" --listen "$at" > "$T/$tag.json" 2> "$T/$tag.err" &
+	ep=$!; track $ep
+	dp_until_said $ep "$tag" "waiting for the primary's host on $at" 10 "wait at its door"
+}
+
+# dp_until_said PID TAG PATTERN SECONDS WHAT: until colo-datapath PID's
+# $T/TAG.err has PATTERN; a datapath that exits first, or takes longer,
+# fails the setup ("did not WHAT").
+dp_until_said() {
+	local end=$((SECONDS + $4))
+	until grep -qs "$3" "$T/$2.err"; do
+		alive $1 || die "colo-datapath $2 exited: $(cat "$T/$2.err")"
+		[ $SECONDS -lt $end ] || die "colo-datapath $2 did not $5 in $4 s: $(cat "$T/$2.err")"
+		sleep 0.05
+	done
+}
+
 # colo-proxy on $N, and the Xen side of its notify_dev; pids $pp $np.
 dp_proxy() {
 	N=$T/nic; mkdir -m 700 "$N"
@@ -68,12 +102,7 @@ dp_start() {
 	shift 2
 	ip netns exec $NS$ns "$dp" "$@" > "$T/$tag.json" 2> "$T/$tag.err" &
 	dpp=$!; track $dpp
-	local end=$((SECONDS + 20))
-	until grep -qs "forwarding:" "$T/$tag.err"; do
-		alive $dpp || die "colo-datapath $tag exited: $(cat "$T/$tag.err")"
-		[ $SECONDS -lt $end ] || die "colo-datapath $tag did not start in 20 s: $(cat "$T/$tag.err")"
-		sleep 0.05
-	done
+	dp_until_said $dpp "$tag" "forwarding:" 20 start
 }
 
 status() { python3 -c "

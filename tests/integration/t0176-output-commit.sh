@@ -68,34 +68,28 @@ kill "$relay"
 colo-simguest destroy --rundir "$B2" --name web2 > /dev/null || true
 colo-simguest destroy --rundir "$A2" --name web2 > /dev/null 2>&1 || true
 
+# refused RC WANT ARGS...: xl-colo start ARGS web1 exits RC with the line
+# WANT (for a usage error, exit 2, its first line).
+refused() {
+	local want_rc=$1 want=$2 rc=0
+	shift 2
+	xl-colo --rundir "$A" start --key "$key" "$@" web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
+	if [ $rc = 2 ]; then [ "$(head -1 "$T/err")" = "$want" ]; else grep -qxF -- "$want" "$T/err"; fi &&
+		[ $rc = "$want_rc" ] || { echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
+}
 # Bad input: Remus compares nothing.
-rc=0
-xl-colo --rundir "$A" start --key "$key" --proxy "primary-in=$N/a,secondary-in=$N/b,outdev=$N/c" \
-	web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
-[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: secondary-in is for --colo: Remus compares nothing" ] ||
-	fail "secondary-in in Remus: exit $rc: $(cat "$T/err")"
-rc=0
-xl-colo --rundir "$A" start --key "$key" --proxy "primary-in=$N/a" web1 127.0.0.1:1 \
-	> /dev/null 2> "$T/err" || rc=$?
-[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: primary-in and outdev are required (or client-if)" ] ||
-	fail "no outdev: exit $rc: $(cat "$T/err")"
+refused 2 "xl-colo: start: --proxy: secondary-in is for --colo: Remus compares nothing" \
+	--proxy "primary-in=$N/a,secondary-in=$N/b,outdev=$N/c" || fail "secondary-in in Remus"
+refused 2 "xl-colo: start: --proxy: primary-in and outdev are required (or client-if)" \
+	--proxy "primary-in=$N/a" || fail "no outdev"
 # The datapath in the protection (client-if): Remus only, and a guest
 # interface it can name.
-rc=0
-xl-colo --rundir "$A" start --colo --key "$key" --proxy "client-if=lo,primary-in=$N/a,secondary-in=$N/b,outdev=$N/c" \
-	web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
-[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: client-if runs the datapath in Remus mode only: with --colo, run colo-datapath beside the protection" ] ||
-	fail "client-if with --colo: exit $rc: $(cat "$T/err")"
-rc=0
-xl-colo --rundir "$A" start --key "$key" --proxy "guest-if=lo,primary-in=$N/a,outdev=$N/c" \
-	web1 127.0.0.1:1 > /dev/null 2> "$T/err" || rc=$?
-[ $rc = 2 ] && [ "$(head -1 "$T/err")" = "xl-colo: start: --proxy: guest-if needs client-if" ] ||
-	fail "guest-if alone: exit $rc: $(cat "$T/err")"
-rc=0
-xl-colo --rundir "$A" start --key "$key" --proxy "client-if=lo" web1 127.0.0.1:1 \
-	> /dev/null 2> "$T/err" || rc=$?
-[ $rc = 1 ] && grep -qx "xl-colo: error: NIC of web1: no guest-if, and the backend knows no vif of the domain: Invalid argument" "$T/err" ||
-	fail "client-if on sim without guest-if: exit $rc: $(cat "$T/err")"
+refused 2 "xl-colo: start: --proxy: client-if runs the datapath in Remus mode only: with --colo, run colo-datapath beside the protection" \
+	--colo --proxy "client-if=lo,primary-in=$N/a,secondary-in=$N/b,outdev=$N/c" || fail "client-if with --colo"
+refused 2 "xl-colo: start: --proxy: guest-if needs client-if" \
+	--proxy "guest-if=lo,primary-in=$N/a,outdev=$N/c" || fail "guest-if alone"
+refused 1 "xl-colo: error: NIC of web1: no guest-if, and the backend knows no vif of the domain: Invalid argument" \
+	--proxy "client-if=lo" || fail "client-if on sim without guest-if"
 [ -z "$(ls "$A/nic" 2>/dev/null)" ] || fail "client-if refused, yet sockets in $A/nic: $(ls "$A/nic")"
 colo-simguest destroy --rundir "$A" --name web1 > /dev/null
 finish

@@ -26,18 +26,10 @@
 . "$(dirname "$0")/datapath-lib.sh"
 
 # Bad input first: it needs no namespace.
-usage_is() { # WANT ARGS...: exit 2, WANT first, then the usage line
-	local want=$1 rc=0
-	shift
-	"$dp" "$@" > /dev/null 2> "$T/err" || rc=$?
-	[ $rc = 2 ] && [ "$(head -n 1 "$T/err")" = "$want" ] &&
-		sed -n 2p "$T/err" | grep -q "^usage: colo-datapath --client-if IF" ||
-		{ echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
-}
 all=(--client-if a --primary-if b --secondary-if c --primary-in x --secondary-in y --outdev z)
-usage_is "colo-datapath: --outdev is required" "${all[@]:0:10}" || fail "--outdev missing"
-usage_is "colo-datapath: unknown option '--bogus'" "${all[@]}" --bogus || fail "unknown option"
-usage_is "colo-datapath: --client-if and --secondary-if are the same interface a" \
+dp_usage_is "colo-datapath: --outdev is required" "${all[@]:0:10}" || fail "--outdev missing"
+dp_usage_is "colo-datapath: unknown option '--bogus'" "${all[@]}" --bogus || fail "unknown option"
+dp_usage_is "colo-datapath: --client-if and --secondary-if are the same interface a" \
 	--client-if a --primary-if b --secondary-if a "${all[@]:6}" || fail "same interface"
 
 dp_netns c d p s

@@ -24,28 +24,20 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/datapath-lib.sh"
 
-usage_is() { # WANT ARGS...: exit 2, WANT first, then the usage line
-	local want=$1 rc=0
-	shift
-	"$dp" "$@" > /dev/null 2> "$T/err" || rc=$?
-	[ $rc = 2 ] && [ "$(head -n 1 "$T/err")" = "$want" ] &&
-		sed -n 2p "$T/err" | grep -q "^usage: colo-datapath --client-if IF" ||
-		{ echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
-}
 px=(--primary-in x --secondary-in y --outdev z)
-usage_is "colo-datapath: --secondary-if has no place with --secondary-link" --client-if a \
+dp_usage_is "colo-datapath: --secondary-if has no place with --secondary-link" --client-if a \
 	--primary-if b --secondary-if c --secondary-link h --insecure "${px[@]}" || fail "primary's host, secondary-if"
-usage_is "colo-datapath: --primary-in has no place with --listen" --client-if a --secondary-if c \
+dp_usage_is "colo-datapath: --primary-in has no place with --listen" --client-if a --secondary-if c \
 	--listen 7880 --insecure --primary-in x || fail "secondary's host, a proxy socket"
-usage_is "colo-datapath: --client-if is required with --listen" --secondary-if c --listen 7880 \
+dp_usage_is "colo-datapath: --client-if is required with --listen" --secondary-if c --listen 7880 \
 	--insecure || fail "secondary's host, no client-if"
-usage_is "colo-datapath: the link needs --key FILE (or --insecure)" --client-if a --primary-if b \
+dp_usage_is "colo-datapath: the link needs --key FILE (or --insecure)" --client-if a --primary-if b \
 	--secondary-link h "${px[@]}" || fail "no key"
-usage_is "colo-datapath: --key is the link's: it needs --secondary-link or --listen" --client-if a \
+dp_usage_is "colo-datapath: --key is the link's: it needs --secondary-link or --listen" --client-if a \
 	--primary-if b --secondary-if c "${px[@]}" --key k || fail "key on one host"
-usage_is "colo-datapath: --secondary-link and --listen are the two hosts' roles: one of them" \
+dp_usage_is "colo-datapath: --secondary-link and --listen are the two hosts' roles: one of them" \
 	--secondary-link h --listen 7880 || fail "both roles"
-usage_is "colo-datapath: --key and --insecure: one of them" --client-if a --secondary-if c \
+dp_usage_is "colo-datapath: --key and --insecure: one of them" --client-if a --secondary-if c \
 	--listen 7880 --key k --insecure || fail "key and insecure"
 
 dp_netns c d e p s
@@ -61,15 +53,7 @@ key=$(new_key key)
 wrong=$(new_key wrong)
 
 # E first: it waits at its door.
-ip netns exec ${NS}e "$dp" --secondary-if es --client-if ec --listen 10.9.0.2:7880 --key "$key" \
-	> "$T/e.json" 2> "$T/e.err" &
-ep=$!; track $ep
-end=$((SECONDS + 10))
-until grep -qs "waiting for the primary's host on 10.9.0.2:7880" "$T/e.err"; do
-	alive $ep || die "E's datapath exited: $(cat "$T/e.err")"
-	[ $SECONDS -lt $end ] || die "E's datapath did not wait at its door in 10 s: $(cat "$T/e.err")"
-	sleep 0.05
-done
+dp_door e e 10.9.0.2:7880 --secondary-if es --client-if ec --key "$key"
 # Knocks that fail: random bytes, then the wrong key (which gives up
 # before its proxy: none runs yet).
 ip netns exec ${NS}d python3 -c "

@@ -19,17 +19,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/datapath-lib.sh"
 
-usage_is() { # WANT ARGS...: exit 2, WANT first, then the usage line
-	local want=$1 rc=0
-	shift
-	"$dp" "$@" > /dev/null 2> "$T/err" || rc=$?
-	[ $rc = 2 ] && [ "$(head -n 1 "$T/err")" = "$want" ] &&
-		sed -n 2p "$T/err" | grep -q "^usage: colo-datapath --client-if IF" ||
-		{ echo "exit $rc: $(cat "$T/err")" >&2; return 1; }
-}
-usage_is "colo-datapath: --outdev is required (Remus: no secondary)" --client-if a --primary-if b \
+dp_usage_is "colo-datapath: --outdev is required (Remus: no secondary)" --client-if a --primary-if b \
 	--primary-in x || fail "Remus, no outdev"
-usage_is "colo-datapath: --insecure is the link's: it needs --secondary-link or --listen" \
+dp_usage_is "colo-datapath: --insecure is the link's: it needs --secondary-link or --listen" \
 	--client-if a --primary-if b --primary-in x --outdev y --insecure || fail "Remus, --insecure"
 
 dp_netns c d p

@@ -161,15 +161,7 @@ kill $np 2>/dev/null || true; wait $np 2>/dev/null || true
 # also in D, the link's peer with its key: its first record, the guest's
 # DOMAIN_CONFIG, is not one of the datapath's.
 key=$(new_key key); port=$(free_port)
-ip netns exec ${NS}d "$dp" --secondary-if ds --client-if dc --listen 127.0.0.1:$port --key "$key" \
-	> "$T/link.json" 2> "$T/link.err" &
-ep=$!; track $ep
-end=$((SECONDS + 10))
-until grep -qs "waiting for the primary's host on 127.0.0.1:$port" "$T/link.err"; do
-	alive $ep || die "the secondary's host exited: $(cat "$T/link.err")"
-	[ $SECONDS -lt $end ] || die "the secondary's host did not wait at its door in 10 s: $(cat "$T/link.err")"
-	sleep 0.05
-done
+dp_door d link 127.0.0.1:$port --secondary-if ds --client-if dc --key "$key"
 A=$(new_host a)
 start_guest "$A" g --mem 32M --vcpus 1 > /dev/null
 printf '#!/bin/sh\nexec ip netns exec %s xl-colo "$@"\n' "${NS}d" > "$T/xl-colo-d"
